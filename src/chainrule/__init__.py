@@ -1,0 +1,53 @@
+"""chainrule: neural networks from first principles on NumPy.
+
+The whole method in four ideas: a *layer* computes forward and applies the
+chain rule backward, a *loss* says how wrong the output is, each *parameter*
+carries its gradient, and an *optimizer* steps the parameters downhill.
+"""
+
+from . import callbacks, initializers, metrics
+from .activations import (
+    ELU,
+    GELU,
+    SELU,
+    Activation,
+    Identity,
+    LeakyReLU,
+    Mish,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Step,
+    Tanh,
+    activation_from_functions,
+    get_activation,
+)
+from .callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
+from .clipping import clip_grad_norm, clip_grad_value
+from .gradcheck import GradcheckResult, gradcheck
+from .initializers import get_initializer
+from .layer import Layer
+from .layers import BatchNorm, Dense, Dropout
+from .losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Hinge, Huber, Loss, get_loss
+from .network import Sequential
+from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, get_optimizer
+from .parameter import Parameter
+from .perceptron import ConvergenceWarning, Perceptron
+from .schedules import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, Schedule, StepLR
+from .training import DivergenceWarning, History
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation", "Adagrad", "Adam", "AdamW", "BatchNorm", "BinaryCrossEntropy", "Callback",
+    "ConvergenceWarning", "CosineAnnealingLR", "CrossEntropy", "Dense", "DivergenceWarning",
+    "Dropout", "ELU", "EarlyStopping", "ExponentialLR", "GELU", "GradcheckResult", "Hinge",
+    "History", "Huber", "Identity", "LambdaCallback", "Layer", "LeakyReLU", "Loss", "MAE", "MSE",
+    "Mish", "ModelCheckpoint", "Optimizer", "Parameter", "Perceptron", "RMSprop",
+    "ReduceLROnPlateau", "ReLU", "SELU", "SGD", "Schedule", "Sequential", "SiLU", "Sigmoid",
+    "Softmax", "Softplus", "Step", "StepLR", "Tanh", "activation_from_functions", "callbacks",
+    "clip_grad_norm", "clip_grad_value", "get_activation", "get_initializer", "get_loss",
+    "get_optimizer", "gradcheck", "initializers", "metrics",
+]

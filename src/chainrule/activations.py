@@ -1,0 +1,392 @@
+"""Activation functions, each with its exact derivative.
+
+Every activation is a layer: ``forward(z)`` returns ``a = f(z)`` and
+``backward(grad)`` returns ``dL/dz = dL/da * f'(z)``, the chain rule for one
+elementwise step. Each class states its forward rule ``f`` and its local
+derivative ``df`` side by side. ``df(z, a)`` receives both the input and the
+output, because many derivatives are cheapest from the output (sigmoid:
+``a (1 - a)``, tanh: ``1 - a^2``, ReLU: ``a > 0``).
+
+Write your own from two functions::
+
+    cube = cr.activation_from_functions(lambda z: z**3, lambda z, a: 3 * z**2, name="cube")
+
+or subclass :class:`Activation` and define ``f`` and ``df``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from .layer import Layer
+
+try:  # exact erf in double precision; NumPy has none
+    from scipy.special import erf as _erf
+except ImportError:  # pragma: no cover - exercised only without SciPy
+    _erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-z), evaluated without overflow for any |z|."""
+    e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + e^z) = max(z, 0) + log1p(e^-|z|), stable for any |z|."""
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+class Activation(Layer):
+    """Base class: an elementwise function ``f`` and its derivative ``df``.
+
+    Subclasses define ``f(z)`` and ``df(z, a)``. Set ``needs_input = False``
+    when ``df`` uses only the output ``a``; layers then skip caching ``z``.
+    """
+
+    name = "activation"
+    needs_input = True
+
+    def f(self, z: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def df(self, z: np.ndarray | None, a: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- the chain rule through this function ------------------------------
+    def vjp(self, grad: np.ndarray, z: np.ndarray | None, a: np.ndarray) -> np.ndarray:
+        """dL/dz given dL/da: elementwise, ``grad * f'(z)``."""
+        return grad * self.df(z, a)
+
+    # -- as a layer of its own -----------------------------------------------
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        a = self.f(x)
+        self._z = x if self.needs_input else None
+        self._a = a
+        return a
+
+    def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray:
+        return self.vjp(grad, self._z, self._a)
+
+    def get_config(self) -> dict:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Step(Activation):
+    """Heaviside step: f(z) = 1 if z >= 0 else 0; f'(z) = 0 almost everywhere.
+
+    The perceptron's activation. Its derivative is zero wherever it exists, so
+    backpropagation carries no signal through it: gradient training refuses it.
+    """
+
+    name = "step"
+    needs_input = False
+
+    def f(self, z):
+        return (z >= 0).astype(z.dtype)
+
+    def df(self, z, a):
+        raise ValueError(
+            "the step activation cannot be trained by gradient descent: its derivative is 0 "
+            "everywhere except at z=0, where it is undefined, so every weight gradient is 0. "
+            "Use 'sigmoid' (a smooth step) or another differentiable activation, or train a "
+            "single unit with cr.Perceptron, which uses the perceptron learning rule."
+        )
+
+
+class Identity(Activation):
+    """f(z) = z; f'(z) = 1."""
+
+    name = "identity"
+    needs_input = False
+
+    def f(self, z):
+        return z
+
+    def df(self, z, a):
+        return np.ones_like(a)
+
+    def vjp(self, grad, z, a):
+        return grad
+
+
+class Sigmoid(Activation):
+    """f(z) = 1 / (1 + e^-z); f'(z) = a (1 - a)."""
+
+    name = "sigmoid"
+    needs_input = False
+
+    def f(self, z):
+        return _sigmoid(z)
+
+    def df(self, z, a):
+        return a * (1 - a)
+
+
+class Tanh(Activation):
+    """f(z) = tanh z; f'(z) = 1 - a^2."""
+
+    name = "tanh"
+    needs_input = False
+
+    def f(self, z):
+        return np.tanh(z)
+
+    def df(self, z, a):
+        return 1 - a * a
+
+
+class ReLU(Activation):
+    """f(z) = max(z, 0); f'(z) = 1 if z > 0 else 0 (0 at z = 0, as PyTorch)."""
+
+    name = "relu"
+    needs_input = False
+
+    def f(self, z):
+        return np.maximum(z, 0)
+
+    def df(self, z, a):
+        return (a > 0).astype(a.dtype)
+
+    def vjp(self, grad, z, a):
+        return np.where(a > 0, grad, 0).astype(grad.dtype, copy=False)
+
+
+class LeakyReLU(Activation):
+    """f(z) = z if z > 0 else s z; f'(z) = 1 if z > 0 else s."""
+
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        self.negative_slope = float(negative_slope)
+
+    def f(self, z):
+        return np.where(z > 0, z, self.negative_slope * z)
+
+    def df(self, z, a):
+        return np.where(z > 0, 1.0, self.negative_slope).astype(z.dtype)
+
+    def get_config(self):
+        return {"negative_slope": self.negative_slope}
+
+
+class ELU(Activation):
+    """f(z) = z if z > 0 else alpha (e^z - 1); f'(z) = 1 if z > 0 else a + alpha."""
+
+    name = "elu"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = float(alpha)
+
+    def f(self, z):
+        return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+
+    def df(self, z, a):
+        return np.where(z > 0, 1.0, a + self.alpha).astype(z.dtype)
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+
+class SELU(Activation):
+    """f(z) = scale * (z if z > 0 else alpha (e^z - 1)); f'(z) = scale or a + scale*alpha.
+
+    alpha and scale are the self-normalising constants of Klambauer et al. (2017).
+    """
+
+    name = "selu"
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+
+    def f(self, z):
+        return self.scale * np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+
+    def df(self, z, a):
+        return np.where(z > 0, self.scale, a + self.scale * self.alpha).astype(z.dtype)
+
+
+class Softplus(Activation):
+    """f(z) = log(1 + e^(beta z)) / beta; f'(z) = sigmoid(beta z).
+
+    As in PyTorch, where ``beta z > threshold`` the function is taken as linear
+    (f(z) = z, f'(z) = 1); ``threshold=None`` keeps the exact form everywhere.
+    """
+
+    name = "softplus"
+
+    def __init__(self, beta: float = 1.0, threshold: float | None = 20.0) -> None:
+        self.beta = float(beta)
+        self.threshold = threshold
+
+    def f(self, z):
+        bz = self.beta * z
+        out = _softplus(bz) / self.beta
+        if self.threshold is not None:
+            out = np.where(bz > self.threshold, z, out)
+        return out
+
+    def df(self, z, a):
+        bz = self.beta * z
+        d = _sigmoid(bz)
+        if self.threshold is not None:
+            d = np.where(bz > self.threshold, 1.0, d).astype(z.dtype)
+        return d
+
+    def get_config(self):
+        return {"beta": self.beta, "threshold": self.threshold}
+
+
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class GELU(Activation):
+    """f(z) = z Phi(z); f'(z) = Phi(z) + z phi(z), Phi the normal CDF.
+
+    ``approximate="tanh"``: f(z) = z/2 (1 + tanh(u)), u = sqrt(2/pi)(z + 0.044715 z^3),
+    f'(z) = (1 + tanh u)/2 + z/2 (1 - tanh^2 u) sqrt(2/pi)(1 + 3*0.044715 z^2).
+    """
+
+    name = "gelu"
+
+    def __init__(self, approximate: str = "none") -> None:
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def f(self, z):
+        if self.approximate == "tanh":
+            u = _SQRT_2_OVER_PI * (z + 0.044715 * z**3)
+            return 0.5 * z * (1 + np.tanh(u))
+        return (0.5 * z * (1 + _erf(z / _SQRT_2))).astype(z.dtype, copy=False)
+
+    def df(self, z, a):
+        if self.approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z**3))
+            du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z**2)
+            return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * du
+        cdf = 0.5 * (1 + _erf(z / _SQRT_2))
+        pdf = _INV_SQRT_2PI * np.exp(-0.5 * z * z)
+        return (cdf + z * pdf).astype(z.dtype, copy=False)
+
+    def get_config(self):
+        return {"approximate": self.approximate}
+
+
+class SiLU(Activation):
+    """Swish: f(z) = z sigmoid(z); f'(z) = s (1 + z (1 - s)), s = sigmoid(z)."""
+
+    name = "silu"
+
+    def f(self, z):
+        return z * _sigmoid(z)
+
+    def df(self, z, a):
+        s = _sigmoid(z)
+        return s * (1 + z * (1 - s))
+
+
+class Mish(Activation):
+    """f(z) = z tanh(softplus(z)); f'(z) = t + z (1 - t^2) sigmoid(z), t = tanh(softplus(z))."""
+
+    name = "mish"
+
+    def f(self, z):
+        return z * np.tanh(_softplus(z))
+
+    def df(self, z, a):
+        t = np.tanh(_softplus(z))
+        return t + z * (1 - t * t) * _sigmoid(z)
+
+
+class Softmax(Activation):
+    """f(z)_i = e^(z_i - max z) / sum_j e^(z_j - max z), over each row.
+
+    Not elementwise: its Jacobian is diag(a) - a a^T, so the chain rule gives
+    dL/dz = a * (g - sum_j g_j a_j). Shifting by the row max makes it exact
+    for any logits and invariant to adding a constant to a row.
+    """
+
+    name = "softmax"
+    needs_input = False
+
+    def f(self, z):
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def df(self, z, a):
+        raise TypeError("softmax has a full Jacobian, not an elementwise derivative; use vjp")
+
+    def vjp(self, grad, z, a):
+        return a * (grad - (grad * a).sum(axis=-1, keepdims=True))
+
+
+class FunctionActivation(Activation):
+    """An activation built from a function and its derivative (see module docs)."""
+
+    def __init__(
+        self,
+        f: Callable[[np.ndarray], np.ndarray],
+        df: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        name: str = "custom",
+    ) -> None:
+        self._f, self._df, self.name = f, df, name
+
+    def f(self, z):
+        return np.asarray(self._f(z), dtype=z.dtype)
+
+    def df(self, z, a):
+        return np.asarray(self._df(z, a), dtype=z.dtype)
+
+    def __repr__(self) -> str:
+        return f"FunctionActivation(name={self.name!r})"
+
+
+def activation_from_functions(
+    f: Callable[[np.ndarray], np.ndarray],
+    df: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    name: str = "custom",
+) -> Activation:
+    """Make an activation from ``f(z)`` and its derivative ``df(z, a)`` (``a = f(z)``).
+
+    Check the derivative with :func:`chainrule.gradcheck` before trusting it.
+    """
+    return FunctionActivation(f, df, name)
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls
+    for cls in (
+        Step, Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, SELU, Softplus, GELU, SiLU, Mish,
+        Softmax,
+    )
+}
+ACTIVATIONS["swish"] = SiLU
+ACTIVATIONS["linear"] = Identity
+
+
+def get_activation(spec: str | Activation | None) -> Activation | None:
+    """An activation from its name string, an instance, a class, or None."""
+    if spec is None or isinstance(spec, Activation):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, Activation):
+        return spec()
+    if isinstance(spec, str):
+        key = spec.lower().replace("-", "_")
+        if key in ACTIVATIONS:
+            return ACTIVATIONS[key]()
+        raise ValueError(
+            f"unknown activation {spec!r}; valid names are: {', '.join(sorted(ACTIVATIONS))}"
+        )
+    raise TypeError(
+        f"activation must be a name string, an Activation instance or None, "
+        f"not {type(spec).__name__}"
+    )

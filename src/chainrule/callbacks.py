@@ -1,0 +1,160 @@
+"""Callbacks: code that ``fit`` calls at the edges of training, epochs and batches.
+
+Subclass :class:`Callback` and override any of its hooks. ``fit`` sets
+``callback.net`` before training; a callback stops training by setting
+``net.stop_training = True``. ``logs`` is the dict of this epoch's numbers
+(``loss``, ``val_loss``, metrics...).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class Callback:
+    """Hooks called by ``fit``; all do nothing by default."""
+
+    net = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+
+    def on_train_end(self, logs: dict | None = None) -> None: ...
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+
+def _improved(mode: str, value: float, best: float, min_delta: float) -> bool:
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+def _resolve_mode(mode: str, monitor: str) -> str:
+    if mode == "auto":
+        higher = any(k in monitor for k in ("accuracy", "precision", "recall", "f1", "r2"))
+        return "max" if higher else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    return mode
+
+
+def _snapshot(net) -> list[np.ndarray]:
+    state = [p.value.copy() for p in net.parameters()]
+    for layer in net.layers:
+        buffers = getattr(layer, "buffers", None)
+        if buffers is not None:
+            state.extend(b.copy() for b in buffers().values())
+    return state
+
+
+def _restore(net, state: list[np.ndarray]) -> None:
+    targets = [p.value for p in net.parameters()]
+    for layer in net.layers:
+        buffers = getattr(layer, "buffers", None)
+        if buffers is not None:
+            targets.extend(buffers().values())
+    for dst, src in zip(targets, state):
+        dst[...] = src
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs.
+
+    With ``restore_best_weights=True`` (the default) the network ends with the
+    weights of its best epoch, not its last.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ) -> None:
+        if patience < 0:
+            raise ValueError(f"patience must be >= 0, got {patience}")
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.min_delta = abs(float(min_delta))
+        self.mode = _resolve_mode(mode, monitor)
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = -1
+        self.wait = 0
+        self.stopped_epoch: int | None = None
+        self._best_state = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r} but this fit logs only "
+                f"{sorted(logs)}; pass validation data or monitor 'loss'"
+            )
+        value = logs[self.monitor]
+        if _improved(self.mode, value, self.best, self.min_delta):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self._best_state = _snapshot(self.net)
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.net.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self._best_state is not None:
+            _restore(self.net, self._best_state)
+
+
+class ModelCheckpoint(Callback):
+    """Save the network to ``path`` after an epoch (only improvements by default).
+
+    ``path`` may hold ``{epoch}`` to keep one file per epoch. Saving uses
+    ``net.save``, which writes to a temporary name and renames it into place.
+    """
+
+    def __init__(
+        self, path: str, monitor: str = "val_loss", save_best_only: bool = True, mode: str = "auto"
+    ) -> None:
+        self.path = str(path)
+        self.monitor = monitor
+        self.save_best_only = save_best_only
+        self.mode = _resolve_mode(mode, monitor)
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.saved: list[str] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            if self.monitor not in logs:
+                raise ValueError(
+                    f"ModelCheckpoint monitors {self.monitor!r} but this fit logs only {sorted(logs)}"
+                )
+            if not _improved(self.mode, logs[self.monitor], self.best, 0.0):
+                return
+            self.best = logs[self.monitor]
+        path = self.path.format(epoch=epoch + 1, **logs)
+        self.net.save(path)
+        self.saved.append(path)
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+
+    def __init__(self, **hooks) -> None:
+        valid = {"on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_end"}
+        unknown = set(hooks) - valid
+        if unknown:
+            raise ValueError(f"unknown callback hooks {sorted(unknown)}; valid: {sorted(valid)}")
+        for name, fn in hooks.items():
+            setattr(self, name, fn)

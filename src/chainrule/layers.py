@@ -1,0 +1,247 @@
+"""Layers with parameters or state: Dense, Dropout, BatchNorm.
+
+Each layer's ``forward`` states the rule, and ``backward`` applies the chain
+rule to it: given g = dL/d(output) it fills the parameters' gradients and
+returns dL/d(input).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import Activation, get_activation
+from .initializers import Initializer, get_initializer
+from .layer import Layer
+from .parameter import Parameter
+
+_RELU_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus"}
+
+
+def _default_weight_init(activation: Activation | None) -> str:
+    if activation is None:
+        return "glorot_uniform"
+    if activation.name in _RELU_FAMILY:
+        return "he_uniform"
+    if activation.name == "selu":
+        return "lecun_normal"
+    return "glorot_uniform"
+
+
+class Dense(Layer):
+    """A fully connected layer of perceptrons: a = f(x W + b).
+
+    Forward:   z = x W + b          (x: (n, in), W: (in, out), b: (out,))
+               a = f(z)             (optional activation)
+    Backward:  dL/dz = dL/da * f'(z)
+               dL/dW = x^T dL/dz    dL/db = sum over rows of dL/dz
+               dL/dx = dL/dz W^T
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Input and output widths.
+    activation : str, Activation or None
+        Applied to ``z``; ``None`` gives raw outputs (logits).
+    weight_init, bias_init : str or Initializer
+        ``"auto"`` picks He for the ReLU family, LeCun normal for SELU and
+        Glorot otherwise.
+    seed : int or None
+        Seed for this layer's initial weights (``Sequential(seed=...)``
+        re-draws every layer from one generator, which is the usual way).
+    dtype : numpy dtype
+        Parameter dtype; ``Sequential`` casts all layers to its own.
+    """
+
+    name = "dense"
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        activation: str | Activation | None = None,
+        weight_init: str | Initializer = "auto",
+        bias_init: str | Initializer = "zeros",
+        seed: int | None = None,
+        dtype=np.float32,
+    ) -> None:
+        for label, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Dense {label} must be a positive integer, got {value!r}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.activation = get_activation(activation)
+        if weight_init == "auto":
+            weight_init = _default_weight_init(self.activation)
+        self.weight_init = get_initializer(weight_init)
+        self.bias_init = get_initializer(bias_init)
+        self.dtype = np.dtype(dtype)
+        self.weight = Parameter(np.empty((self.in_features, self.out_features), self.dtype), "weight")
+        self.bias = Parameter(np.empty(self.out_features, self.dtype), "bias")
+        self.reset_parameters(np.random.default_rng(seed))
+
+    def reset_parameters(self, rng: np.random.Generator) -> None:
+        dtype = self.weight.value.dtype
+        self.weight.value = self.weight_init(self.weight.shape, rng, dtype)
+        self.bias.value = self.bias_init(self.bias.shape, rng, dtype)
+        self.weight.grad = np.zeros_like(self.weight.value)
+        self.bias.grad = np.zeros_like(self.bias.value)
+
+    def parameters(self) -> list[Parameter]:
+        return [self.weight, self.bias]
+
+    def output_features(self, in_features: int) -> int:
+        return self.out_features
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        z = x @ self.weight.value
+        z += self.bias.value
+        self._x = x
+        act = self.activation
+        if act is None:
+            return z
+        a = act.f(z)
+        self._z = z if act.needs_input else None
+        self._a = a
+        return a
+
+    def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if self.activation is not None:
+            grad = self.activation.vjp(grad, self._z, self._a)  # dL/dz
+        np.matmul(self._x.T, grad, out=self.weight.grad)  # dL/dW = x^T dL/dz
+        np.sum(grad, axis=0, out=self.bias.grad)  # dL/db
+        return grad @ self.weight.value.T if input_grad else None  # dL/dx
+
+    def get_config(self) -> dict:
+        cfg = {"in_features": self.in_features, "out_features": self.out_features}
+        if self.activation is not None:
+            cfg["activation"] = self.activation.name
+        return cfg
+
+    def __repr__(self) -> str:
+        act = f", activation={self.activation!r}" if self.activation is not None else ""
+        return f"Dense({self.in_features}, {self.out_features}{act})"
+
+
+class Dropout(Layer):
+    """Inverted dropout: during training keep each unit with probability 1 - p.
+
+    Forward (training):  m_ij ~ Bernoulli(1 - p) / (1 - p),  y = x * m
+    Forward (eval):      y = x
+    Backward:            dL/dx = dL/dy * m
+
+    Scaling by 1/(1 - p) at training time keeps the expected activation the
+    same, so inference needs no correction. The mask of the last forward pass
+    is in ``.mask``.
+    """
+
+    name = "dropout"
+
+    def __init__(self, p: float = 0.5, seed: int | None = None) -> None:
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout p must be in [0, 1), got {p}")
+        self.p = float(p)
+        self.mask: np.ndarray | None = None
+        self.reset_parameters(np.random.default_rng(seed))
+
+    def reset_parameters(self, rng: np.random.Generator) -> None:
+        self._rng = np.random.default_rng(rng.integers(2**63))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not self.training or self.p == 0.0:
+            self.mask = None
+            return x
+        keep = self._rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
+        self.mask = (keep >= self.p).astype(x.dtype) / x.dtype.type(1.0 - self.p)
+        return x * self.mask
+
+    def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray:
+        return grad if self.mask is None else grad * self.mask
+
+    def get_config(self) -> dict:
+        return {"p": self.p}
+
+
+class BatchNorm(Layer):
+    """Batch normalisation over the rows of each feature (``BatchNorm1d`` in PyTorch).
+
+    Forward (training):  mu, var = mean and biased variance of the batch
+                         x^ = (x - mu) / sqrt(var + eps),  y = gamma x^ + beta
+                         running <- (1 - momentum) running + momentum batch
+                         (running_var takes the unbiased variance)
+    Forward (eval):      the same with the running statistics.
+    Backward (training): dL/dx = (gamma / (n sigma)) (n g - sum g - x^ sum(g x^))
+    """
+
+    name = "batch_norm"
+
+    def __init__(
+        self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32
+    ) -> None:
+        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
+            raise ValueError(f"BatchNorm num_features must be a positive integer, got {num_features!r}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNorm momentum must be in [0, 1], got {momentum}")
+        self.num_features = int(num_features)
+        self.momentum = float(momentum)
+        self.eps = float(eps)
+        self.weight = Parameter(np.ones(self.num_features, dtype), "weight")  # gamma
+        self.bias = Parameter(np.zeros(self.num_features, dtype), "bias")  # beta
+        self.running_mean = np.zeros(self.num_features, dtype)
+        self.running_var = np.ones(self.num_features, dtype)
+
+    def reset_parameters(self, rng: np.random.Generator) -> None:
+        self.weight.value[...] = 1
+        self.bias.value[...] = 0
+        self.running_mean[...] = 0
+        self.running_var[...] = 1
+
+    def set_dtype(self, dtype) -> None:
+        super().set_dtype(dtype)
+        self.running_mean = self.running_mean.astype(dtype)
+        self.running_var = self.running_var.astype(dtype)
+
+    def parameters(self) -> list[Parameter]:
+        return [self.weight, self.bias]
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.training:
+            n = x.shape[0]
+            if n < 2:
+                raise ValueError(
+                    "BatchNorm needs at least 2 rows per batch in training mode to estimate a "
+                    "variance; use a larger batch_size or call net.eval() for inference"
+                )
+            mean = x.mean(axis=0)
+            var = x.var(axis=0)
+            m = self.momentum
+            self.running_mean *= 1 - m
+            self.running_mean += m * mean
+            self.running_var *= 1 - m
+            self.running_var += m * var * (n / (n - 1))
+        else:
+            mean, var = self.running_mean, self.running_var
+        self._inv_std = 1.0 / np.sqrt(var + self.eps)
+        self._xhat = (x - mean) * self._inv_std
+        return self._xhat * self.weight.value + self.bias.value
+
+    def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        xhat = self._xhat
+        self.bias.grad[...] = grad.sum(axis=0)  # dL/dbeta
+        self.weight.grad[...] = (grad * xhat).sum(axis=0)  # dL/dgamma
+        if not input_grad:
+            return None
+        g = grad * self.weight.value  # dL/dx^
+        if not self.training:  # statistics are constants
+            return g * self._inv_std
+        n = grad.shape[0]
+        return (self._inv_std / n) * (n * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))
+
+    def get_config(self) -> dict:
+        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps}
+
+
+# Activations are layers too: cr.ReLU() can stand on its own in a Sequential.
+__all__ = ["Dense", "Dropout", "BatchNorm", "Layer", "Parameter", "Activation"]

@@ -1,0 +1,300 @@
+"""Loss functions: ``forward(pred, y)`` gives the batch mean as a float,
+``backward()`` gives dL/dpred, the first link of the chain rule.
+
+Averages follow PyTorch's ``reduction="mean"``: over every element for the
+regression losses, over the rows for the classification losses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Loss:
+    """Base class. Subclasses set ``name`` and define ``forward`` and ``backward``.
+
+    ``kind`` says what the network predicts with it: ``"regression"``,
+    ``"multiclass"`` (one logit per class) or ``"binary"`` (one logit per output).
+    """
+
+    name = "loss"
+    kind = "regression"
+
+    def forward(self, pred: np.ndarray, y: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, pred: np.ndarray, y: np.ndarray) -> float:
+        return self.forward(pred, y)
+
+    def prepare_target(self, y: np.ndarray, n_outputs: int, dtype) -> np.ndarray:
+        """Check ``y`` against the network's output width and convert it once.
+
+        Called by ``fit`` before training so that bad targets fail with a clear
+        message instead of a broadcasting error deep inside a batch.
+        """
+        y = np.asarray(y)
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise ValueError(
+                f"{self.name} targets have shape {np.shape(y)} but the network has {n_outputs} "
+                f"output(s); give y with shape (n_samples, {n_outputs})"
+                + (" or (n_samples,)" if n_outputs == 1 else "")
+            )
+        return y.astype(dtype, copy=False)
+
+    def get_config(self) -> dict:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _as_2d_like(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.shape != pred.shape:
+        if y.ndim == 1 and pred.ndim == 2 and pred.shape[1] == 1 and y.shape[0] == pred.shape[0]:
+            return y.reshape(-1, 1)
+        raise ValueError(f"targets of shape {y.shape} do not match predictions of shape {pred.shape}")
+    return y
+
+
+class MSE(Loss):
+    """Mean squared error: L = mean((pred - y)^2);  dL/dpred = 2 (pred - y) / N."""
+
+    name = "mse"
+
+    def forward(self, pred, y):
+        self._diff = pred - _as_2d_like(y, pred)
+        return float(np.mean(self._diff * self._diff))
+
+    def backward(self):
+        return (2.0 / self._diff.size) * self._diff
+
+
+class MAE(Loss):
+    """Mean absolute error: L = mean|pred - y|;  dL/dpred = sign(pred - y) / N."""
+
+    name = "mae"
+
+    def forward(self, pred, y):
+        self._diff = pred - _as_2d_like(y, pred)
+        return float(np.mean(np.abs(self._diff)))
+
+    def backward(self):
+        return np.sign(self._diff) / self._diff.size
+
+
+class Huber(Loss):
+    """Huber: quadratic near zero, linear beyond ``delta``.
+
+    L = mean(0.5 d^2 if |d| <= delta else delta (|d| - delta / 2)),  d = pred - y
+    dL/dpred = clip(d, -delta, delta) / N
+    """
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0) -> None:
+        if delta <= 0:
+            raise ValueError(f"Huber delta must be positive, got {delta}")
+        self.delta = float(delta)
+
+    def forward(self, pred, y):
+        d = self._diff = pred - _as_2d_like(y, pred)
+        a = np.abs(d)
+        return float(np.mean(np.where(a <= self.delta, 0.5 * d * d, self.delta * (a - 0.5 * self.delta))))
+
+    def backward(self):
+        return np.clip(self._diff, -self.delta, self.delta) / self._diff.size
+
+    def get_config(self):
+        return {"delta": self.delta}
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy on logits z with targets y in [0, 1].
+
+    L = mean(max(z, 0) - z y + log(1 + e^-|z|))    (= -y log s - (1-y) log(1-s), s = sigmoid z,
+                                                      written so no exp can overflow)
+    dL/dz = (sigmoid(z) - y) / N
+    """
+
+    name = "binary_cross_entropy"
+    kind = "binary"
+
+    def prepare_target(self, y, n_outputs, dtype):
+        y = super().prepare_target(y, n_outputs, dtype)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(
+                "binary_cross_entropy targets must lie in [0, 1] (class labels 0/1 or "
+                f"probabilities); got values from {y.min()} to {y.max()}"
+            )
+        return y
+
+    def forward(self, pred, y):
+        z = pred
+        y = self._y = _as_2d_like(y, pred)
+        self._z = z
+        return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+    def backward(self):
+        z = self._z
+        e = np.exp(-np.abs(z))
+        s = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        return ((s - self._y) / z.size).astype(z.dtype, copy=False)
+
+
+class CrossEntropy(Loss):
+    """Softmax cross-entropy on logits, fused for exactness and speed.
+
+    With p = softmax(z) per row and targets t (one-hot, probabilities, or
+    integer labels standing for one-hot rows):
+
+    L = mean over rows of (logsumexp(z) - sum_k t_k z_k)
+    dL/dz = (p - t) / n
+
+    The row max is subtracted before exponentiating, so logits of 1e4 are exact.
+    """
+
+    name = "cross_entropy"
+    kind = "multiclass"
+
+    def prepare_target(self, y, n_outputs, dtype):
+        y = np.asarray(y)
+        if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and n_outputs > 1):
+            y = y.ravel()
+            if y.size and not np.all(np.isfinite(y.astype(np.float64))):
+                raise ValueError("cross_entropy labels contain NaN or inf")
+            if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
+                raise ValueError(
+                    "cross_entropy needs integer class labels 0..K-1 or one-hot/probability rows; "
+                    "got non-integer labels"
+                )
+            if y.size and (y.min() < 0 or y.max() >= n_outputs):
+                raise ValueError(
+                    f"class labels must be in 0..{n_outputs - 1} for a network with {n_outputs} "
+                    f"outputs, but y contains {int(y.min()) if y.min() < 0 else int(y.max())}; "
+                    "widen the last layer or encode the labels as 0..K-1"
+                )
+            return y.astype(np.intp)
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise ValueError(
+                f"cross_entropy targets have shape {y.shape} but the network has {n_outputs} "
+                f"outputs; give integer labels of shape (n_samples,) or rows of shape (n_samples, {n_outputs})"
+            )
+        return y.astype(dtype, copy=False)
+
+    def forward(self, pred, y):
+        z = pred
+        n = z.shape[0]
+        shifted = z - z.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        s = e.sum(axis=1, keepdims=True)
+        self._p = e / s
+        log_s = np.log(s)
+        y = np.asarray(y)
+        if y.ndim == 1:
+            self._labels = y.astype(np.intp, copy=False)
+            self._t = None
+            picked = shifted[np.arange(n), self._labels]
+            return float(np.mean(log_s[:, 0] - picked))
+        if y.shape != z.shape:
+            raise ValueError(f"targets of shape {y.shape} do not match logits of shape {z.shape}")
+        self._labels = None
+        self._t = y
+        # sum_k t_k (logsumexp - z_k), with sum_k t_k not assumed to be 1
+        return float(np.mean(np.sum(y * (log_s - shifted), axis=1)))
+
+    def backward(self):
+        p = self._p
+        n = p.shape[0]
+        if self._labels is not None:
+            g = p.copy()
+            g[np.arange(n), self._labels] -= 1
+        else:
+            g = p * self._t.sum(axis=1, keepdims=True) - self._t
+        g /= n
+        return g
+
+
+class Hinge(Loss):
+    """Hinge loss (the SVM margin loss) on raw scores.
+
+    One output, targets y in {-1, +1} (or {0, 1}, read as -1/+1):
+        L = mean(max(0, 1 - y z));   dL/dz = -y [y z < 1] / N
+    K outputs, integer labels c (PyTorch's ``MultiMarginLoss``):
+        L = mean over rows of sum_{j != c} max(0, 1 - z_c + z_j) / K
+        dL/dz_j = [margin_j > 0] / (K n),  dL/dz_c = -sum_j [margin_j > 0] / (K n)
+    """
+
+    name = "hinge"
+    kind = "binary"
+
+    def prepare_target(self, y, n_outputs, dtype):
+        if n_outputs > 1:
+            return CrossEntropy.prepare_target(self, np.asarray(y).ravel(), n_outputs, dtype)
+        y = super().prepare_target(y, n_outputs, dtype)
+        values = set(np.unique(y).tolist())
+        if not values <= {-1.0, 1.0} and not values <= {0.0, 1.0}:
+            raise ValueError(f"hinge targets must be -1/+1 or 0/1 labels, got {sorted(values)[:5]}")
+        return y
+
+    def forward(self, pred, y):
+        z = pred
+        y = np.asarray(y)
+        if z.shape[1] == 1:
+            y = _as_2d_like(y, z)
+            y = np.where(y == 0, -1.0, y).astype(z.dtype)
+            self._multi = False
+            self._y = y
+            self._margin = 1 - y * z
+            return float(np.mean(np.maximum(self._margin, 0)))
+        n, k = z.shape
+        labels = y.ravel().astype(np.intp)
+        self._multi, self._labels = True, labels
+        margins = 1 - z[np.arange(n), labels][:, None] + z
+        margins[np.arange(n), labels] = 0
+        self._margins = margins
+        return float(np.mean(np.maximum(margins, 0).sum(axis=1) / k))
+
+    def backward(self):
+        if not self._multi:
+            return -self._y * (self._margin > 0) / self._y.size
+        m = self._margins
+        n, k = m.shape
+        g = (m > 0).astype(m.dtype)
+        g[np.arange(n), self._labels] = -g.sum(axis=1)
+        return g / (k * n)
+
+
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls for cls in (MSE, MAE, Huber, BinaryCrossEntropy, CrossEntropy, Hinge)
+}
+_ALIASES = {
+    "mean_squared_error": "mse",
+    "mean_absolute_error": "mae",
+    "bce": "binary_cross_entropy",
+    "binary_crossentropy": "binary_cross_entropy",
+    "crossentropy": "cross_entropy",
+    "categorical_cross_entropy": "cross_entropy",
+    "ce": "cross_entropy",
+}
+
+
+def get_loss(spec: str | Loss) -> Loss:
+    """A loss from its name string, an instance or a class."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, Loss):
+        return spec()
+    if isinstance(spec, str):
+        key = spec.lower().replace("-", "_")
+        key = _ALIASES.get(key, key)
+        if key in LOSSES:
+            return LOSSES[key]()
+        raise ValueError(f"unknown loss {spec!r}; valid names are: {', '.join(sorted(LOSSES))}")
+    raise TypeError(f"loss must be a name string or a Loss instance, not {type(spec).__name__}")

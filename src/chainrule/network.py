@@ -1,0 +1,251 @@
+"""``Sequential``: layers in order, forward propagation and backpropagation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from .activations import Activation
+from .layer import Layer
+from .layers import Dense
+from .parameter import Parameter
+
+
+def check_features(X, n_features: int | None, dtype, what: str = "X") -> np.ndarray:
+    """``X`` as a 2-D array of ``dtype`` with ``n_features`` columns, or a clear error."""
+    if isinstance(X, (list, tuple)) or not hasattr(X, "ndim"):
+        X = np.asarray(X)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise TypeError(f"{what} must hold numbers, got dtype {X.dtype}; encode text columns first")
+    if X.ndim == 1:
+        raise ValueError(
+            f"{what} is 1-D with shape {X.shape}, but the network expects a 2-D batch "
+            f"(n_samples, n_features); use X.reshape(1, -1) for one sample or "
+            f"X.reshape(-1, 1) for one feature"
+        )
+    if X.ndim != 2:
+        raise ValueError(
+            f"{what} has {X.ndim} dimensions with shape {X.shape}; the network expects a 2-D "
+            f"batch (n_samples, n_features); flatten each sample, e.g. X.reshape(len(X), -1)"
+        )
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{what} has {X.shape[1]} features but the first layer expects {n_features}"
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{what} is empty (0 samples); give at least one row")
+    return np.asarray(X, dtype=dtype)
+
+
+class Sequential:
+    """A network: layers applied one after the other.
+
+    Parameters
+    ----------
+    *layers : Layer
+        ``Dense``, activation layers (``cr.ReLU()``), ``Dropout``, ``BatchNorm``...
+        A list or tuple of layers is accepted too.
+    seed : int or None
+        Re-initialise every layer from ``numpy.random.default_rng(seed)``, in
+        order, so the same seed gives the same network bit for bit.
+    dtype : numpy dtype
+        ``np.float32`` (default, fast) or ``np.float64`` (gradient checks).
+
+    Notes
+    -----
+    ``backward`` **overwrites** each ``param.grad`` with the gradient of the
+    batch just seen (so forgetting ``zero_grad`` cannot corrupt training);
+    ``backward(grad, accumulate=True)`` adds to ``.grad`` instead, PyTorch
+    style, for gradient accumulation over several batches.
+    """
+
+    def __init__(self, *layers: Layer, seed: int | None = None, dtype=np.float32) -> None:
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        if not layers:
+            raise ValueError("Sequential needs at least one layer")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"layer {i} is a {type(layer).__name__}, not a chainrule Layer; "
+                    "use cr.Dense, cr.ReLU(), cr.Dropout, cr.BatchNorm, ..."
+                )
+        self.layers: list[Layer] = list(layers)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.seed = seed
+        self.loss_: str | None = None  # set by fit; decides what predict answers
+        self._check_widths()
+        for layer in self.layers:
+            layer.set_dtype(self.dtype)
+        if seed is not None:
+            self.reset_parameters(seed)
+        self._name_parameters()
+
+    # -- structure ---------------------------------------------------------------
+    def _check_widths(self) -> None:
+        width = None
+        for i, layer in enumerate(self.layers):
+            n_in = getattr(layer, "in_features", None) or getattr(layer, "num_features", None)
+            if width is not None and n_in is not None and n_in != width:
+                raise ValueError(
+                    f"layer {i} ({layer!r}) expects {n_in} inputs but the layer before it "
+                    f"gives {width}"
+                )
+            if width is None:
+                width = n_in
+            if width is not None:
+                width = layer.output_features(width)
+
+    @property
+    def n_features_in(self) -> int | None:
+        for layer in self.layers:
+            n_in = getattr(layer, "in_features", None) or getattr(layer, "num_features", None)
+            if n_in is not None:
+                return n_in
+        return None
+
+    @property
+    def n_outputs(self) -> int | None:
+        width = self.n_features_in
+        if width is None:
+            return None
+        for layer in self.layers:
+            width = layer.output_features(width)
+        return width
+
+    def _name_parameters(self) -> None:
+        for i, layer in enumerate(self.layers):
+            for p in layer.parameters():
+                base = p.name.rsplit(".", 1)[-1]
+                p.name = f"{i}.{layer.name}.{base}"
+
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Draw fresh initial weights for every layer from one seeded generator."""
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            layer.reset_parameters(rng)
+
+    def __getitem__(self, i: int) -> Layer:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def parameters(self) -> list[Parameter]:
+        """Every parameter, layer by layer, weight before bias."""
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def n_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def train(self) -> Sequential:
+        """Training mode: Dropout drops, BatchNorm uses batch statistics."""
+        for layer in self.layers:
+            layer.training = True
+        return self
+
+    def eval(self) -> Sequential:
+        """Inference mode: Dropout is off, BatchNorm uses its running statistics."""
+        for layer in self.layers:
+            layer.training = False
+        return self
+
+    @property
+    def training(self) -> bool:
+        return all(layer.training for layer in self.layers)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    # -- the two passes -------------------------------------------------------------
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """Forward propagation: each layer's output is the next layer's input."""
+        out = check_features(X, self.n_features_in, self.dtype)
+        for layer in self.layers:
+            out = layer.forward(out)
+        return out
+
+    __call__ = forward
+
+    def backward(
+        self, grad: np.ndarray, accumulate: bool = False, input_grad: bool = True
+    ) -> np.ndarray | None:
+        """Backpropagation: the chain rule applied layer by layer, last to first.
+
+        ``grad`` is dL/d(output) (from ``loss.backward()``). Fills every
+        ``param.grad`` (overwriting, or adding with ``accumulate=True``) and
+        returns dL/dX (``None`` with ``input_grad=False``, which saves the
+        first layer's largest product).
+        """
+        grad = np.asarray(grad, dtype=self.dtype)
+        saved = [p.grad.copy() for p in self.parameters()] if accumulate else None
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            grad = self.layers[i].backward(grad, input_grad=input_grad or i > 0)
+        if saved is not None:
+            for p, old in zip(self.parameters(), saved):
+                p.grad += old
+        return grad
+
+    # -- reading it -------------------------------------------------------------------
+    def summary(self) -> str:
+        """A table of the layers with their output shapes and parameter counts."""
+        rows = [("#", "layer", "output shape", "params")]
+        width = self.n_features_in
+        for i, layer in enumerate(self.layers):
+            if width is not None:
+                width = layer.output_features(width)
+            n = sum(p.size for p in layer.parameters())
+            rows.append((str(i), repr(layer), f"(None, {width})", f"{n:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        line = "-" * (sum(widths) + 6)
+
+        def fmt(r):
+            return f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
+
+        out = [fmt(rows[0]), line, *(fmt(r) for r in rows[1:]), line]
+        out.append(f"Total parameters: {self.n_parameters():,}  (dtype {self.dtype})")
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
+        return f"Sequential(\n{inner}\n)"
+
+    # -- training and inference (see training.py) -----------------------------------------
+    def fit(self, X, y, **kwargs):
+        """Train by mini-batch gradient descent; see :func:`chainrule.training.fit`."""
+        from .training import fit
+
+        return fit(self, X, y, **kwargs)
+
+    def predict(self, X, batch_size: int | None = None) -> np.ndarray:
+        """Answer the task in inference mode: class labels for a classifier, values otherwise."""
+        from .training import predict
+
+        return predict(self, X, batch_size=batch_size)
+
+    def predict_proba(self, X, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities (softmax, or sigmoid for binary outputs), in inference mode."""
+        from .training import predict_proba
+
+        return predict_proba(self, X, batch_size=batch_size)
+
+    def evaluate(self, X, y, loss=None, metrics=None, batch_size: int | None = None) -> dict:
+        """Loss and metrics on (X, y) in inference mode, as a dict of floats."""
+        from .training import evaluate
+
+        return evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
+
+
+def is_activation(layer: Layer) -> bool:
+    return isinstance(layer, Activation)
+
+
+__all__ = ["Sequential", "Dense", "check_features"]

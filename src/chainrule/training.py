@@ -1,0 +1,426 @@
+"""The training loop: mini-batch gradient descent with backpropagation.
+
+One step is the whole method::
+
+    out  = net.forward(X_batch)             # forward propagation
+    L    = loss.forward(out, y_batch)       # how wrong
+    net.backward(loss.backward())           # chain rule: every dL/dparam
+    optimizer.step()                        # gradient descent
+
+``fit`` adds what practice needs around it: shuffling (by index, into one
+reused batch buffer, never a copy of the data set), validation, metrics,
+callbacks, clipping, schedules, and a guard against divergence.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .callbacks import Callback, _restore, _snapshot
+from .clipping import clip_grad_norm, clip_grad_value
+from .losses import Loss, get_loss
+from .metrics import get_metric
+from .network import Sequential, check_features
+from .optimizers import Optimizer, get_optimizer
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+class History:
+    """What ``fit`` measured: ``history.history["loss"][epoch]`` and friends.
+
+    Attributes
+    ----------
+    history : dict[str, list[float]]
+        Per-epoch ``loss``, metrics, and ``val_``-prefixed validation values.
+    epoch : list[int]
+        Epoch indices (0-based) that ran.
+    diverged : bool
+        True if training stopped on a NaN/inf loss.
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.diverged = False
+        self.stop_reason: str | None = None
+
+    def append(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.history
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
+        return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+# -- what a network's outputs answer --------------------------------------------------
+def _task_of(net: Sequential, loss: Loss | None) -> str:
+    kind = loss.kind if loss is not None else "regression"
+    if kind == "binary" and (net.n_outputs or 1) > 1 and loss is not None and loss.name == "hinge":
+        return "multiclass"
+    return kind
+
+
+def _answer(outputs: np.ndarray, task: str) -> np.ndarray:
+    """Turn raw outputs into what ``predict`` returns for ``task``."""
+    if task == "multiclass":
+        return outputs.argmax(axis=1)
+    if task == "binary":
+        labels = (outputs > 0).astype(np.int64)
+        return labels[:, 0] if labels.shape[1] == 1 else labels
+    return outputs[:, 0] if outputs.shape[1] == 1 else outputs
+
+
+def _check_finite(A: np.ndarray, what: str) -> None:
+    if A.dtype.kind == "f" and not np.isfinite(A).all():
+        bad = np.argwhere(~np.isfinite(A))[0]
+        where = f"row {bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else "")
+        raise ValueError(
+            f"{what} contains NaN or inf (first at {where}); impute or drop those values first"
+        )
+
+
+def _prepare(net: Sequential, X, y, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
+    X = check_features(X, net.n_features_in, net.dtype)
+    _check_finite(X, "X")
+    y_arr = np.asarray(y)
+    if y_arr.dtype == object or not (np.issubdtype(y_arr.dtype, np.number) or y_arr.dtype == bool):
+        raise TypeError(f"y must hold numbers, got dtype {y_arr.dtype}; encode labels as 0..K-1")
+    if y_arr.ndim == 0 or len(y_arr) != len(X):
+        raise ValueError(
+            f"X has {len(X)} samples but y has {y_arr.shape[0] if y_arr.ndim else 'a scalar'}; "
+            "they must have the same number of rows"
+        )
+    _check_finite(y_arr.astype(np.float64, copy=False), "y")
+    y_arr = loss.prepare_target(y_arr, net.n_outputs, net.dtype)
+    return np.ascontiguousarray(X), np.ascontiguousarray(y_arr)
+
+
+def _batches(n: int, batch_size: int | None):
+    bs = n if batch_size is None else batch_size
+    for start in range(0, n, bs):
+        yield slice(start, min(start + bs, n))
+
+
+def _inference(net: Sequential, X, batch_size: int | None) -> np.ndarray:
+    X = check_features(X, net.n_features_in, net.dtype)
+    was_training = [layer.training for layer in net.layers]
+    net.eval()
+    try:
+        layers = net.layers
+        if batch_size is None or len(X) <= batch_size:
+            out = X
+            for layer in layers:
+                out = layer.forward(out)
+            return out
+        parts = []
+        for sl in _batches(len(X), batch_size):
+            out = X[sl]
+            for layer in layers:
+                out = layer.forward(out)
+            parts.append(out)
+        return np.concatenate(parts)
+    finally:
+        for layer, mode in zip(net.layers, was_training):
+            layer.training = mode
+
+
+def predict(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
+    """Class labels for a classifier (net fitted with a classification loss), else values."""
+    loss = get_loss(net.loss_) if net.loss_ else None
+    return _answer(_inference(net, X, batch_size), _task_of(net, loss))
+
+
+def predict_proba(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
+    """Softmax of the outputs for ``cross_entropy``, sigmoid for ``binary_cross_entropy``."""
+    out = _inference(net, X, batch_size)
+    if net.loss_ == "cross_entropy":
+        e = np.exp(out - out.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    if net.loss_ == "binary_cross_entropy":
+        e = np.exp(-np.abs(out))
+        return np.where(out >= 0, 1 / (1 + e), e / (1 + e))
+    raise ValueError(
+        "predict_proba needs a network trained with 'cross_entropy' or 'binary_cross_entropy'"
+        + (f"; this one was trained with {net.loss_!r}" if net.loss_ else "; this one was never fitted")
+    )
+
+
+def _metric_list(metrics) -> list[tuple[str, Callable]]:
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str,)) or callable(metrics):
+        metrics = [metrics]
+    return [get_metric(m) for m in metrics]
+
+
+def evaluate(
+    net: Sequential, X, y, loss=None, metrics=None, batch_size: int | None = None
+) -> dict[str, float]:
+    """``{"loss": ..., metric: ...}`` on (X, y), in inference mode."""
+    loss_spec = loss if loss is not None else net.loss_
+    if loss_spec is None:
+        raise ValueError("evaluate needs a loss: pass loss=... or fit the network first")
+    loss = get_loss(loss_spec)
+    if metrics is None:
+        metrics = getattr(net, "metrics_", None)
+    X, y = _prepare(net, X, y, loss)
+    return _evaluate_prepared(net, X, y, loss, _metric_list(metrics), batch_size)
+
+
+def _evaluate_prepared(net, X, y, loss, metric_fns, batch_size=None) -> dict[str, float]:
+    out = _inference(net, X, batch_size)
+    result = {"loss": loss.forward(out, y)}
+    answers = _answer(out, _task_of(net, loss))
+    for name, fn in metric_fns:
+        result[name] = fn(y, answers)
+    return result
+
+
+def fit(
+    net: Sequential,
+    X,
+    y,
+    loss: str | Loss | None = None,
+    optimizer: str | Optimizer = "adam",
+    lr: float | None = None,
+    epochs: int = 10,
+    batch_size: int | None = 32,
+    shuffle: bool = True,
+    validation_split: float = 0.0,
+    validation_data: tuple | None = None,
+    callbacks: Sequence[Callback] | None = None,
+    metrics: Sequence[str | Callable] | str | None = None,
+    verbose: int = 0,
+    seed: int | None = None,
+    clip_norm: float | None = None,
+    clip_value: float | None = None,
+    schedule=None,
+) -> History:
+    """Train ``net`` by mini-batch gradient descent.
+
+    Parameters
+    ----------
+    X, y : array-like
+        Inputs ``(n_samples, n_features)`` and targets (labels ``(n,)`` or
+        one-hot rows for ``cross_entropy``, values for regression).
+    loss : str or Loss
+        Required the first time; later calls reuse the last one.
+    optimizer : str or Optimizer
+        A name (``"sgd"``, ``"adam"``...) built on ``net.parameters()`` with
+        ``lr``, or an optimizer you built (its state carries over between calls).
+    epochs, batch_size, shuffle
+        ``batch_size=None`` is full-batch gradient descent.
+    validation_split : float
+        Fraction of rows (chosen at random with the fit seed) held out.
+    validation_data : (X_val, y_val)
+        Explicit validation set; overrides ``validation_split``.
+    callbacks : list of Callback
+        E.g. ``EarlyStopping``, ``ModelCheckpoint``.
+    metrics : list of str or callables
+        Logged per epoch, e.g. ``["accuracy"]``; ``val_`` versions too.
+    verbose : int
+        0 silent, 1 one line per epoch.
+    seed : int or None
+        Seed for shuffling and the validation split (default: the network's seed).
+    clip_norm, clip_value : float or None
+        Gradient clipping by global norm or by value, before each step.
+    schedule
+        A learning-rate schedule on the optimizer, stepped after every epoch
+        (``ReduceLROnPlateau`` is given ``val_loss``, or ``loss``).
+
+    Returns
+    -------
+    History
+
+    Notes
+    -----
+    A NaN or infinite loss stops training with a ``DivergenceWarning``; the
+    weights are put back to those at the start of the diverging epoch (the
+    last ones known to give a finite loss) and ``history.diverged`` is True.
+    """
+    if loss is None:
+        if net.loss_ is None:
+            raise ValueError(
+                "fit needs a loss, e.g. loss='cross_entropy' for classification or loss='mse' "
+                "for regression"
+            )
+        loss = net.loss_
+    loss = get_loss(loss)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+    for act in _activations(net):
+        if act.name == "step":
+            act.df(None, None)  # raises the explanation before any work is done
+
+    X, y = _prepare(net, X, y, loss)
+    seed = net.seed if seed is None else seed
+    rng = np.random.default_rng(seed) if seed is not None else np.random.default_rng()
+
+    if validation_data is not None:
+        if len(validation_data) != 2:
+            raise ValueError("validation_data must be a pair (X_val, y_val)")
+        X_val, y_val = _prepare(net, *validation_data, loss)
+    elif validation_split > 0:
+        n_val = int(round(len(X) * validation_split))
+        if n_val < 1 or n_val >= len(X):
+            raise ValueError(
+                f"validation_split={validation_split} leaves {n_val} validation rows out of "
+                f"{len(X)}; use a larger split or pass validation_data"
+            )
+        perm = rng.permutation(len(X))
+        X_val, y_val = X[perm[:n_val]], y[perm[:n_val]]
+        X, y = X[perm[n_val:]], y[perm[n_val:]]
+    else:
+        X_val = y_val = None
+
+    if isinstance(optimizer, Optimizer):
+        opt = optimizer
+        if lr is not None:
+            opt.lr = lr
+    else:
+        opt = get_optimizer(optimizer, net.parameters(), **({} if lr is None else {"lr": lr}))
+    net.loss_ = loss.name
+    net.optimizer_ = opt
+    metric_fns = _metric_list(metrics)
+    net.metrics_ = [name for name, _ in metric_fns] or None
+    task = _task_of(net, loss)
+    callbacks = list(callbacks or [])
+    for cb in callbacks:
+        cb.net = net
+    net.stop_training = False
+
+    n = len(X)
+    bs = n if batch_size is None else min(batch_size, n)
+    x_buf = np.empty((bs, X.shape[1]), dtype=X.dtype)
+    y_buf = np.empty((bs,) + y.shape[1:], dtype=y.dtype)
+    order = np.arange(n)
+    train_answers = np.empty((n,) + _answer_shape(net, task), dtype=np.float64) if metric_fns else None
+    params = net.parameters()
+    layers = net.layers
+    n_layers = len(layers)
+
+    history = History()
+    for cb in callbacks:
+        cb.on_train_begin({})
+    modes = [layer.training for layer in layers]
+    net.train()
+    # overflow on the way to a NaN loss is reported once, as a DivergenceWarning
+    errstate = np.errstate(over="ignore", invalid="ignore")
+    errstate.__enter__()
+    try:
+        for epoch in range(epochs):
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch, {})
+            t0 = time.perf_counter()
+            safe_state = _snapshot(net)
+            if shuffle:
+                rng.shuffle(order)
+            total = 0.0
+            for b, start in enumerate(range(0, n, bs)):
+                idx = order[start : start + bs]
+                m = len(idx)
+                xb = np.take(X, idx, axis=0, out=x_buf[:m])
+                yb = np.take(y, idx, axis=0, out=y_buf[:m])
+                out = xb
+                for layer in layers:
+                    out = layer.forward(out)
+                value = loss.forward(out, yb)
+                if not math.isfinite(value):
+                    _restore(net, safe_state)
+                    history.diverged = True
+                    history.stop_reason = (
+                        f"loss became {value} at epoch {epoch + 1}, batch {b + 1}; weights restored "
+                        "to the start of that epoch. Lower the learning rate, standardise the "
+                        "inputs, or clip gradients (clip_norm=1.0)"
+                    )
+                    warnings.warn("training diverged: " + history.stop_reason, DivergenceWarning, stacklevel=3)
+                    net.stop_training = True
+                    break
+                grad = loss.backward()
+                for i in range(n_layers - 1, -1, -1):
+                    grad = layers[i].backward(grad, input_grad=i > 0)
+                if clip_norm is not None:
+                    clip_grad_norm(params, clip_norm)
+                if clip_value is not None:
+                    clip_grad_value(params, clip_value)
+                opt.step()
+                total += value * m
+                if train_answers is not None:
+                    train_answers[idx] = _answer(out, task).reshape((m,) + train_answers.shape[1:])
+                for cb in callbacks:
+                    cb.on_batch_end(b, {"loss": value})
+            if history.diverged:
+                break
+            logs = {"loss": total / n}
+            for name, fn in metric_fns:
+                logs[name] = fn(y, train_answers)
+            if X_val is not None:
+                val = _evaluate_prepared(net, X_val, y_val, loss, metric_fns, batch_size=4096)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            history.append(epoch, logs)
+            if schedule is not None:
+                if hasattr(schedule, "patience"):  # ReduceLROnPlateau watches a number
+                    schedule.step(logs.get("val_loss", logs["loss"]))
+                else:
+                    schedule.step()
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if verbose:
+                shown = "  ".join(f"{k}={v:.4g}" for k, v in logs.items())
+                print(
+                    f"epoch {epoch + 1}/{epochs}  {shown}  ({time.perf_counter() - t0:.2f}s)",
+                    file=sys.stdout,
+                )
+            if net.stop_training:
+                break
+    finally:
+        errstate.__exit__(None, None, None)
+        for layer, mode in zip(layers, modes):
+            layer.training = mode
+    for cb in callbacks:
+        cb.on_train_end({})
+    return history
+
+
+def _answer_shape(net: Sequential, task: str) -> tuple[int, ...]:
+    k = net.n_outputs or 1
+    if task == "multiclass" or k == 1:
+        return ()
+    return (k,)
+
+
+def _activations(net: Sequential):
+    from .activations import Activation
+
+    for layer in net.layers:
+        if isinstance(layer, Activation):
+            yield layer
+        act = getattr(layer, "activation", None)
+        if act is not None:
+            yield act
