@@ -35,6 +35,7 @@ from .network import Sequential
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, get_optimizer
 from .parameter import Parameter
 from .perceptron import ConvergenceWarning, Perceptron
+from .serialization import load
 from .schedules import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, Schedule, StepLR
 from .training import DivergenceWarning, History
 
@@ -49,5 +50,5 @@ __all__ = [
     "ReduceLROnPlateau", "ReLU", "SELU", "SGD", "Schedule", "Sequential", "SiLU", "Sigmoid",
     "Softmax", "Softplus", "Step", "StepLR", "Tanh", "activation_from_functions", "callbacks",
     "clip_grad_norm", "clip_grad_value", "get_activation", "get_initializer", "get_loss",
-    "get_optimizer", "gradcheck", "initializers", "metrics",
+    "get_optimizer", "gradcheck", "initializers", "load", "metrics",
 ]

@@ -237,6 +237,12 @@ class Sequential:
 
         return predict_proba(self, X, batch_size=batch_size)
 
+    def save(self, path) -> None:
+        """Write the network to a safetensors model file (see :mod:`chainrule.serialization`)."""
+        from .serialization import save
+
+        save(self, path)
+
     def evaluate(self, X, y, loss=None, metrics=None, batch_size: int | None = None) -> dict:
         """Loss and metrics on (X, y) in inference mode, as a dict of floats."""
         from .training import evaluate
