@@ -45,6 +45,10 @@ class Activation(Layer):
 
     Subclasses define ``f(z)`` and ``df(z, a)``. Set ``needs_input = False``
     when ``df`` uses only the output ``a``; layers then skip caching ``z``.
+
+    ``f_`` and ``vjp_`` are the same computations allowed to overwrite their
+    first argument (no new array per batch); layers call them only on arrays
+    they own. Override them for speed, never for a different result.
     """
 
     name = "activation"
@@ -60,6 +64,15 @@ class Activation(Layer):
     def vjp(self, grad: np.ndarray, z: np.ndarray | None, a: np.ndarray) -> np.ndarray:
         """dL/dz given dL/da: elementwise, ``grad * f'(z)``."""
         return grad * self.df(z, a)
+
+    # -- in-place variants, for speed ------------------------------------------
+    def f_(self, z: np.ndarray) -> np.ndarray:
+        """``f(z)``, possibly written into ``z`` (only called when ``z`` is not needed later)."""
+        return self.f(z)
+
+    def vjp_(self, grad: np.ndarray, z: np.ndarray | None, a: np.ndarray) -> np.ndarray:
+        """``vjp``, possibly written into ``grad``."""
+        return self.vjp(grad, z, a)
 
     # -- as a layer of its own -----------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -129,6 +142,11 @@ class Sigmoid(Activation):
     def df(self, z, a):
         return a * (1 - a)
 
+    def vjp_(self, grad, z, a):
+        grad *= a
+        grad *= 1 - a
+        return grad
+
 
 class Tanh(Activation):
     """f(z) = tanh z; f'(z) = 1 - a^2."""
@@ -141,6 +159,9 @@ class Tanh(Activation):
 
     def df(self, z, a):
         return 1 - a * a
+
+    def f_(self, z):
+        return np.tanh(z, out=z)
 
 
 class ReLU(Activation):
@@ -155,8 +176,11 @@ class ReLU(Activation):
     def df(self, z, a):
         return (a > 0).astype(a.dtype)
 
-    def vjp(self, grad, z, a):
-        return np.where(a > 0, grad, 0).astype(grad.dtype, copy=False)
+    def f_(self, z):
+        return np.maximum(z, 0, out=z)
+
+    def vjp_(self, grad, z, a):
+        return np.multiply(grad, a > 0, out=grad)
 
 
 class LeakyReLU(Activation):

@@ -14,6 +14,10 @@ class Layer:
     ``backward(grad)`` takes dL/d(output), fills the ``.grad`` of this layer's
     parameters and returns dL/d(input). ``input_grad=False`` lets the first
     layer skip computing dL/d(input), which nobody needs during training.
+
+    ``backward`` may overwrite ``grad`` where that saves a pass over memory
+    (``Dense`` does); ``Sequential.backward`` copies the gradient you pass in,
+    so your array is never changed.
     """
 
     name = "layer"

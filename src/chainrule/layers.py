@@ -74,10 +74,14 @@ class Dense(Layer):
             weight_init = _default_weight_init(self.activation)
         self.weight_init = get_initializer(weight_init)
         self.bias_init = get_initializer(bias_init)
-        self.dtype = np.dtype(dtype)
-        self.weight = Parameter(np.empty((self.in_features, self.out_features), self.dtype), "weight")
-        self.bias = Parameter(np.empty(self.out_features, self.dtype), "bias")
+        dtype = np.dtype(dtype)
+        self.weight = Parameter(np.empty((self.in_features, self.out_features), dtype), "weight")
+        self.bias = Parameter(np.empty(self.out_features, dtype), "bias")
         self.reset_parameters(np.random.default_rng(seed))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.weight.value.dtype
 
     def reset_parameters(self, rng: np.random.Generator) -> None:
         dtype = self.weight.value.dtype
@@ -99,14 +103,15 @@ class Dense(Layer):
         act = self.activation
         if act is None:
             return z
-        a = act.f(z)
-        self._z = z if act.needs_input else None
-        self._a = a
-        return a
+        if act.needs_input:
+            self._z, self._a = z, act.f(z)
+        else:  # z is ours and not needed again: compute a in its place
+            self._z, self._a = None, act.f_(z)
+        return self._a
 
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self.activation is not None:
-            grad = self.activation.vjp(grad, self._z, self._a)  # dL/dz
+            grad = self.activation.vjp_(grad, self._z, self._a)  # dL/dz
         np.matmul(self._x.T, grad, out=self.weight.grad)  # dL/dW = x^T dL/dz
         np.sum(grad, axis=0, out=self.bias.grad)  # dL/db
         return grad @ self.weight.value.T if input_grad else None  # dL/dx
@@ -177,7 +182,11 @@ class BatchNorm(Layer):
     def __init__(
         self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32
     ) -> None:
-        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
+        if (
+            isinstance(num_features, bool)
+            or not isinstance(num_features, (int, np.integer))
+            or num_features < 1
+        ):
             raise ValueError(f"BatchNorm num_features must be a positive integer, got {num_features!r}")
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNorm momentum must be in [0, 1], got {momentum}")

@@ -36,11 +36,12 @@ class Loss:
         message instead of a broadcasting error deep inside a batch.
         """
         y = np.asarray(y)
+        given = y.shape  # report the shape the caller gave, not the reshaped one
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         if y.ndim != 2 or y.shape[1] != n_outputs:
             raise ValueError(
-                f"{self.name} targets have shape {np.shape(y)} but the network has {n_outputs} "
+                f"{self.name} targets have shape {given} but the network has {n_outputs} "
                 f"output(s); give y with shape (n_samples, {n_outputs})"
                 + (" or (n_samples,)" if n_outputs == 1 else "")
             )
@@ -148,6 +149,25 @@ class BinaryCrossEntropy(Loss):
         return ((s - self._y) / z.size).astype(z.dtype, copy=False)
 
 
+def _prepare_labels(name: str, y: np.ndarray, n_outputs: int) -> np.ndarray:
+    """Integer class labels 0..K-1 as an index array, or a clear error."""
+    y = y.ravel()
+    if y.size and not np.all(np.isfinite(y.astype(np.float64))):
+        raise ValueError(f"{name} labels contain NaN or inf")
+    if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
+        raise ValueError(
+            f"{name} needs integer class labels 0..K-1 or one-hot/probability rows; "
+            "got non-integer labels"
+        )
+    if y.size and (y.min() < 0 or y.max() >= n_outputs):
+        raise ValueError(
+            f"class labels must be in 0..{n_outputs - 1} for a network with {n_outputs} "
+            f"outputs, but y contains {int(y.min()) if y.min() < 0 else int(y.max())}; "
+            "widen the last layer or encode the labels as 0..K-1"
+        )
+    return y.astype(np.intp)
+
+
 class CrossEntropy(Loss):
     """Softmax cross-entropy on logits, fused for exactness and speed.
 
@@ -166,21 +186,7 @@ class CrossEntropy(Loss):
     def prepare_target(self, y, n_outputs, dtype):
         y = np.asarray(y)
         if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and n_outputs > 1):
-            y = y.ravel()
-            if y.size and not np.all(np.isfinite(y.astype(np.float64))):
-                raise ValueError("cross_entropy labels contain NaN or inf")
-            if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
-                raise ValueError(
-                    "cross_entropy needs integer class labels 0..K-1 or one-hot/probability rows; "
-                    "got non-integer labels"
-                )
-            if y.size and (y.min() < 0 or y.max() >= n_outputs):
-                raise ValueError(
-                    f"class labels must be in 0..{n_outputs - 1} for a network with {n_outputs} "
-                    f"outputs, but y contains {int(y.min()) if y.min() < 0 else int(y.max())}; "
-                    "widen the last layer or encode the labels as 0..K-1"
-                )
-            return y.astype(np.intp)
+            return _prepare_labels(self.name, y, n_outputs)
         if y.ndim != 2 or y.shape[1] != n_outputs:
             raise ValueError(
                 f"cross_entropy targets have shape {y.shape} but the network has {n_outputs} "
@@ -236,7 +242,13 @@ class Hinge(Loss):
 
     def prepare_target(self, y, n_outputs, dtype):
         if n_outputs > 1:
-            return CrossEntropy.prepare_target(self, np.asarray(y).ravel(), n_outputs, dtype)
+            y = np.asarray(y)
+            if y.ndim == 2 and y.shape[1] > 1:
+                raise ValueError(
+                    f"hinge with {n_outputs} outputs needs integer class labels of shape "
+                    f"(n_samples,), got shape {y.shape}; use y.argmax(axis=1) for one-hot rows"
+                )
+            return _prepare_labels(self.name, y, n_outputs)
         y = super().prepare_target(y, n_outputs, dtype)
         values = set(np.unique(y).tolist())
         if not values <= {-1.0, 1.0} and not values <= {0.0, 1.0}:

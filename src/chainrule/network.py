@@ -184,7 +184,7 @@ class Sequential:
         returns dL/dX (``None`` with ``input_grad=False``, which saves the
         first layer's largest product).
         """
-        grad = np.asarray(grad, dtype=self.dtype)
+        grad = np.array(grad, dtype=self.dtype)  # a copy: layers may overwrite it
         saved = [p.grad.copy() for p in self.parameters()] if accumulate else None
         last = len(self.layers) - 1
         for i in range(last, -1, -1):
