@@ -30,8 +30,15 @@ def main() -> None:
 
     start = time.perf_counter()
     history = net.fit(
-        X_train, y_train, loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=40,
-        batch_size=32, validation_data=(X_test, y_test), metrics=["accuracy"],
+        X_train,
+        y_train,
+        loss="cross_entropy",
+        optimizer="adam",
+        lr=1e-3,
+        epochs=40,
+        batch_size=32,
+        validation_data=(X_test, y_test),
+        metrics=["accuracy"],
     )
     seconds = time.perf_counter() - start
     for epoch in range(0, len(history), 5):

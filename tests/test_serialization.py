@@ -57,14 +57,28 @@ def test_file_is_plain_safetensors_with_chainrule_metadata(tmp_path):
     assert meta["format"] == "chainrule" and meta["format_version"] == "1"
     arch = json.loads(meta["architecture"])
     assert [layer["type"] for layer in arch["layers"]] == [
-        "dense", "batch_norm", "dropout", "dense", "activation", "dense",
+        "dense",
+        "batch_norm",
+        "dropout",
+        "dense",
+        "activation",
+        "dense",
     ]
     assert arch["layers"][0]["config"]["activation"] == {
-        "name": "leaky_relu", "config": {"negative_slope": 0.2},
+        "name": "leaky_relu",
+        "config": {"negative_slope": 0.2},
     }
     assert keys == {
-        "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
-        "3.weight", "3.bias", "5.weight", "5.bias",
+        "0.weight",
+        "0.bias",
+        "1.weight",
+        "1.bias",
+        "1.running_mean",
+        "1.running_var",
+        "3.weight",
+        "3.bias",
+        "5.weight",
+        "5.bias",
     }
     np.testing.assert_array_equal(w0, net[0].weight.value)
     assert b"pickle" not in path.read_bytes()[:200]

@@ -27,7 +27,10 @@ def _blobs(n=60, seed=0):
 # -- it learns ---------------------------------------------------------------------
 def test_xor_with_2_4_1_tanh_net_reaches_loss_below_001():
     net = cr.Sequential(
-        cr.Dense(2, 4, activation="tanh"), cr.Dense(4, 1, activation="tanh"), seed=1, dtype=np.float64
+        cr.Dense(2, 4, activation="tanh"),
+        cr.Dense(4, 1, activation="tanh"),
+        seed=1,
+        dtype=np.float64,
     )
     history = net.fit(XOR_X, XOR_Y, loss="mse", optimizer="adam", lr=0.05, epochs=500, batch_size=4)
     assert history["loss"][-1] < 0.01
@@ -44,7 +47,9 @@ def test_digits_64_128_10_relu_adam_reaches_97_percent():
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.25, random_state=0)
     net = cr.Sequential(cr.Dense(64, 128, activation="relu"), cr.Dense(128, 10), seed=0)
-    net.fit(X_train, y_train, loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=50, batch_size=32)
+    net.fit(
+        X_train, y_train, loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=50, batch_size=32
+    )
     accuracy = np.mean(net.predict(X_test) == y_test)
     assert accuracy >= 0.97, accuracy
 
@@ -53,8 +58,11 @@ def test_sin_1_16_16_1_fits_to_mse_below_1e_3():
     x = np.linspace(-np.pi, np.pi, 200).reshape(-1, 1)
     y = np.sin(x)
     net = cr.Sequential(
-        cr.Dense(1, 16, activation="tanh"), cr.Dense(16, 16, activation="tanh"), cr.Dense(16, 1),
-        seed=0, dtype=np.float64,
+        cr.Dense(1, 16, activation="tanh"),
+        cr.Dense(16, 16, activation="tanh"),
+        cr.Dense(16, 1),
+        seed=0,
+        dtype=np.float64,
     )
     net.fit(x, y, loss="mse", optimizer="adam", lr=0.005, epochs=800, batch_size=32)
     mse = float(np.mean((net.predict(x) - y[:, 0]) ** 2))
@@ -64,7 +72,16 @@ def test_sin_1_16_16_1_fits_to_mse_below_1e_3():
 def test_full_batch_gradient_descent_matches_manual_loop():
     X, y = _blobs(30)
     a, b = _small_classifier(dtype=np.float64), _small_classifier(dtype=np.float64)
-    a.fit(X, y, loss="cross_entropy", optimizer="sgd", lr=0.5, epochs=5, batch_size=None, shuffle=False)
+    a.fit(
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer="sgd",
+        lr=0.5,
+        epochs=5,
+        batch_size=None,
+        shuffle=False,
+    )
     loss = cr.CrossEntropy()
     for _ in range(5):  # plain gradient descent written out by hand
         loss.forward(b(X), y)
@@ -83,14 +100,23 @@ def test_same_seed_gives_identical_weights_and_history():
         net = cr.Sequential(
             cr.Dense(4, 16, activation="relu"), cr.Dropout(0.2), cr.Dense(16, 3), seed=42
         )
-        h = net.fit(X, y, loss="cross_entropy", epochs=4, batch_size=8, validation_split=0.2,
-                    metrics=["accuracy"])
+        h = net.fit(
+            X,
+            y,
+            loss="cross_entropy",
+            epochs=4,
+            batch_size=8,
+            validation_split=0.2,
+            metrics=["accuracy"],
+        )
         runs.append((net, h))
     (n1, h1), (n2, h2) = runs
     assert h1.history == h2.history
     for p1, p2 in zip(n1.parameters(), n2.parameters()):
         assert np.array_equal(p1.value, p2.value)
-    other = cr.Sequential(cr.Dense(4, 16, activation="relu"), cr.Dropout(0.2), cr.Dense(16, 3), seed=43)
+    other = cr.Sequential(
+        cr.Dense(4, 16, activation="relu"), cr.Dropout(0.2), cr.Dense(16, 3), seed=43
+    )
     assert not np.array_equal(other[0].weight.value, n1[0].weight.value)
 
 
@@ -99,7 +125,9 @@ def test_history_records_validation_metrics_that_match_evaluate():
     X, y = _blobs(90)
     Xv, yv = _blobs(30, seed=1)
     net = _small_classifier()
-    h = net.fit(X, y, loss="cross_entropy", epochs=3, validation_data=(Xv, yv), metrics=["accuracy"])
+    h = net.fit(
+        X, y, loss="cross_entropy", epochs=3, validation_data=(Xv, yv), metrics=["accuracy"]
+    )
     assert sorted(h.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     assert len(h) == 3 and h.epoch == [0, 1, 2]
     result = net.evaluate(Xv, yv)
@@ -145,7 +173,9 @@ def test_predict_and_predict_proba_answer_the_task():
 
 
 def test_predict_does_not_change_training_mode_and_is_deterministic_with_dropout():
-    net = cr.Sequential(cr.Dense(4, 32, activation="relu"), cr.Dropout(0.5), cr.Dense(32, 3), seed=0)
+    net = cr.Sequential(
+        cr.Dense(4, 32, activation="relu"), cr.Dropout(0.5), cr.Dense(32, 3), seed=0
+    )
     X, _ = _blobs()
     assert net.training
     assert np.array_equal(net.predict(X), net.predict(X))
@@ -165,8 +195,16 @@ def test_early_stopping_stops_and_restores_best_weights():
             seen.append(([p.value.copy() for p in self.net.parameters()], logs["val_loss"]))
 
     stop = cr.EarlyStopping(monitor="val_loss", patience=2)
-    h = net.fit(X, y, loss="cross_entropy", optimizer="sgd", lr=0.5, epochs=100,
-                validation_data=(Xv, yv), callbacks=[Record(), stop])
+    h = net.fit(
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer="sgd",
+        lr=0.5,
+        epochs=100,
+        validation_data=(Xv, yv),
+        callbacks=[Record(), stop],
+    )
     assert len(h) < 100 and stop.stopped_epoch == len(h) - 1
     best = int(np.argmin(h["val_loss"]))
     assert stop.best_epoch == best
@@ -177,7 +215,9 @@ def test_early_stopping_stops_and_restores_best_weights():
 def test_early_stopping_names_missing_monitor():
     X, y = _blobs()
     with pytest.raises(ValueError, match="monitors 'val_loss' but this fit logs only"):
-        _small_classifier().fit(X, y, loss="cross_entropy", epochs=2, callbacks=[cr.EarlyStopping()])
+        _small_classifier().fit(
+            X, y, loss="cross_entropy", epochs=2, callbacks=[cr.EarlyStopping()]
+        )
 
 
 # -- divergence ----------------------------------------------------------------------
@@ -198,7 +238,12 @@ def test_nan_loss_stops_with_a_warning_and_keeps_finite_weights():
 @pytest.mark.parametrize(
     ("X", "y", "error", "message"),
     [
-        (np.zeros((5, 3)), np.zeros(5), ValueError, "X has 3 features but the first layer expects 4"),
+        (
+            np.zeros((5, 3)),
+            np.zeros(5),
+            ValueError,
+            "X has 3 features but the first layer expects 4",
+        ),
         (np.zeros(4), np.zeros(1), ValueError, "X is 1-D with shape"),
         (np.zeros((5, 4, 1)), np.zeros(5), ValueError, "X has 3 dimensions"),
         (np.zeros((5, 4)), np.zeros(6), ValueError, "X has 5 samples but y has 6"),
@@ -220,7 +265,9 @@ def test_bad_input_raises_specific_errors(X, y, error, message):
 def test_bad_names_list_valid_choices():
     X, y = _blobs()
     net = _small_classifier()
-    with pytest.raises(ValueError, match=r"unknown loss 'crossent'; valid names are: .*cross_entropy"):
+    with pytest.raises(
+        ValueError, match=r"unknown loss 'crossent'; valid names are: .*cross_entropy"
+    ):
         net.fit(X, y, loss="crossent")
     with pytest.raises(ValueError, match=r"unknown optimizer .*adam"):
         net.fit(X, y, loss="cross_entropy", optimizer="adamm")

@@ -389,7 +389,18 @@ def activation_from_functions(
 ACTIVATIONS: dict[str, type[Activation]] = {
     cls.name: cls
     for cls in (
-        Step, Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, SELU, Softplus, GELU, SiLU, Mish,
+        Step,
+        Identity,
+        Sigmoid,
+        Tanh,
+        ReLU,
+        LeakyReLU,
+        ELU,
+        SELU,
+        Softplus,
+        GELU,
+        SiLU,
+        Mish,
         Softmax,
     )
 }

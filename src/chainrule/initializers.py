@@ -174,8 +174,17 @@ class Orthogonal(Initializer):
 INITIALIZERS: dict[str, type[Initializer]] = {
     cls.name: cls
     for cls in (
-        Zeros, Constant, Uniform, Normal, GlorotUniform, GlorotNormal, HeUniform, HeNormal,
-        LecunUniform, LecunNormal, Orthogonal,
+        Zeros,
+        Constant,
+        Uniform,
+        Normal,
+        GlorotUniform,
+        GlorotNormal,
+        HeUniform,
+        HeNormal,
+        LecunUniform,
+        LecunNormal,
+        Orthogonal,
     )
 }
 _ALIASES = {
@@ -201,4 +210,6 @@ def get_initializer(spec: str | Initializer) -> Initializer:
             return INITIALIZERS[key]()
         valid = sorted(set(INITIALIZERS) | set(_ALIASES))
         raise ValueError(f"unknown initialiser {spec!r}; valid names are: {', '.join(valid)}")
-    raise TypeError(f"initialiser must be a name string or an Initializer, not {type(spec).__name__}")
+    raise TypeError(
+        f"initialiser must be a name string or an Initializer, not {type(spec).__name__}"
+    )

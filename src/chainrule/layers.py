@@ -187,7 +187,9 @@ class BatchNorm(Layer):
             or not isinstance(num_features, (int, np.integer))
             or num_features < 1
         ):
-            raise ValueError(f"BatchNorm num_features must be a positive integer, got {num_features!r}")
+            raise ValueError(
+                f"BatchNorm num_features must be a positive integer, got {num_features!r}"
+            )
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNorm momentum must be in [0, 1], got {momentum}")
         self.num_features = int(num_features)

@@ -60,7 +60,9 @@ def _as_2d_like(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     if y.shape != pred.shape:
         if y.ndim == 1 and pred.ndim == 2 and pred.shape[1] == 1 and y.shape[0] == pred.shape[0]:
             return y.reshape(-1, 1)
-        raise ValueError(f"targets of shape {y.shape} do not match predictions of shape {pred.shape}")
+        raise ValueError(
+            f"targets of shape {y.shape} do not match predictions of shape {pred.shape}"
+        )
     return y
 
 
@@ -107,7 +109,9 @@ class Huber(Loss):
     def forward(self, pred, y):
         d = self._diff = pred - _as_2d_like(y, pred)
         a = np.abs(d)
-        return float(np.mean(np.where(a <= self.delta, 0.5 * d * d, self.delta * (a - 0.5 * self.delta))))
+        return float(
+            np.mean(np.where(a <= self.delta, 0.5 * d * d, self.delta * (a - 0.5 * self.delta)))
+        )
 
     def backward(self):
         return np.clip(self._diff, -self.delta, self.delta) / self._diff.size

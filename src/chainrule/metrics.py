@@ -100,7 +100,9 @@ def r2(y_true, y_pred) -> float:
         y_true, y_pred = y_true[:, None], y_pred[:, None]
     ss_res = ((y_true - y_pred) ** 2).sum(axis=0)
     ss_tot = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
-    score = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.where(ss_res > 0, 0.0, 1.0))
+    score = np.where(
+        ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.where(ss_res > 0, 0.0, 1.0)
+    )
     return float(np.mean(score))
 
 

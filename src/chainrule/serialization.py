@@ -52,7 +52,9 @@ def _activation_spec(act: Activation) -> dict:
 def _layer_spec(layer: Layer) -> dict:
     if isinstance(layer, Dense):
         config = {"in_features": layer.in_features, "out_features": layer.out_features}
-        config["activation"] = None if layer.activation is None else _activation_spec(layer.activation)
+        config["activation"] = (
+            None if layer.activation is None else _activation_spec(layer.activation)
+        )
         return {"type": "dense", "config": config}
     if isinstance(layer, Dropout):
         return {"type": "dropout", "config": {"p": layer.p}}
@@ -150,7 +152,9 @@ def load(path: str | os.PathLike) -> Sequential:
     except Exception as exc:
         raise ValueError(f"{path} is not a readable safetensors file ({exc})") from exc
     if metadata.get("format") != "chainrule":
-        raise ValueError(f"{path} is a safetensors file but not a chainrule model (no chainrule metadata)")
+        raise ValueError(
+            f"{path} is a safetensors file but not a chainrule model (no chainrule metadata)"
+        )
     if metadata.get("format_version") != FORMAT_VERSION:
         raise ValueError(
             f"{path} uses chainrule model format {metadata.get('format_version')!r}; this version "
@@ -179,6 +183,7 @@ def load_weights(net: Sequential, tensors: dict[str, np.ndarray]) -> None:
             raise ValueError(f"the network has no tensor named {key!r}")
         target = targets[key]
         if target.shape != value.shape:
-            raise ValueError(f"tensor {key!r} has shape {value.shape}, the network expects {target.shape}")
+            raise ValueError(
+                f"tensor {key!r} has shape {value.shape}, the network expects {target.shape}"
+            )
         target[...] = value
-

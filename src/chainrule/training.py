@@ -169,7 +169,11 @@ def predict_proba(net: Sequential, X, batch_size: int | None = None) -> np.ndarr
         return np.where(out >= 0, 1 / (1 + e), e / (1 + e))
     raise ValueError(
         "predict_proba needs a network trained with 'cross_entropy' or 'binary_cross_entropy'"
-        + (f"; this one was trained with {net.loss_!r}" if net.loss_ else "; this one was never fitted")
+        + (
+            f"; this one was trained with {net.loss_!r}"
+            if net.loss_
+            else "; this one was never fitted"
+        )
     )
 
 
@@ -277,7 +281,9 @@ def fit(
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
     ):
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     if not 0.0 <= validation_split < 1.0:
@@ -328,7 +334,9 @@ def fit(
     x_buf = np.empty((bs, X.shape[1]), dtype=X.dtype)
     y_buf = np.empty((bs,) + y.shape[1:], dtype=y.dtype)
     order = np.arange(n)
-    train_answers = np.empty((n,) + _answer_shape(net, task), dtype=np.float64) if metric_fns else None
+    train_answers = (
+        np.empty((n,) + _answer_shape(net, task), dtype=np.float64) if metric_fns else None
+    )
     params = net.parameters()
     layers = net.layers
     n_layers = len(layers)
@@ -367,7 +375,9 @@ def fit(
                         "to the start of that epoch. Lower the learning rate, standardise the "
                         "inputs, or clip gradients (clip_norm=1.0)"
                     )
-                    warnings.warn("training diverged: " + history.stop_reason, DivergenceWarning, stacklevel=3)
+                    warnings.warn(
+                        "training diverged: " + history.stop_reason, DivergenceWarning, stacklevel=3
+                    )
                     net.stop_training = True
                     break
                 grad = loss.backward()
