@@ -5,7 +5,7 @@ chain rule backward, a *loss* says how wrong the output is, each *parameter*
 carries its gradient, and an *optimizer* steps the parameters downhill.
 """
 
-from . import callbacks, initializers, metrics
+from . import callbacks, datasets, initializers, metrics
 from .activations import (
     ELU,
     GELU,
