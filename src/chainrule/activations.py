@@ -23,10 +23,17 @@ import numpy as np
 
 from .layer import Layer
 
-try:  # exact erf in double precision; NumPy has none
-    from scipy.special import erf as _erf
+_SQRT_2 = math.sqrt(2.0)
+
+try:  # exact erfc in double precision; NumPy has none
+    from scipy.special import erfc as _erfc
 except ImportError:  # pragma: no cover - exercised only without SciPy
-    _erf = np.vectorize(math.erf, otypes=[np.float64])
+    _erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Phi(z) = erfc(-z / sqrt 2) / 2: no cancellation in the left tail, unlike (1 + erf) / 2."""
+    return 0.5 * _erfc(-z / _SQRT_2)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -267,7 +274,6 @@ class Softplus(Activation):
         return {"beta": self.beta, "threshold": self.threshold}
 
 
-_SQRT_2 = math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -290,14 +296,14 @@ class GELU(Activation):
         if self.approximate == "tanh":
             u = _SQRT_2_OVER_PI * (z + 0.044715 * z**3)
             return 0.5 * z * (1 + np.tanh(u))
-        return (0.5 * z * (1 + _erf(z / _SQRT_2))).astype(z.dtype, copy=False)
+        return (z * _normal_cdf(z)).astype(z.dtype, copy=False)
 
     def df(self, z, a):
         if self.approximate == "tanh":
             t = np.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z**3))
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z**2)
             return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * du
-        cdf = 0.5 * (1 + _erf(z / _SQRT_2))
+        cdf = _normal_cdf(z)
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * z * z)
         return (cdf + z * pdf).astype(z.dtype, copy=False)
 
