@@ -145,7 +145,7 @@ def test_mlp_learns_xor():
     "X, y, match",
     [
         (np.array([0, 1]), [0, 1], "1-D"),
-        (np.zeros((2, 3)), [0, 1], "3 features but this perceptron has n_inputs=2"),
+        (np.zeros((2, 3)), [0, 1], "3 features but the perceptron expects 2"),
         (np.zeros((2, 2, 1)), [0, 1], "3 dimensions"),
         (np.zeros((0, 2)), [], "empty"),
         (np.array([[0, np.nan], [1, 1]]), [0, 1], "NaN"),

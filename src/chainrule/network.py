@@ -12,27 +12,30 @@ from .layers import Dense
 from .parameter import Parameter
 
 
-def check_features(X, n_features: int | None, dtype, what: str = "X") -> np.ndarray:
-    """``X`` as a 2-D array of ``dtype`` with ``n_features`` columns, or a clear error."""
+def check_features(
+    X, n_features: int | None, dtype, what: str = "X", owner: str = "the first layer"
+) -> np.ndarray:
+    """``X`` as a 2-D array of ``dtype`` with ``n_features`` columns, or a clear error.
+
+    ``owner`` names what expects the input, for the messages.
+    """
     if isinstance(X, (list, tuple)) or not hasattr(X, "ndim"):
         X = np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise TypeError(f"{what} must hold numbers, got dtype {X.dtype}; encode text columns first")
     if X.ndim == 1:
         raise ValueError(
-            f"{what} is 1-D with shape {X.shape}, but the network expects a 2-D batch "
+            f"{what} is 1-D with shape {X.shape}, but {owner} expects a 2-D batch "
             f"(n_samples, n_features); use X.reshape(1, -1) for one sample or "
             f"X.reshape(-1, 1) for one feature"
         )
     if X.ndim != 2:
         raise ValueError(
-            f"{what} has {X.ndim} dimensions with shape {X.shape}; the network expects a 2-D "
+            f"{what} has {X.ndim} dimensions with shape {X.shape}; {owner} expects a 2-D "
             f"batch (n_samples, n_features); flatten each sample, e.g. X.reshape(len(X), -1)"
         )
     if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(
-            f"{what} has {X.shape[1]} features but the first layer expects {n_features}"
-        )
+        raise ValueError(f"{what} has {X.shape[1]} features but {owner} expects {n_features}")
     if X.shape[0] == 0:
         raise ValueError(f"{what} is empty (0 samples); give at least one row")
     return np.asarray(X, dtype=dtype)

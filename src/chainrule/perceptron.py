@@ -28,6 +28,7 @@ import numpy as np
 
 from .activations import Step
 from .initializers import Initializer, get_initializer
+from .network import check_features
 
 
 class ConvergenceWarning(UserWarning):
@@ -142,28 +143,7 @@ class Perceptron:
 
     # -- input checks ---------------------------------------------------------------
     def _check_X(self, X) -> np.ndarray:
-        X = np.asarray(X)
-        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-            raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
-        if X.ndim == 1:
-            raise ValueError(
-                f"X is 1-D with shape {X.shape}, but the perceptron expects a 2-D array "
-                f"(n_samples, {self.n_inputs}); use X.reshape(1, -1) for one sample"
-                + (" or X.reshape(-1, 1) for one feature" if self.n_inputs == 1 else "")
-            )
-        if X.ndim != 2:
-            raise ValueError(
-                f"X has {X.ndim} dimensions with shape {X.shape}; the perceptron expects a 2-D "
-                f"array (n_samples, {self.n_inputs})"
-            )
-        if X.shape[1] != self.n_inputs:
-            raise ValueError(
-                f"X has {X.shape[1]} features but this perceptron has n_inputs={self.n_inputs}; "
-                f"give X with {self.n_inputs} columns or create Perceptron({X.shape[1]})"
-            )
-        if X.shape[0] == 0:
-            raise ValueError("X is empty (0 samples); give at least one row")
-        X = X.astype(np.float64)
+        X = check_features(X, self.n_inputs, np.float64, owner="the perceptron")
         if not np.all(np.isfinite(X)):
             raise ValueError("X contains NaN or inf; remove or impute those values first")
         return X
