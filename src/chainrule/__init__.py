@@ -93,6 +93,7 @@ __all__ = [
     "callbacks",
     "clip_grad_norm",
     "clip_grad_value",
+    "datasets",
     "get_activation",
     "get_initializer",
     "get_loss",

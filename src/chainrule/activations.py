@@ -36,7 +36,7 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     return 0.5 * _erfc(-z / _SQRT_2)
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-z), evaluated without overflow for any |z|."""
     e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
@@ -45,6 +45,12 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 def _softplus(z: np.ndarray) -> np.ndarray:
     """log(1 + e^z) = max(z, 0) + log1p(e^-|z|), stable for any |z|."""
     return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """e^(z_i - max z) / sum_j e^(z_j - max z) over the last axis: exact for any logits."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 class Activation(Layer):
@@ -60,6 +66,7 @@ class Activation(Layer):
 
     name = "activation"
     needs_input = True
+    _cache = ("_z", "_a")
 
     def f(self, z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -90,6 +97,9 @@ class Activation(Layer):
 
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray:
         return self.vjp(grad, self._z, self._a)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        return self.f(x)
 
     def get_config(self) -> dict:
         return {}
@@ -144,7 +154,7 @@ class Sigmoid(Activation):
     needs_input = False
 
     def f(self, z):
-        return _sigmoid(z)
+        return sigmoid(z)
 
     def df(self, z, a):
         return a * (1 - a)
@@ -265,7 +275,7 @@ class Softplus(Activation):
 
     def df(self, z, a):
         bz = self.beta * z
-        d = _sigmoid(bz)
+        d = sigmoid(bz)
         if self.threshold is not None:
             d = np.where(bz > self.threshold, 1.0, d).astype(z.dtype)
         return d
@@ -317,10 +327,10 @@ class SiLU(Activation):
     name = "silu"
 
     def f(self, z):
-        return z * _sigmoid(z)
+        return z * sigmoid(z)
 
     def df(self, z, a):
-        s = _sigmoid(z)
+        s = sigmoid(z)
         return s * (1 + z * (1 - s))
 
 
@@ -334,7 +344,7 @@ class Mish(Activation):
 
     def df(self, z, a):
         t = np.tanh(_softplus(z))
-        return t + z * (1 - t * t) * _sigmoid(z)
+        return t + z * (1 - t * t) * sigmoid(z)
 
 
 class Softmax(Activation):
@@ -349,8 +359,7 @@ class Softmax(Activation):
     needs_input = False
 
     def f(self, z):
-        e = np.exp(z - z.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+        return softmax(z)
 
     def df(self, z, a):
         raise TypeError("softmax has a full Jacobian, not an elementwise derivative; use vjp")

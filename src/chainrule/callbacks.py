@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 
 class Callback:
     """Hooks called by ``fit``; all do nothing by default."""
@@ -40,25 +38,6 @@ def _resolve_mode(mode: str, monitor: str) -> str:
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     return mode
-
-
-def _snapshot(net) -> list[np.ndarray]:
-    state = [p.value.copy() for p in net.parameters()]
-    for layer in net.layers:
-        buffers = getattr(layer, "buffers", None)
-        if buffers is not None:
-            state.extend(b.copy() for b in buffers().values())
-    return state
-
-
-def _restore(net, state: list[np.ndarray]) -> None:
-    targets = [p.value for p in net.parameters()]
-    for layer in net.layers:
-        buffers = getattr(layer, "buffers", None)
-        if buffers is not None:
-            targets.extend(buffers().values())
-    for dst, src in zip(targets, state):
-        dst[...] = src
 
 
 class EarlyStopping(Callback):
@@ -102,7 +81,7 @@ class EarlyStopping(Callback):
         if _improved(self.mode, value, self.best, self.min_delta):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self._best_state = _snapshot(self.net)
+                self._best_state = self.net.get_weights()
             return
         self.wait += 1
         if self.wait > self.patience:
@@ -111,7 +90,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self._best_state is not None:
-            _restore(self.net, self._best_state)
+            self.net.set_weights(self._best_state)
 
 
 class ModelCheckpoint(Callback):

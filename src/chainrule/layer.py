@@ -22,6 +22,7 @@ class Layer:
 
     name = "layer"
     training = True
+    _cache: tuple[str, ...] = ()  # attributes holding arrays of the last pass
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -29,11 +30,27 @@ class Layer:
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         raise NotImplementedError
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """The inference-mode output, caching nothing (safe to call from several threads).
+
+        Layers whose behaviour differs in eval mode (Dropout, BatchNorm) override it.
+        """
+        return self.forward(x)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
 
     def parameters(self) -> list[Parameter]:
         return []
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """State that is not learned by gradient but saved with the model (BatchNorm's)."""
+        return {}
+
+    def clear_cache(self) -> None:
+        """Forget the arrays kept for ``backward`` (they hold the last batch alive)."""
+        for name in self._cache:
+            setattr(self, name, None)
 
     def reset_parameters(self, rng: np.random.Generator) -> None:
         """(Re)initialise parameters and random state from ``rng``."""

@@ -17,7 +17,8 @@ from .parameter import Parameter
 _RELU_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus"}
 
 
-def _default_weight_init(activation: Activation | None) -> str:
+def default_weight_init(activation: Activation | None) -> str:
+    """He for the ReLU family, LeCun normal for SELU, Glorot otherwise."""
     if activation is None:
         return "glorot_uniform"
     if activation.name in _RELU_FAMILY:
@@ -53,6 +54,7 @@ class Dense(Layer):
     """
 
     name = "dense"
+    _cache = ("_x", "_z", "_a")
 
     def __init__(
         self,
@@ -71,7 +73,7 @@ class Dense(Layer):
         self.out_features = int(out_features)
         self.activation = get_activation(activation)
         if weight_init == "auto":
-            weight_init = _default_weight_init(self.activation)
+            weight_init = default_weight_init(self.activation)
         self.weight_init = get_initializer(weight_init)
         self.bias_init = get_initializer(bias_init)
         dtype = np.dtype(dtype)
@@ -104,10 +106,17 @@ class Dense(Layer):
         if act is None:
             return z
         if act.needs_input:
-            self._z, self._a = z, act.f(z)
+            a = act.f(z)
+            self._z, self._a = z, a
         else:  # z is ours and not needed again: compute a in its place
-            self._z, self._a = None, act.f_(z)
-        return self._a
+            a = act.f_(z)
+            self._z, self._a = None, a
+        return a
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        z = x @ self.weight.value
+        z += self.bias.value
+        return z if self.activation is None else self.activation.f_(z)
 
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self.activation is not None:
@@ -140,6 +149,7 @@ class Dropout(Layer):
     """
 
     name = "dropout"
+    _cache = ("mask",)
 
     def __init__(self, p: float = 0.5, seed: int | None = None) -> None:
         if not 0.0 <= p < 1.0:
@@ -156,8 +166,12 @@ class Dropout(Layer):
             self.mask = None
             return x
         keep = self._rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
-        self.mask = (keep >= self.p).astype(x.dtype) / x.dtype.type(1.0 - self.p)
-        return x * self.mask
+        mask = (keep >= self.p).astype(x.dtype) / x.dtype.type(1.0 - self.p)
+        self.mask = mask
+        return x * mask
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        return x
 
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray:
         return grad if self.mask is None else grad * self.mask
@@ -178,6 +192,7 @@ class BatchNorm(Layer):
     """
 
     name = "batch_norm"
+    _cache = ("_xhat", "_inv_std")
 
     def __init__(
         self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32
@@ -234,9 +249,14 @@ class BatchNorm(Layer):
             self.running_var += m * var * (n / (n - 1))
         else:
             mean, var = self.running_mean, self.running_var
-        self._inv_std = 1.0 / np.sqrt(var + self.eps)
-        self._xhat = (x - mean) * self._inv_std
-        return self._xhat * self.weight.value + self.bias.value
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        xhat = (x - mean) * inv_std
+        self._inv_std, self._xhat = inv_std, xhat
+        return xhat * self.weight.value + self.bias.value
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        scale = self.weight.value / np.sqrt(self.running_var + self.eps)
+        return (x - self.running_mean) * scale + self.bias.value
 
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         xhat = self._xhat

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import sigmoid
+
 
 class Loss:
     """Base class. Subclasses set ``name`` and define ``forward`` and ``backward``.
@@ -148,9 +150,7 @@ class BinaryCrossEntropy(Loss):
 
     def backward(self):
         z = self._z
-        e = np.exp(-np.abs(z))
-        s = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        return ((s - self._y) / z.size).astype(z.dtype, copy=False)
+        return ((sigmoid(z) - self._y) / z.size).astype(z.dtype, copy=False)
 
 
 def _prepare_labels(name: str, y: np.ndarray, n_outputs: int) -> np.ndarray:

@@ -163,6 +163,34 @@ class Sequential:
     def training(self) -> bool:
         return all(layer.training for layer in self.layers)
 
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every parameter and buffer (BatchNorm statistics), in a stable order."""
+        return [a.copy() for a in self._state_arrays()]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Copy arrays from :meth:`get_weights` back into the network, in place."""
+        targets = self._state_arrays()
+        if len(weights) != len(targets):
+            raise ValueError(f"expected {len(targets)} arrays, got {len(weights)}")
+        for i, (dst, src) in enumerate(zip(targets, weights)):
+            if np.shape(src) != dst.shape:
+                raise ValueError(f"array {i} has shape {np.shape(src)}, expected {dst.shape}")
+            dst[...] = src
+
+    def _state_arrays(self) -> list[np.ndarray]:
+        arrays = [p.value for p in self.parameters()]
+        for layer in self.layers:
+            arrays.extend(layer.buffers().values())
+        return arrays
+
+    def clear_cache(self) -> None:
+        """Forget the arrays every layer keeps for ``backward``."""
+        for layer in self.layers:
+            layer.clear_cache()
+            act = getattr(layer, "activation", None)
+            if act is not None:
+                act.clear_cache()
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.zero_grad()

@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .callbacks import Callback, _restore, _snapshot
+from .activations import sigmoid, softmax
+from .callbacks import Callback
 from .clipping import clip_grad_norm, clip_grad_value
 from .losses import Loss, get_loss
 from .metrics import get_metric
@@ -130,26 +131,22 @@ def _batches(n: int, batch_size: int | None):
 
 
 def _inference(net: Sequential, X, batch_size: int | None) -> np.ndarray:
+    """The network's outputs in inference mode, through ``layer.infer`` (no caching,
+    no change of the layers' train/eval flags)."""
     X = check_features(X, net.n_features_in, net.dtype)
-    was_training = [layer.training for layer in net.layers]
-    net.eval()
-    try:
-        layers = net.layers
-        if batch_size is None or len(X) <= batch_size:
-            out = X
-            for layer in layers:
-                out = layer.forward(out)
-            return out
-        parts = []
-        for sl in _batches(len(X), batch_size):
-            out = X[sl]
-            for layer in layers:
-                out = layer.forward(out)
-            parts.append(out)
-        return np.concatenate(parts)
-    finally:
-        for layer, mode in zip(net.layers, was_training):
-            layer.training = mode
+    layers = net.layers
+    if batch_size is None or len(X) <= batch_size:
+        out = X
+        for layer in layers:
+            out = layer.infer(out)
+        return out
+    parts = []
+    for sl in _batches(len(X), batch_size):
+        out = X[sl]
+        for layer in layers:
+            out = layer.infer(out)
+        parts.append(out)
+    return np.concatenate(parts)
 
 
 def predict(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
@@ -162,11 +159,9 @@ def predict_proba(net: Sequential, X, batch_size: int | None = None) -> np.ndarr
     """Softmax of the outputs for ``cross_entropy``, sigmoid for ``binary_cross_entropy``."""
     out = _inference(net, X, batch_size)
     if net.loss_ == "cross_entropy":
-        e = np.exp(out - out.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(out)
     if net.loss_ == "binary_cross_entropy":
-        e = np.exp(-np.abs(out))
-        return np.where(out >= 0, 1 / (1 + e), e / (1 + e))
+        return sigmoid(out)
     raise ValueError(
         "predict_proba needs a network trained with 'cross_entropy' or 'binary_cross_entropy'"
         + (
@@ -354,7 +349,7 @@ def fit(
             for cb in callbacks:
                 cb.on_epoch_begin(epoch, {})
             t0 = time.perf_counter()
-            safe_state = _snapshot(net)
+            safe_state = net.get_weights()
             if shuffle:
                 rng.shuffle(order)
             total = 0.0
@@ -368,7 +363,7 @@ def fit(
                     out = layer.forward(out)
                 value = loss.forward(out, yb)
                 if not math.isfinite(value):
-                    _restore(net, safe_state)
+                    net.set_weights(safe_state)
                     history.diverged = True
                     history.stop_reason = (
                         f"loss became {value} at epoch {epoch + 1}, batch {b + 1}; weights restored "
