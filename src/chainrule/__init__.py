@@ -41,6 +41,9 @@ from .training import DivergenceWarning, History
 
 __version__ = "0.1.0"
 
+# chainrule.sklearn (scikit-learn estimators) is imported on demand, as
+# `from chainrule.sklearn import MLPClassifier`: scikit-learn stays optional.
+
 __all__ = [
     "Activation",
     "Adagrad",

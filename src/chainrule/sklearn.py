@@ -1,0 +1,1284 @@
+"""scikit-learn estimators on the chainrule engine.
+
+``MLPClassifier`` and ``MLPRegressor`` train a :class:`~chainrule.Sequential`
+of ``Dense`` layers (optionally with ``BatchNorm`` and ``Dropout``) by
+mini-batch gradient descent; ``PerceptronClassifier`` wraps the single
+threshold unit :class:`~chainrule.Perceptron` and its learning rule. All
+three follow scikit-learn's conventions, so they drop into ``Pipeline``,
+``GridSearchCV`` and ``cross_val_score``:
+
+- ``__init__`` only stores its arguments; they are validated in ``fit``;
+- everything learned ends with an underscore (``net_``, ``classes_``,
+  ``n_features_in_``, ``loss_curve_``...);
+- estimators clone and pickle (scikit-learn's contract; chainrule's own model
+  files, written by ``est.net_.save(path)``, stay pickle-free);
+- the same ``random_state`` gives the same model bit for bit.
+
+The training loop is written out here (rather than calling
+:func:`chainrule.training.fit`) because scikit-learn's semantics need three
+things that loop does not have: per-sample weights, an L2 penalty added to
+the loss, and scikit-learn's stopping rule. One step is still the whole
+method::
+
+    out = layers forward (X_batch)
+    L   = loss.forward(out, y_batch)              (+ weights, + L2 term)
+    layers backward (loss.backward() * weights)   (chain rule)
+    W.grad += alpha / n_batch * W                 (the L2 penalty's gradient)
+    optimizer.step()
+
+scikit-learn is an optional dependency: ``pip install chainrule[sklearn]``.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from .activations import ACTIVATIONS, get_activation, sigmoid, softmax
+from .layers import BatchNorm, Dense, Dropout, default_weight_init
+from .losses import Loss, get_loss
+from .network import Sequential
+from .optimizers import OPTIMIZERS, get_optimizer
+from .perceptron import ConvergenceWarning as _PerceptronConvergenceWarning
+from .perceptron import Perceptron
+from .training import DivergenceWarning, _inference
+
+__all__ = ["MLPClassifier", "MLPRegressor", "PerceptronClassifier"]
+
+#: Hidden-layer activations: every differentiable chainrule activation, plus
+#: scikit-learn's name "logistic" for the sigmoid. "step" has no usable
+#: derivative and "softmax" is not elementwise, so neither is offered.
+_HIDDEN_ACTIVATIONS = (set(ACTIVATIONS) - {"step", "softmax"}) | {"logistic"}
+
+#: Rows per forward pass at inference time (bounds the memory of predict).
+_PREDICT_CHUNK = 4096
+
+
+# --------------------------------------------------------------------------- #
+# Helpers shared by the MLP estimators
+# --------------------------------------------------------------------------- #
+
+
+def _row_losses(loss: Loss, out: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The loss of each row, so that ``loss.forward(out, y) == mean(_row_losses(...))``.
+
+    Needed only for the value of a weighted loss (``sum w_i l_i / sum w_i``);
+    the gradient comes from ``loss.backward()`` with its rows scaled.
+    """
+    z = out.astype(np.float64)
+    name = loss.name
+    if name == "mse":
+        d = z - y
+        return (d * d).mean(axis=1)
+    if name == "mae":
+        return np.abs(z - y).mean(axis=1)
+    if name == "huber":
+        a = np.abs(z - y)
+        delta = loss.delta
+        return np.where(a <= delta, 0.5 * a * a, delta * (a - 0.5 * delta)).mean(axis=1)
+    if name == "binary_cross_entropy":
+        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
+    rows = np.arange(len(z))
+    if name == "cross_entropy":
+        top = z.max(axis=1)
+        lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+        return lse - z[rows, y]
+    if name == "hinge":  # multi-class margin form, one output per class
+        margins = 1.0 - z[rows, y][:, None] + z
+        margins[rows, y] = 0.0
+        return np.maximum(margins, 0.0).sum(axis=1) / z.shape[1]
+    raise ValueError(f"no per-sample form for loss {name!r}")  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- #
+# The multilayer perceptron estimators
+# --------------------------------------------------------------------------- #
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared parameters, network construction and training loop of the MLP estimators."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(_HIDDEN_ACTIVATIONS)],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "dtype": [type, StrOptions({"float32", "float64"}), np.dtype],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "shuffle": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        loss=None,
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size="auto",
+        max_iter=200,
+        alpha=1e-4,
+        dropout=0.0,
+        batch_norm=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        random_state=None,
+        dtype=np.float32,
+        warm_start=False,
+        verbose=0,
+        shuffle=True,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.dtype = dtype
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.shuffle = shuffle
+
+    # -- parameter checks that the constraint table cannot express ---------------------
+    def _invalid(self, name: str, what: str, value) -> InvalidParameterError:
+        return InvalidParameterError(
+            f"The {name!r} parameter of {type(self).__name__} must be {what}. "
+            f"Got {value!r} instead."
+        )
+
+    def _check_params(self) -> None:
+        self._validate_params()
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, (Integral, np.integer)) else list(sizes)
+        for h in sizes:
+            if isinstance(h, bool) or not isinstance(h, (Integral, np.integer)) or h < 1:
+                raise self._invalid(
+                    "hidden_layer_sizes", "an int >= 1 or a sequence of ints >= 1", sizes
+                )
+        self._sizes = [int(h) for h in sizes]
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            dtype = None
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise self._invalid("dtype", "np.float32 or np.float64", self.dtype)
+        self._dtype = dtype
+
+    # -- the network -------------------------------------------------------------------
+    def _build_net(self, n_in: int, n_out: int, seed: int) -> Sequential:
+        act_name = "sigmoid" if self.activation == "logistic" else self.activation
+        layers = []
+        width = n_in
+        for h in self._sizes:
+            if self.batch_norm:  # Dense -> BatchNorm -> activation
+                act = get_activation(act_name)
+                layers += [
+                    Dense(width, h, weight_init=default_weight_init(act)),
+                    BatchNorm(h),
+                    act,
+                ]
+            else:
+                layers.append(Dense(width, h, activation=act_name))
+            if self.dropout > 0:
+                layers.append(Dropout(self.dropout))
+            width = h
+        layers.append(Dense(width, n_out))  # raw outputs: logits or values
+        return Sequential(*layers, seed=seed, dtype=self._dtype)
+
+    def _raw_output(self, X: np.ndarray) -> np.ndarray:
+        """Network outputs in inference mode, as float64."""
+        return _inference(self.net_, X, batch_size=_PREDICT_CHUNK).astype(np.float64)
+
+    # -- random numbers ------------------------------------------------------------------
+    def _fresh_rng(self) -> np.random.Generator:
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return np.random.default_rng(seed)
+
+    # -- the training loop -----------------------------------------------------------------
+    def _fit(self, X, y, sample_weight, incremental: bool, classes=None):
+        self._check_params()
+        fitted = hasattr(self, "net_")
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: there is no held-out "
+                "set to watch across calls; use fit, or set early_stopping=False"
+            )
+        keep = fitted and (incremental or self.warm_start)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=not keep,
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            y_numeric=not isinstance(self, ClassifierMixin),
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            if not np.any(sample_weight > 0):
+                raise ValueError(
+                    "Sample weights must contain at least one non-zero number: with every "
+                    "weight zero there is nothing to learn from"
+                )
+        if keep:
+            self._dtype = self.net_.dtype  # the network keeps the precision it was built with
+        Y, n_out = self._encode_targets(y, sample_weight, keep, incremental, classes)
+        loss = get_loss(self._loss_name)
+
+        if not keep:
+            self._rng = self._fresh_rng()
+            seed = int(self._rng.integers(np.iinfo(np.int32).max))
+            self.net_ = self._build_net(X.shape[1], n_out, seed)
+            self.net_.loss_ = loss.name  # net_.predict then answers the same task
+            self.n_outputs_ = n_out
+            self.loss_curve_ = []
+            self.n_iter_ = 0
+        elif not incremental:
+            self._rng = self._fresh_rng()  # a warm-started fit reshuffles as a new fit would
+        elif not hasattr(self, "_rng"):  # pragma: no cover - defensive
+            self._rng = self._fresh_rng()
+        if not keep or not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = get_optimizer(
+                self.optimizer, self.net_.parameters(), lr=float(self.learning_rate)
+            )
+        X = np.ascontiguousarray(X, dtype=self._dtype)
+
+        if incremental:
+            self._train(X, Y, sample_weight, loss, max_epochs=1, check_convergence=False)
+        else:
+            self.n_iter_ = 0
+            self._train(X, Y, sample_weight, loss, self.max_iter, check_convergence=True)
+        self.net_.clear_cache()  # the last batch is dead weight in a pickle
+        self.net_.eval()
+        return self
+
+    def _split_validation(self, X, Y, sample_weight):
+        stratify = None
+        if isinstance(self, ClassifierMixin) and not self._multilabel:  # stratify by class
+            stratify = Y if Y.ndim == 1 else (Y[:, 0] if Y.shape[1] == 1 else Y.argmax(axis=1))
+        arrays = [X, Y] if sample_weight is None else [X, Y, sample_weight]
+        parts = train_test_split(
+            *arrays,
+            test_size=self.validation_fraction,
+            random_state=int(self._rng.integers(np.iinfo(np.int32).max)),
+            stratify=stratify,
+        )
+        X_tr, X_val, Y_tr, Y_val = parts[:4]
+        sw_tr, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
+        if len(X_val) < 2:
+            raise ValueError(
+                f"The validation set is too small ({len(X_val)} rows): increase "
+                "validation_fraction or the size of the data set, or set early_stopping=False"
+            )
+        return X_tr, Y_tr, sw_tr, X_val, Y_val, sw_val
+
+    def _train(self, X, Y, sample_weight, loss, max_epochs: int, check_convergence: bool):
+        net = self.net_
+        opt = self._optimizer
+        early = self.early_stopping and check_convergence
+        if early:
+            X, Y, sample_weight, X_val, Y_val, sw_val = self._split_validation(X, Y, sample_weight)
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+            best_state = net.get_weights()
+        else:
+            if check_convergence or not hasattr(self, "validation_scores_"):
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+            if check_convergence or getattr(self, "best_loss_", None) is None:
+                self.best_loss_ = np.inf
+
+        n = len(X)
+        if self.batch_size == "auto":
+            bs = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn(
+                    f"batch_size={self.batch_size} is larger than the {n} training samples; "
+                    f"it is clipped to {n}",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            bs = min(int(self.batch_size), n)
+        bounds = list(range(0, n, bs)) + [n]
+        if self.batch_norm and len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+            del bounds[-2]  # BatchNorm needs >= 2 rows: fold a 1-row tail into the batch before
+        if self.batch_norm and n < 2:
+            raise ValueError(
+                "batch_norm=True needs at least 2 samples (n_samples=1): a batch variance "
+                "needs two rows; use batch_norm=False"
+            )
+
+        widest = max(b - a for a, b in zip(bounds[:-1], bounds[1:]))
+        x_buf = np.empty((widest,) + X.shape[1:], dtype=X.dtype)  # shuffled batches land here
+        y_buf = np.empty((widest,) + Y.shape[1:], dtype=Y.dtype)
+        layers = net.layers
+        last = len(layers) - 1
+        weights = [layer.weight for layer in layers if isinstance(layer, Dense)]
+        alpha = float(self.alpha)
+        total_weight = float(n) if sample_weight is None else float(sample_weight.sum())
+        no_improvement = 0
+        converged = False
+        epochs = 0
+
+        net.train()
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(max_epochs):
+                state = net.get_weights()
+                order = self._rng.permutation(n) if (self.shuffle and bs < n) else None
+                total = 0.0
+                diverged = None
+                for start, stop in zip(bounds[:-1], bounds[1:]):
+                    if order is None:
+                        idx = slice(start, stop)
+                        xb, yb = X[idx], Y[idx]
+                    else:
+                        idx = order[start:stop]
+                        m = stop - start
+                        xb = np.take(X, idx, axis=0, out=x_buf[:m])
+                        yb = np.take(Y, idx, axis=0, out=y_buf[:m])
+                    m = stop - start
+                    out = xb
+                    for layer in layers:
+                        out = layer.forward(out)
+                    value = loss.forward(out, yb)
+                    grad = loss.backward()
+                    if sample_weight is None:
+                        norm = float(m)
+                    else:
+                        wb = sample_weight[idx]
+                        norm = float(wb.sum())
+                        if norm <= 0:
+                            continue  # every row of this batch has weight 0: no step
+                        value = float(wb @ _row_losses(loss, out, yb)) / norm
+                        grad = grad * (wb * (m / norm)).astype(grad.dtype)[:, None]
+                    for i in range(last, -1, -1):
+                        grad = layers[i].backward(grad, input_grad=i > 0)
+                    if alpha:  # L2 penalty alpha ||W||^2 / (2 n_batch) on the weights only
+                        scale = alpha / norm
+                        squares = 0.0
+                        for w in weights:
+                            w.grad += scale * w.value
+                            flat = w.value.ravel()
+                            squares += float(flat @ flat)
+                        value += 0.5 * scale * squares
+                    if not np.isfinite(value):
+                        diverged = value
+                        break
+                    opt.step()
+                    total += value * norm
+                if diverged is not None:
+                    net.set_weights(state)
+                    # the optimizer's running averages saw the blow-up: start them afresh
+                    self._optimizer = get_optimizer(
+                        self.optimizer, net.parameters(), lr=float(self.learning_rate)
+                    )
+                    warnings.warn(
+                        f"training diverged: the loss became {diverged} in epoch "
+                        f"{self.n_iter_ + 1}; the weights are those from the start of that "
+                        "epoch. Lower learning_rate or standardise X (and y for regression)",
+                        DivergenceWarning,
+                        stacklevel=4,
+                    )
+                    converged = True  # stopping was deliberate: no ConvergenceWarning
+                    break
+                epochs += 1
+                self.n_iter_ += 1
+                self.loss_ = total / total_weight
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}", file=sys.stdout)
+                if not check_convergence:
+                    self.best_loss_ = min(self.best_loss_, self.loss_)
+                    continue
+                if early:
+                    score = self._encoded_score(X_val, Y_val, sw_val)
+                    self.validation_scores_.append(score)
+                    if self.verbose:
+                        print(f"Validation score: {score:.6f}", file=sys.stdout)
+                    no_improvement = (
+                        no_improvement + 1 if score < self.best_validation_score_ + self.tol else 0
+                    )
+                    if score > self.best_validation_score_:
+                        self.best_validation_score_ = score
+                        best_state = net.get_weights()
+                else:
+                    no_improvement = (
+                        no_improvement + 1 if self.loss_ > self.best_loss_ - self.tol else 0
+                    )
+                    self.best_loss_ = min(self.best_loss_, self.loss_)
+                if no_improvement > self.n_iter_no_change:
+                    converged = True
+                    if self.verbose:
+                        what = "Validation score" if early else "Training loss"
+                        print(
+                            f"{what} did not improve more than tol={self.tol} for "
+                            f"{self.n_iter_no_change} consecutive epochs. Stopping.",
+                            file=sys.stdout,
+                        )
+                    break
+        net.eval()
+        if early:
+            net.set_weights(best_state)
+        if check_convergence and not converged and epochs == max_epochs:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+
+    # -- what subclasses provide -------------------------------------------------------------
+    def _encode_targets(self, y, sample_weight, keep, incremental, classes):
+        raise NotImplementedError
+
+    def _encoded_score(self, X, Y, sample_weight) -> float:
+        raise NotImplementedError
+
+    def _check_X_predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = False  # with a fixed random_state
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """A multilayer perceptron classifier trained by backpropagation.
+
+    Single-label targets (binary or multiclass, any label values) are
+    learned with one output per class and the softmax cross-entropy; 2-D
+    0/1 indicator targets (multilabel) with one sigmoid output per label and
+    the binary cross-entropy.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Width of each hidden layer; ``()`` gives a model with no hidden layer
+        (a linear model trained by gradient descent).
+    activation : str, default="relu"
+        Hidden-layer activation: any differentiable chainrule activation
+        ("relu", "tanh", "sigmoid" (alias "logistic"), "identity",
+        "leaky_relu", "elu", "selu", "softplus", "gelu", "silu"/"swish",
+        "mish").
+    loss : {"cross_entropy", "binary_cross_entropy", "hinge"} or None, default=None
+        None means "cross_entropy" for single-label and
+        "binary_cross_entropy" for multilabel targets. "binary_cross_entropy"
+        on single-label targets uses one sigmoid output for two classes and
+        one-vs-rest sigmoids for more. "hinge" is the multi-class margin loss
+        (no ``predict_proba``).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default="adam"
+        A chainrule optimizer with PyTorch's defaults for everything but the
+        learning rate.
+    learning_rate : float, default=1e-3
+        Step size of the optimizer (``learning_rate_init`` in scikit-learn).
+    batch_size : int or "auto", default="auto"
+        Rows per gradient step; "auto" is ``min(200, n_samples)``. A larger
+        value is clipped to ``n_samples`` with a warning.
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the training data).
+    alpha : float, default=1e-4
+        L2 penalty on the weights (not the biases, nor BatchNorm's scale and
+        shift). As in scikit-learn, each batch's loss gets
+        ``alpha * sum ||W||^2 / (2 * n_b)`` added, where ``n_b`` is the number of
+        rows in the batch (the sum of their weights with ``sample_weight``), so
+        its gradient ``alpha * W / n_b`` is added to each weight gradient.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer (0 disables it).
+    batch_norm : bool, default=False
+        Put a ``BatchNorm`` between each hidden ``Dense`` layer and its activation.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for
+        single-label classification), stop when its score (accuracy, or R^2)
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep
+        the weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Fraction held out for early stopping.
+    n_iter_no_change : int, default=10
+        Training stops once more than this many epochs in a row failed to
+        improve on the best loss (or score) by ``tol`` (scikit-learn's rule).
+    tol : float, default=1e-4
+        Minimum improvement of the training loss (or validation score).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling, dropout and the validation
+        split. An int gives the same model on every fit.
+    dtype : np.float32 or np.float64, default=np.float32
+        Precision of the network's weights and arithmetic.
+    warm_start : bool, default=False
+        When fitted already, continue from the current weights (with a fresh
+        optimizer state) instead of starting over.
+    verbose : int, default=0
+        Print the loss (and the validation score) after every epoch.
+    shuffle : bool, default=True
+        Visit the rows in a new random order in each epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (``arange(n_labels)`` for multilabel targets).
+    net_ : chainrule.Sequential
+        The trained network; ``net_(X)`` gives its raw outputs, and
+        ``net_.save(path)`` writes a pickle-free model file.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit; only defined when ``X`` had
+        string column names (a pandas DataFrame).
+    n_outputs_ : int
+        Width of the network's output layer.
+    loss_ : float
+        Training loss (with the L2 term) of the last epoch.
+    loss_curve_ : list of float
+        Training loss of every epoch (kept across warm-started fits and
+        ``partial_fit`` calls).
+    best_loss_ : float or None
+        Lowest training loss seen; None with early stopping.
+    validation_scores_ : list of float or None
+        Validation score of every epoch with early stopping, else None.
+    best_validation_score_ : float or None
+        Best validation score with early stopping, else None.
+    n_iter_ : int
+        Epochs run by the last ``fit`` (``partial_fit`` adds one per call).
+
+    See Also
+    --------
+    MLPRegressor : The same network for regression.
+    PerceptronClassifier : A single threshold unit.
+    sklearn.neural_network.MLPClassifier : scikit-learn's own MLP.
+
+    Notes
+    -----
+    Sample weights scale each row's loss gradient: a batch's gradient is
+    ``sum_i w_i dl_i / sum_i w_i``, so a weight of 2 counts a row twice and a
+    weight of 0 ignores it (exactly so for full-batch training; with
+    mini-batches the batches differ). ``BatchNorm`` statistics and dropout
+    masks do not see the weights.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from chainrule.sklearn import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate=0.01,
+    ...                     max_iter=300, random_state=0).fit(X, y)
+    >>> bool(clf.score(X, y) > 0.9)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"cross_entropy", "binary_cross_entropy", "hinge"}), None],
+    }
+
+    def _encode_targets(self, y, sample_weight, keep, incremental, classes):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if hasattr(y, "toarray"):  # a sparse multilabel indicator
+            y = y.toarray()
+        check_classification_targets(y)
+        target = type_of_target(y)
+        multilabel = target == "multilabel-indicator"
+        if target not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(
+                f"{type(self).__name__} supports binary, multiclass and multilabel-indicator "
+                f"targets; got {target!r} targets (2-D labels that are not a 0/1 indicator)"
+            )
+        loss = self.loss
+        if loss is None:
+            loss = "binary_cross_entropy" if multilabel else "cross_entropy"
+        if multilabel and loss != "binary_cross_entropy":
+            raise ValueError(
+                f"multilabel targets need loss='binary_cross_entropy' (one sigmoid per label), "
+                f"got loss={loss!r}"
+            )
+
+        if keep:  # continuing: the label set must be the one the network was built for
+            if multilabel != self._multilabel:
+                raise ValueError(
+                    "y changed between multilabel and single-label targets since the last fit; "
+                    "fit from scratch (warm_start=False)"
+                )
+            if multilabel and y.shape[1] != len(self.classes_):
+                raise ValueError(
+                    f"y has {y.shape[1]} labels but the network was fitted with "
+                    f"{len(self.classes_)}"
+                )
+            if incremental and classes is not None:
+                given = np.unique(np.asarray(classes))
+                same = (
+                    len(given) == len(self.classes_)
+                    if multilabel
+                    else np.array_equal(given, self.classes_)
+                )
+                if not same:
+                    raise ValueError(
+                        f"classes={given!r} is not the same as the classes of the first call "
+                        f"to partial_fit, {self.classes_!r}"
+                    )
+            if loss != self._loss_name:
+                raise ValueError(
+                    f"loss changed from {self._loss_name!r} to {loss!r} since the network was "
+                    "built; fit from scratch (warm_start=False)"
+                )
+        else:
+            self._multilabel = multilabel
+            self._loss_name = loss
+            if multilabel:
+                if incremental and classes is None:
+                    raise ValueError(
+                        "classes must be passed on the first call to partial_fit "
+                        "(for multilabel targets: one entry per label column)"
+                    )
+                if classes is not None and len(np.unique(classes)) != y.shape[1]:
+                    raise ValueError(
+                        f"classes has {len(np.unique(classes))} entries but y has "
+                        f"{y.shape[1]} label columns"
+                    )
+                self.classes_ = np.arange(y.shape[1])
+            elif incremental:
+                if classes is None:
+                    raise ValueError(
+                        "classes must be passed on the first call to partial_fit: the "
+                        "network's output layer needs every class label up front"
+                    )
+                self.classes_ = np.unique(np.asarray(classes))
+            else:
+                self.classes_ = np.unique(y)
+            if not multilabel and len(self.classes_) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs at least 2 classes but y has 1 class "
+                    f"({self.classes_[0]!r}); a classifier cannot learn from one class"
+                )
+
+        if multilabel:
+            return np.ascontiguousarray(y, dtype=self._dtype), y.shape[1]
+
+        k = len(self.classes_)
+        idx = np.searchsorted(self.classes_, y)
+        idx_ok = np.minimum(idx, k - 1)
+        if np.any(self.classes_[idx_ok] != y):
+            unseen = np.setdiff1d(y, self.classes_)
+            if keep and not incremental:
+                raise ValueError(
+                    f"warm_start can only be used where y has the same classes as in the "
+                    f"previous call to fit: y has {unseen!r}, previously {self.classes_!r}"
+                )
+            raise ValueError(f"y has classes {unseen!r} that are not in classes={self.classes_!r}")
+        if keep and not incremental and len(np.unique(idx)) != k:
+            raise ValueError(
+                f"warm_start can only be used where y has the same classes as in the "
+                f"previous call to fit: y has {np.unique(y)!r}, previously {self.classes_!r}"
+            )
+        if not incremental and sample_weight is not None:
+            weighted = np.unique(idx[sample_weight > 0])
+            if len(weighted) < 2:
+                raise ValueError(
+                    f"only 1 class ({self.classes_[weighted[0]]!r}) has a non-zero sample "
+                    "weight; a classifier needs at least 2 classes with positive weight"
+                )
+        if self._loss_name == "binary_cross_entropy":
+            if k == 2:  # one sigmoid output: P(classes_[1])
+                return np.ascontiguousarray(idx[:, None], dtype=self._dtype), 1
+            onehot = np.zeros((len(idx), k), dtype=self._dtype)
+            onehot[np.arange(len(idx)), idx] = 1
+            return onehot, k
+        return idx.astype(np.intp), k  # integer labels for cross_entropy and hinge
+
+    # -- from outputs to answers ------------------------------------------------------------
+    def _decision_from_output(self, z: np.ndarray) -> np.ndarray:
+        if self._multilabel:
+            return z
+        if z.shape[1] == 1:
+            return z[:, 0]
+        if z.shape[1] == 2:
+            return z[:, 1] - z[:, 0]
+        return z
+
+    def _indices_from_output(self, z: np.ndarray) -> np.ndarray:
+        if self._multilabel:
+            return (z > 0).astype(np.int64)
+        if z.shape[1] == 1:
+            return (z[:, 0] > 0).astype(np.intp)
+        return z.argmax(axis=1)
+
+    def _encoded_score(self, X, Y, sample_weight) -> float:
+        pred = self._indices_from_output(self._raw_output(X))
+        if self._multilabel:
+            hit = np.all(pred == Y, axis=1)
+        elif Y.ndim == 2 and Y.shape[1] == 1:
+            hit = pred == Y[:, 0]
+        elif Y.ndim == 2:
+            hit = pred == Y.argmax(axis=1)
+        else:
+            hit = pred == Y
+        return float(np.average(hit, weights=sample_weight))
+
+    # -- the public methods ---------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None) -> MLPClassifier:
+        """Train the network on (X, y) from scratch (or on, with ``warm_start=True``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a 0/1 indicator matrix for multilabel classification.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        self : MLPClassifier
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None, classes=None) -> MLPClassifier:
+        """Run one epoch over (X, y), keeping the weights and the optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a 0/1 indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+        classes : array-like of shape (n_classes,), default=None
+            Every class label of the whole stream. Required on the first call;
+            later calls may omit it (or must repeat the same classes).
+
+        Returns
+        -------
+        self : MLPClassifier
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Raw scores of the network (logits), as float64.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            For two classes, one score per sample that is positive for
+            ``classes_[1]`` (the difference of the two logits with
+            cross-entropy, which is ``log(p1 / p0)``); otherwise one column
+            per class (or label).
+        """
+        X = self._check_X_predict(X)
+        return self._decision_from_output(self._raw_output(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class labels (an int 0/1 indicator matrix for multilabel targets).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels taken from ``classes_``.
+        """
+        X = self._check_X_predict(X)
+        idx = self._indices_from_output(self._raw_output(X))
+        return idx if self._multilabel else self.classes_[idx]
+
+    def _has_proba(self) -> bool:
+        return self.loss != "hinge"
+
+    @available_if(_has_proba)
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities: softmax of the logits (sigmoids for BCE), float64.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``; rows sum to 1, except for multilabel
+            targets, where each column is the probability of its own label.
+            With one-vs-rest sigmoids (``binary_cross_entropy`` on more than
+            two classes) the sigmoids are normalised to sum to 1.
+        """
+        X = self._check_X_predict(X)
+        z = self._raw_output(X)
+        if self._loss_name == "cross_entropy":
+            return softmax(z)
+        p = sigmoid(z)
+        if self._multilabel:
+            return p
+        if p.shape[1] == 1:
+            return np.hstack([1.0 - p, p])
+        return p / p.sum(axis=1, keepdims=True)
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        # 0/1 indicator targets need one sigmoid per label: not with the hinge loss
+        tags.classifier_tags.multi_label = self.loss in (None, "binary_cross_entropy")
+        tags.target_tags.multi_output = False  # no multiclass-multioutput targets
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """A multilayer perceptron regressor trained by backpropagation.
+
+    One linear output per target column; ``y`` may be 1-D or 2-D
+    (multi-output regression).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Width of each hidden layer; ``()`` gives a model with no hidden layer
+        (a linear model trained by gradient descent).
+    activation : str, default="relu"
+        Hidden-layer activation: any differentiable chainrule activation
+        ("relu", "tanh", "sigmoid" (alias "logistic"), "identity",
+        "leaky_relu", "elu", "selu", "softplus", "gelu", "silu"/"swish",
+        "mish").
+    loss : {"mse", "mae", "huber"} or None, default=None
+        None means "mse": the mean of ``(pred - y)^2`` over every entry
+        (without scikit-learn's factor 1/2, which only rescales the
+        gradient, so ``alpha`` weighs half as much against it as in
+        scikit-learn).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default="adam"
+        A chainrule optimizer with PyTorch's defaults for everything but the
+        learning rate.
+    learning_rate : float, default=1e-3
+        Step size of the optimizer (``learning_rate_init`` in scikit-learn).
+    batch_size : int or "auto", default="auto"
+        Rows per gradient step; "auto" is ``min(200, n_samples)``. A larger
+        value is clipped to ``n_samples`` with a warning.
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the training data).
+    alpha : float, default=1e-4
+        L2 penalty on the weights (not the biases, nor BatchNorm's scale and
+        shift). As in scikit-learn, each batch's loss gets
+        ``alpha * sum ||W||^2 / (2 * n_b)`` added, where ``n_b`` is the number of
+        rows in the batch (the sum of their weights with ``sample_weight``), so
+        its gradient ``alpha * W / n_b`` is added to each weight gradient.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer (0 disables it).
+    batch_norm : bool, default=False
+        Put a ``BatchNorm`` between each hidden ``Dense`` layer and its activation.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for
+        single-label classification), stop when its score (accuracy, or R^2)
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep
+        the weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Fraction held out for early stopping.
+    n_iter_no_change : int, default=10
+        Training stops once more than this many epochs in a row failed to
+        improve on the best loss (or score) by ``tol`` (scikit-learn's rule).
+    tol : float, default=1e-4
+        Minimum improvement of the training loss (or validation score).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling, dropout and the validation
+        split. An int gives the same model on every fit.
+    dtype : np.float32 or np.float64, default=np.float32
+        Precision of the network's weights and arithmetic.
+    warm_start : bool, default=False
+        When fitted already, continue from the current weights (with a fresh
+        optimizer state) instead of starting over.
+    verbose : int, default=0
+        Print the loss (and the validation score) after every epoch.
+    shuffle : bool, default=True
+        Visit the rows in a new random order in each epoch.
+
+    Attributes
+    ----------
+    net_ : chainrule.Sequential
+        The trained network; ``net_(X)`` gives its raw outputs, and
+        ``net_.save(path)`` writes a pickle-free model file.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit; only defined when ``X`` had
+        string column names (a pandas DataFrame).
+    n_outputs_ : int
+        Width of the network's output layer.
+    loss_ : float
+        Training loss (with the L2 term) of the last epoch.
+    loss_curve_ : list of float
+        Training loss of every epoch (kept across warm-started fits and
+        ``partial_fit`` calls).
+    best_loss_ : float or None
+        Lowest training loss seen; None with early stopping.
+    validation_scores_ : list of float or None
+        Validation score of every epoch with early stopping, else None.
+    best_validation_score_ : float or None
+        Best validation score with early stopping, else None.
+    n_iter_ : int
+        Epochs run by the last ``fit`` (``partial_fit`` adds one per call).
+
+    See Also
+    --------
+    MLPClassifier : The same network for classification.
+    sklearn.neural_network.MLPRegressor : scikit-learn's own MLP.
+
+    Notes
+    -----
+    Standardise ``y`` (e.g. with ``sklearn.compose.TransformedTargetRegressor``)
+    as well as ``X`` when the targets are large: the output layer starts
+    near zero and Adam moves each weight by about ``learning_rate`` per step.
+    Sample weights work as in :class:`MLPClassifier`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.sklearn import MLPRegressor
+    >>> X = np.linspace(-1, 1, 200).reshape(-1, 1)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), learning_rate=0.01,
+    ...                    max_iter=500, random_state=0).fit(X, X[:, 0] ** 2)
+    >>> bool(reg.score(X, X[:, 0] ** 2) > 0.9)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"mse", "mae", "huber"}), None],
+    }
+
+    def _encode_targets(self, y, sample_weight, keep, incremental, classes):
+        loss = self.loss or "mse"
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if keep:
+            if Y.shape[1] != self.n_outputs_:
+                raise ValueError(
+                    f"y has {Y.shape[1]} target column(s) but the network was fitted with "
+                    f"{self.n_outputs_}; fit from scratch (warm_start=False)"
+                )
+            if loss != self._loss_name:
+                raise ValueError(
+                    f"loss changed from {self._loss_name!r} to {loss!r} since the network was "
+                    "built; fit from scratch (warm_start=False)"
+                )
+        else:
+            self._loss_name = loss
+        return np.ascontiguousarray(Y, dtype=self._dtype), Y.shape[1]
+
+    def _encoded_score(self, X, Y, sample_weight) -> float:
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(Y, self._raw_output(X), sample_weight=sample_weight))
+
+    def fit(self, X, y, sample_weight=None) -> MLPRegressor:
+        """Train the network on (X, y) from scratch (or on, with ``warm_start=True``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        self : MLPRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None) -> MLPRegressor:
+        """Run one epoch over (X, y), keeping the weights and the optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        self : MLPRegressor
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted values, as float64.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            1-D when the model has a single output.
+        """
+        X = self._check_X_predict(X)
+        out = self._raw_output(X)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+# --------------------------------------------------------------------------- #
+# The perceptron
+# --------------------------------------------------------------------------- #
+
+
+class PerceptronClassifier(ClassifierMixin, BaseEstimator):
+    """Rosenblatt's perceptron, a single threshold unit, as a scikit-learn classifier.
+
+    Wraps :class:`chainrule.Perceptron`: ``step(w . x + b)`` trained by the
+    perceptron learning rule, one sample at a time, until an epoch makes no
+    mistake. It separates any two linearly separable classes and never
+    settles on others (XOR); then it stops after ``max_iter`` epochs with a
+    ``ConvergenceWarning`` and keeps its last weights.
+
+    Parameters
+    ----------
+    learning_rate : float, default=1.0
+        Size of each correction (``lr`` of the perceptron). From zero
+        weights it only rescales ``w`` and ``b``.
+    max_iter : int, default=100
+        Maximum number of epochs.
+    weight_init : str, default="zeros"
+        Initial weights: a chainrule initializer name ("zeros", "uniform",
+        "normal", "glorot_uniform"...). The bias starts at 0.
+    shuffle : bool, default=False
+        Visit the samples in a new random order in each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds a random ``weight_init`` and the shuffling.
+
+    Attributes
+    ----------
+    perceptron_ : chainrule.Perceptron
+        The trained unit (``errors_`` and ``history_`` show how it learned).
+    classes_ : ndarray of shape (2,)
+        The two labels; ``classes_[1]`` is the one the unit fires for.
+    coef_ : ndarray of shape (1, n_features)
+        The weights ``w``.
+    intercept_ : ndarray of shape (1,)
+        The bias ``b``.
+    n_iter_ : int
+        Epochs run.
+    converged_ : bool
+        Whether the last epoch made no mistake.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit; only defined when ``X`` had
+        string column names.
+
+    See Also
+    --------
+    MLPClassifier, sklearn.linear_model.Perceptron
+
+    Notes
+    -----
+    Only binary classification: the unit has one output. Any two labels
+    work; they are mapped to 0 and 1 in the order of ``classes_``. The unit
+    fires when ``w . x + b >= 0``, so ``decision_function(X) >= 0`` (with a
+    tie at exactly 0 going to ``classes_[1]``) is the prediction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.sklearn import PerceptronClassifier
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    >>> PerceptronClassifier().fit(X, ["no", "no", "no", "yes"]).predict(X).tolist()
+    ['no', 'no', 'no', 'yes']
+    """
+
+    _parameter_constraints: dict = {
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "weight_init": [str],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        learning_rate=1.0,
+        max_iter=100,
+        weight_init="zeros",
+        shuffle=False,
+        random_state=None,
+    ):
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.weight_init = weight_init
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def fit(self, X, y) -> PerceptronClassifier:
+        """Train the unit with the perceptron learning rule.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Two class labels (any values).
+
+        Returns
+        -------
+        self : PerceptronClassifier
+            The fitted estimator.
+        """
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        target = type_of_target(y, input_name="y")
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(
+                f"PerceptronClassifier needs 2 classes but y has 1 class ({classes[0]!r})"
+            )
+        if target != "binary":
+            raise ValueError(
+                "Only binary classification is supported. The type of the target is "
+                f"{target}: the perceptron is a single unit with one 0/1 output; use "
+                "MLPClassifier (or sklearn.multiclass.OneVsRestClassifier) for more classes."
+            )
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        unit = Perceptron(
+            X.shape[1],
+            lr=float(self.learning_rate),
+            max_epochs=int(self.max_iter),
+            weight_init=self.weight_init,
+            seed=seed,
+            shuffle=bool(self.shuffle),
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", _PerceptronConvergenceWarning)
+            unit.fit(X, (y == classes[1]).astype(np.int64))
+        for w in caught:
+            if issubclass(w.category, _PerceptronConvergenceWarning):
+                warnings.warn(str(w.message), ConvergenceWarning, stacklevel=2)
+            else:  # pragma: no cover - passed through unchanged
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        self.perceptron_ = unit
+        self.classes_ = classes
+        self.coef_ = unit.w.reshape(1, -1).copy()
+        self.intercept_ = np.array([float(unit.b)])
+        self.n_iter_ = int(unit.n_epochs_)
+        self.converged_ = bool(unit.converged_)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """The net input ``w . x + b`` of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        z : ndarray of shape (n_samples,)
+            Non-negative for ``classes_[1]``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.perceptron_.net_input(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels ``classes_[step(w . x + b)]``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        fires = self.decision_function(X) >= 0  # checks that the estimator is fitted
+        return self.classes_[fires.astype(np.intp)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        return tags
