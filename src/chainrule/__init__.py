@@ -5,7 +5,7 @@ chain rule backward, a *loss* says how wrong the output is, each *parameter*
 carries its gradient, and an *optimizer* steps the parameters downhill.
 """
 
-from . import callbacks, datasets, initializers, metrics
+from . import callbacks, datasets, export, initializers, metrics
 from .activations import (
     ELU,
     GELU,
@@ -97,6 +97,7 @@ __all__ = [
     "clip_grad_norm",
     "clip_grad_value",
     "datasets",
+    "export",
     "get_activation",
     "get_initializer",
     "get_loss",

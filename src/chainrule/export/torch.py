@@ -1,0 +1,435 @@
+"""chainrule <-> PyTorch: the same network as a ``torch.nn.Sequential``, and back.
+
+The mapping, layer by layer::
+
+    chainrule                         torch
+    Dense(in, out)                    nn.Linear(in, out), weight = W.T (torch stores (out, in))
+    Dense(..., activation=f)          nn.Linear, then f's module (a separate module)
+    Identity, Sigmoid, Tanh, ReLU     nn.Identity, nn.Sigmoid, nn.Tanh, nn.ReLU
+    LeakyReLU(s), ELU(a), SELU        nn.LeakyReLU(s), nn.ELU(a), nn.SELU
+    Softplus(beta, threshold)         nn.Softplus(beta, threshold)
+    GELU(approximate)                 nn.GELU(approximate)
+    SiLU, Mish, Softmax               nn.SiLU, nn.Mish, nn.Softmax(dim=-1)
+    Dropout(p)                        nn.Dropout(p)
+    BatchNorm(n, momentum, eps)       nn.BatchNorm1d(n, eps, momentum), running statistics copied
+
+Both libraries define these functions the same way (chainrule's were written
+and tested against PyTorch's), so the torch model computes ``net(X)`` in eval
+mode and follows the same training-mode rules: BatchNorm normalises with the
+batch mean and biased variance and updates its running statistics with the
+same momentum and the unbiased variance; Dropout drops with the same
+probability and the same 1/(1 - p) scaling (with torch's random numbers, not
+chainrule's). The ``Step`` activation (no torch module) and custom
+activations (no code to translate) cannot be exported: they raise
+``ValueError`` naming the layer.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..activations import (
+    ELU,
+    GELU,
+    SELU,
+    Activation,
+    Identity,
+    LeakyReLU,
+    Mish,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Step,
+    Tanh,
+)
+from ..layer import Layer
+from ..layers import BatchNorm, Dense, Dropout
+from ..losses import get_loss
+from ..network import Sequential
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+# A chainrule Softplus with threshold=None is exact everywhere. torch's
+# Softplus always switches to the identity above ``beta * x > threshold``; at
+# 40 that switch is exact in float32 and float64 alike: exp(40) is far from
+# overflow, and log1p(exp(-40)) / 40 ~ 1e-19 is below half an ulp of float64.
+EXACT_SOFTPLUS_THRESHOLD = 40.0
+
+
+def _require_torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "chainrule.export.to_torch/from_torch need PyTorch: "
+            'pip install "chainrule[torch]" (or pip install torch)'
+        ) from exc
+    return torch
+
+
+def _check_softplus_threshold(threshold: float, dtype: np.dtype) -> None:
+    """Refuse a threshold at which torch's switch to the identity is not exact in ``dtype``."""
+    info = np.finfo(dtype)
+    if not (
+        math.exp(threshold) < float(info.max) and math.exp(-threshold) / threshold < info.eps / 2
+    ):
+        raise ValueError(  # pragma: no cover - never true for float32/float64
+            f"Softplus(threshold=None) has no exact torch equivalent in {dtype}"
+        )
+
+
+def _torch_activation(act: Activation, where: str, dtype: np.dtype):
+    """The torch module computing ``act``, or a ``ValueError`` naming ``where``."""
+    nn = _require_torch().nn
+    kind = type(act)
+    if kind is Step:
+        raise ValueError(
+            f"{where}: the step activation (Heaviside) has no torch module, and its gradient is "
+            "zero almost everywhere, so torch could not train it either; use 'sigmoid' (a smooth "
+            "step) or export to ONNX with chainrule.export.to_onnx, which supports it"
+        )
+    simple = {
+        Identity: nn.Identity,
+        Sigmoid: nn.Sigmoid,
+        Tanh: nn.Tanh,
+        ReLU: nn.ReLU,
+        SELU: nn.SELU,
+        SiLU: nn.SiLU,
+        Mish: nn.Mish,
+    }
+    if kind in simple:
+        return simple[kind]()
+    if kind is LeakyReLU:
+        return nn.LeakyReLU(negative_slope=act.negative_slope)
+    if kind is ELU:
+        return nn.ELU(alpha=act.alpha)
+    if kind is Softplus:
+        threshold = act.threshold
+        if threshold is None:
+            threshold = EXACT_SOFTPLUS_THRESHOLD
+            _check_softplus_threshold(threshold, dtype)
+        return nn.Softplus(beta=act.beta, threshold=float(threshold))
+    if kind is GELU:
+        return nn.GELU(approximate=act.approximate)
+    if kind is Softmax:
+        return nn.Softmax(dim=-1)
+    raise ValueError(
+        f"{where}: {act!r} is a custom activation with no torch equivalent (chainrule cannot "
+        "translate Python code into a torch module); use a built-in activation, or export the "
+        "layers around it and write the activation as a torch module by hand"
+    )
+
+
+def _tensor(array: np.ndarray, like):
+    """A torch tensor holding a copy of ``array`` (never sharing its memory)."""
+    torch = _require_torch()
+    return torch.from_numpy(np.array(array, copy=True, order="C")).to(like.dtype)
+
+
+def to_torch(net: Sequential) -> torch.nn.Sequential:
+    """The same network as a ``torch.nn.Sequential``, with copies of its weights.
+
+    Parameters
+    ----------
+    net : chainrule.Sequential
+        A network of ``Dense``, ``Dropout``, ``BatchNorm`` and built-in
+        activation layers, in float32 or float64.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Modules in the same order (a ``Dense`` with an activation becomes an
+        ``nn.Linear`` followed by the activation's module), parameters in the
+        network's dtype, and each module in its layer's train/eval mode (the
+        container in ``net.training``). ``model(torch.from_numpy(X))`` equals
+        ``net(X)``; in training mode BatchNorm and Dropout follow the same
+        rules (Dropout with torch's random numbers).
+
+    Raises
+    ------
+    ValueError
+        For a layer with no torch equivalent: the ``Step`` activation, a
+        custom activation (``activation_from_functions`` or a subclass), or a
+        layer class chainrule does not define. The message names the layer's
+        index.
+    ImportError
+        If PyTorch is not installed.
+
+    Notes
+    -----
+    ``Softplus(threshold=None)`` (exact everywhere) becomes
+    ``nn.Softplus(threshold=40)``, which is exact in float32 and float64: above
+    ``beta * x = 40`` the two differ by less than half an ulp. Building the
+    modules does not draw from torch's global random generator. Preprocessing
+    stored on the network (``net.preprocessing_``) is not part of the torch
+    model: apply it to the inputs yourself (``to_onnx`` does include it).
+
+    Examples
+    --------
+    >>> model = cr.export.to_torch(net).eval()              # doctest: +SKIP
+    >>> model(torch.from_numpy(X)).detach().numpy()         # == net.eval()(X)  # doctest: +SKIP
+    """
+    torch = _require_torch()
+    nn = torch.nn
+    if not isinstance(net, Sequential):
+        raise TypeError(f"to_torch takes a chainrule Sequential, not {type(net).__name__}")
+    dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[net.dtype]
+    modules: list = []
+    for i, layer in enumerate(net.layers):
+        where = f"layer {i} ({layer!r})"
+        kind = type(layer)
+        if kind is Dense:
+            # skip_init: no draw from torch's global RNG for weights we overwrite anyway
+            lin = torch.nn.utils.skip_init(
+                nn.Linear, layer.in_features, layer.out_features, dtype=dtype
+            )
+            with torch.no_grad():
+                lin.weight.copy_(_tensor(layer.weight.value.T, lin.weight))
+                lin.bias.copy_(_tensor(layer.bias.value, lin.bias))
+            group = [lin]
+            if layer.activation is not None:
+                group.append(_torch_activation(layer.activation, where, net.dtype))
+        elif kind is Dropout:
+            group = [nn.Dropout(p=layer.p)]
+        elif kind is BatchNorm:
+            bn = nn.BatchNorm1d(
+                layer.num_features, eps=layer.eps, momentum=layer.momentum, dtype=dtype
+            )
+            with torch.no_grad():
+                bn.weight.copy_(_tensor(layer.weight.value, bn.weight))
+                bn.bias.copy_(_tensor(layer.bias.value, bn.bias))
+                bn.running_mean.copy_(_tensor(layer.running_mean, bn.running_mean))
+                bn.running_var.copy_(_tensor(layer.running_var, bn.running_var))
+            group = [bn]
+        elif isinstance(layer, Activation):
+            group = [_torch_activation(layer, where, net.dtype)]
+        else:
+            raise ValueError(
+                f"{where} has no torch equivalent: only chainrule's built-in layers (Dense, "
+                "Dropout, BatchNorm and the built-in activations) can be exported"
+            )
+        for module in group:
+            module.train(layer.training)
+        modules.extend(group)
+    model = nn.Sequential(*modules)
+    model.training = net.training  # the container only; children keep their layer's mode
+    return model
+
+
+# -- back from torch ----------------------------------------------------------------------
+def _supported_modules() -> dict:
+    nn = _require_torch().nn
+    return {
+        nn.Linear: "Linear",
+        nn.BatchNorm1d: "BatchNorm1d",
+        nn.Dropout: "Dropout",
+        nn.Identity: "Identity",
+        nn.Sigmoid: "Sigmoid",
+        nn.Tanh: "Tanh",
+        nn.ReLU: "ReLU",
+        nn.LeakyReLU: "LeakyReLU",
+        nn.ELU: "ELU",
+        nn.SELU: "SELU",
+        nn.Softplus: "Softplus",
+        nn.GELU: "GELU",
+        nn.SiLU: "SiLU",
+        nn.Mish: "Mish",
+        nn.Softmax: "Softmax",
+    }
+
+
+def _numpy(tensor, dtype: np.dtype) -> np.ndarray:
+    return tensor.detach().cpu().numpy().astype(dtype, copy=True)
+
+
+def _chainrule_activation(module, where: str) -> Activation:
+    nn = _require_torch().nn
+    kind = type(module)
+    simple = {
+        nn.Identity: Identity,
+        nn.Sigmoid: Sigmoid,
+        nn.Tanh: Tanh,
+        nn.ReLU: ReLU,
+        nn.SELU: SELU,
+        nn.SiLU: SiLU,
+        nn.Mish: Mish,
+    }
+    if kind in simple:
+        return simple[kind]()
+    if kind is nn.LeakyReLU:
+        return LeakyReLU(module.negative_slope)
+    if kind is nn.ELU:
+        return ELU(module.alpha)
+    if kind is nn.Softplus:
+        return Softplus(beta=float(module.beta), threshold=float(module.threshold))
+    if kind is nn.GELU:
+        return GELU(approximate=module.approximate)
+    if kind is nn.Softmax:
+        if module.dim not in (None, -1, 1):
+            raise ValueError(
+                f"{where}: chainrule's Softmax works over the features (dim=-1 or 1) of a 2-D "
+                f"batch; this one has dim={module.dim}"
+            )
+        return Softmax()
+    raise AssertionError(kind)  # pragma: no cover - callers check the type first
+
+
+def _params_dtype(module) -> np.dtype:
+    torch = _require_torch()
+    dtypes = {p.dtype for p in module.parameters()} | {
+        b.dtype for b in module.buffers() if b.is_floating_point()
+    }
+    if not dtypes:
+        return np.dtype(np.float32)
+    if len(dtypes) > 1:
+        raise ValueError(
+            f"the module mixes parameter dtypes {sorted(str(d) for d in dtypes)}; convert it to "
+            "one dtype first (model.float() or model.double())"
+        )
+    (dtype,) = dtypes
+    if dtype == torch.float32:
+        return np.dtype(np.float32)
+    if dtype == torch.float64:
+        return np.dtype(np.float64)
+    raise ValueError(
+        f"chainrule networks are float32 or float64; the module is {dtype}: call model.float() "
+        "or model.double() first"
+    )
+
+
+def from_torch(
+    module: torch.nn.Sequential, *, fuse_activations: bool = True, loss: str | None = None
+) -> Sequential:
+    """A chainrule network equal to a ``torch.nn.Sequential`` of supported modules.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        Built from ``nn.Linear``, ``nn.BatchNorm1d``, ``nn.Dropout`` and the
+        activations ``nn.Identity``, ``Sigmoid``, ``Tanh``, ``ReLU``,
+        ``LeakyReLU``, ``ELU``, ``SELU``, ``Softplus``, ``GELU``, ``SiLU``,
+        ``Mish`` and ``Softmax(dim=-1)``, all float32 or all float64, on any
+        device (the weights are copied to the CPU).
+    fuse_activations : bool
+        True (default): an activation right after an ``nn.Linear`` becomes that
+        ``Dense``'s ``activation``, chainrule's usual (and faster) form, so
+        ``from_torch(to_torch(net))`` rebuilds ``net`` layer for layer when
+        its activations were fused. False: every module becomes a layer of
+        its own. The outputs are the same either way.
+    loss : str or None
+        Recorded as ``net.loss_`` (what ``fit`` would set), so that
+        ``predict`` answers class labels for a classifier, e.g.
+        ``"cross_entropy"``; torch modules do not know their loss.
+
+    Returns
+    -------
+    chainrule.Sequential
+        With the module's dtype, copies of its weights and running
+        statistics, and each layer in its module's train/eval mode.
+        ``net(X)`` equals ``module(X)``.
+
+    Raises
+    ------
+    TypeError
+        If ``module`` is not an ``nn.Sequential``.
+    ValueError
+        For a module with no chainrule equivalent (named, with the list of
+        supported ones), a nested ``nn.Sequential`` or ``nn.Flatten``, a
+        ``BatchNorm1d`` without affine parameters, running statistics or a
+        momentum, a ``Softmax`` over another dimension, or mixed dtypes.
+
+    Notes
+    -----
+    An ``nn.Linear(bias=False)`` becomes a ``Dense`` with a zero bias: the same
+    outputs, but the bias is a parameter chainrule will train.
+    """
+    torch = _require_torch()
+    nn = torch.nn
+    if not isinstance(module, nn.Sequential):
+        raise TypeError(
+            f"from_torch takes a torch.nn.Sequential, not {type(module).__name__}; wrap the "
+            "modules in nn.Sequential(...) (DistributedDataParallel: pass model.module)"
+        )
+    if len(module) == 0:
+        raise ValueError("from_torch got an empty nn.Sequential")
+    dtype = _params_dtype(module)
+    supported = _supported_modules()
+    layers: list[Layer] = []
+    modes: list[bool] = []
+    for i, (name, child) in enumerate(module.named_children()):
+        kind = type(child)
+        where = f"module {i} ({name!r}: {child!r})" if name != str(i) else f"module {i} ({child!r})"
+        if kind is nn.Sequential:
+            raise ValueError(
+                f"{where} is a nested nn.Sequential; chainrule networks are flat: unpack it, "
+                "e.g. nn.Sequential(*outer[:i], *inner, *outer[i + 1:])"
+            )
+        if kind is nn.Flatten:
+            raise ValueError(
+                f"{where}: chainrule networks take 2-D (n_samples, n_features) input, so there "
+                "is nothing to flatten; reshape the inputs with X.reshape(len(X), -1) and drop "
+                "the nn.Flatten"
+            )
+        if kind not in supported:
+            raise ValueError(
+                f"{where} has no chainrule equivalent; supported modules are "
+                f"{', '.join(supported.values())}"
+            )
+        if kind is nn.Linear:
+            dense = Dense(child.in_features, child.out_features, weight_init="zeros", dtype=dtype)
+            dense.weight.value[...] = _numpy(child.weight, dtype).T
+            if child.bias is not None:
+                dense.bias.value[...] = _numpy(child.bias, dtype)
+            layers.append(dense)
+            modes.append(child.training)
+        elif kind is nn.Dropout:
+            try:
+                layers.append(Dropout(p=float(child.p)))
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+            modes.append(child.training)
+        elif kind is nn.BatchNorm1d:
+            if not child.affine:
+                raise ValueError(
+                    f"{where}: chainrule's BatchNorm always has a scale and shift (affine=True)"
+                )
+            if not child.track_running_stats or child.running_mean is None:
+                raise ValueError(
+                    f"{where}: chainrule's BatchNorm keeps running statistics for eval mode "
+                    "(track_running_stats=True)"
+                )
+            if child.momentum is None:
+                raise ValueError(
+                    f"{where}: momentum=None (a cumulative average) has no chainrule equivalent; "
+                    "chainrule's BatchNorm uses an exponential average with a momentum in [0, 1]"
+                )
+            bn = BatchNorm(child.num_features, momentum=child.momentum, eps=child.eps, dtype=dtype)
+            bn.weight.value[...] = _numpy(child.weight, dtype)
+            bn.bias.value[...] = _numpy(child.bias, dtype)
+            bn.running_mean[...] = _numpy(child.running_mean, dtype)
+            bn.running_var[...] = _numpy(child.running_var, dtype)
+            layers.append(bn)
+            modes.append(child.training)
+        else:
+            act = _chainrule_activation(child, where)
+            last = layers[-1] if layers else None
+            if fuse_activations and type(last) is Dense and last.activation is None:
+                last.activation = act
+            else:
+                layers.append(act)
+                modes.append(child.training)
+    net = Sequential(*layers, dtype=dtype)
+    for layer, training in zip(net.layers, modes):
+        layer.training = training
+    if loss is not None:
+        net.loss_ = get_loss(loss).name
+    return net
+
+
+__all__ = ["EXACT_SOFTPLUS_THRESHOLD", "from_torch", "to_torch"]
