@@ -1,4 +1,5 @@
-"""Model files: safetensors + JSON, bit-identical round trips, atomic writes, no pickle."""
+"""Model files: safetensors + JSON, bit-identical round trips, atomic writes, no pickle,
+format versions, preprocessing and history metadata, and checkpoints that resume exactly."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def test_file_is_plain_safetensors_with_chainrule_metadata(tmp_path):
         meta = f.metadata()
         keys = set(f.keys())
         w0 = f.get_tensor("0.weight")
-    assert meta["format"] == "chainrule" and meta["format_version"] == "1"
+    assert meta["format"] == "chainrule" and meta["format_version"] == "2"
     arch = json.loads(meta["architecture"])
     assert [layer["type"] for layer in arch["layers"]] == [
         "dense",
@@ -134,3 +135,198 @@ def test_model_checkpoint_saves_the_best_epoch(tmp_path):
     best = min(h["val_loss"])
     saved = cr.load(tmp_path / "best.safetensors")
     assert saved.evaluate(Xv, yv)["loss"] == pytest.approx(best, rel=1e-6)
+
+
+# -- format versions, metadata, clear errors ----------------------------------------------------
+def _rewrite(src, dst, **changes):
+    """Copy a model file, changing (or with None removing) metadata entries."""
+    import safetensors.numpy as st
+    from safetensors import safe_open
+
+    with safe_open(str(src), framework="np") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    for key, value in changes.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    st.save_file(tensors, str(dst), metadata=meta)
+
+
+def test_format_1_files_still_load(tmp_path):
+    net = _net()
+    net.save(tmp_path / "new.safetensors")
+    _rewrite(tmp_path / "new.safetensors", tmp_path / "v1.safetensors", format_version="1")
+    loaded = cr.load(tmp_path / "v1.safetensors")
+    X = np.random.default_rng(0).normal(size=(7, 5))
+    np.testing.assert_array_equal(loaded.eval()(X), net.eval()(X))
+    assert loaded.preprocessing_ is None and loaded.history_ is None
+
+
+def test_newer_format_is_refused_with_upgrade_advice(tmp_path):
+    _net().save(tmp_path / "m.safetensors")
+    _rewrite(tmp_path / "m.safetensors", tmp_path / "future.safetensors", format_version="3")
+    with pytest.raises(ValueError, match=r"newer chainrule \(model format 3\).*upgrade"):
+        cr.load(tmp_path / "future.safetensors")
+    _rewrite(tmp_path / "m.safetensors", tmp_path / "odd.safetensors", format_version="x")
+    with pytest.raises(ValueError, match="unknown chainrule model format version 'x'"):
+        cr.load(tmp_path / "odd.safetensors")
+
+
+@pytest.mark.parametrize("keep", [0, 5, 8, 40, -10])
+def test_truncated_file_says_truncated(tmp_path, keep):
+    path = tmp_path / "m.safetensors"
+    _net().save(path)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(data[:keep] if keep >= 0 else data[:keep])
+    with pytest.raises(ValueError, match="not a readable safetensors file") as info:
+        cr.load(cut)
+    if keep > 8:
+        assert "truncated" in str(info.value)
+
+
+def test_text_file_is_not_a_model(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a chainrule model file"):
+        cr.load(path)
+    with pytest.raises(ValueError, match="is not a file"):
+        cr.load(tmp_path)
+
+
+def test_preprocessing_and_history_are_stored(tmp_path):
+    from chainrule.serialization import read_metadata
+
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(30, 5)), rng.integers(0, 3, 30)
+    net = _net()
+    h = net.fit(X, y, loss="cross_entropy", epochs=2, batch_size=10)
+    net.preprocessing_ = {"mean": [0.5] * 5, "scale": [2.0] * 5, "classes": ["a", "b", "c"]}
+    net.history_ = h.history
+    net.save(tmp_path / "m.safetensors")
+    loaded = cr.load(tmp_path / "m.safetensors")
+    assert loaded.preprocessing_ == net.preprocessing_
+    assert loaded.history_ == h.history
+    meta = read_metadata(tmp_path / "m.safetensors")
+    assert meta["format_version"] == "2" and meta["optimizer"] is None
+    assert meta["preprocessing"]["classes"] == ["a", "b", "c"]
+    assert meta["tensors"]["0.weight"] == [5, 8]
+
+
+def test_unserialisable_preprocessing_is_a_clear_error(tmp_path):
+    net = _net()
+    net.preprocessing_ = {"mean": np.zeros(5)}
+    with pytest.raises(ValueError, match="not JSON data"):
+        net.save(tmp_path / "m.safetensors")
+    assert not list(tmp_path.iterdir())
+
+
+def test_saved_file_gets_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "m.safetensors"
+        _net().save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        path.chmod(0o600)  # an existing file keeps its mode
+        _net().save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(umask)
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+def _resumable_net():
+    return cr.Sequential(
+        cr.Dense(5, 8, activation="tanh"),
+        cr.BatchNorm(8),
+        cr.Dense(8, 3),
+        seed=4,
+    )
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda p: cr.Adam(p, lr=1e-2, weight_decay=1e-3, amsgrad=True),
+        lambda p: cr.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+        lambda p: cr.RMSprop(p, lr=1e-3, centered=True, momentum=0.5),
+    ],
+    ids=["adam", "sgd", "rmsprop"],
+)
+def test_checkpoint_resumes_bit_for_bit(tmp_path, make_opt):
+    from chainrule.serialization import load_checkpoint, save
+
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(64, 5)), rng.integers(0, 3, 64)
+    Xv, yv = rng.normal(size=(16, 5)), rng.integers(0, 3, 16)
+    kw = dict(batch_size=16, shuffle=False, validation_data=(Xv, yv), metrics=["accuracy"])
+
+    straight = _resumable_net()
+    opt = make_opt(straight.parameters())
+    h4 = straight.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=4, **kw)
+
+    first = _resumable_net()
+    opt1 = make_opt(first.parameters())
+    h2 = first.fit(X, y, loss="cross_entropy", optimizer=opt1, epochs=2, **kw)
+    save(first, tmp_path / "ckpt.safetensors", optimizer=opt1)
+    del first, opt1
+
+    resumed, opt2 = load_checkpoint(tmp_path / "ckpt.safetensors")
+    assert type(opt2) is type(opt) and opt2.step_count == 2 * 4
+    h2b = resumed.fit(X, y, optimizer=opt2, epochs=2, **kw)  # loss comes from the file
+
+    for a, b in zip(straight.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(a.value, b.value)
+    np.testing.assert_array_equal(straight[1].running_mean, resumed[1].running_mean)
+    np.testing.assert_array_equal(straight[1].running_var, resumed[1].running_var)
+    assert h2["loss"] + h2b["loss"] == h4["loss"]
+    assert h2["val_loss"] + h2b["val_loss"] == h4["val_loss"]
+    sa, sb = opt.state_dict(), opt2.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        np.testing.assert_array_equal(sa[key], sb[key])
+
+
+def test_checkpoint_file_is_also_a_plain_model(tmp_path):
+    from safetensors import safe_open
+
+    from chainrule.serialization import load_checkpoint, save
+
+    rng = np.random.default_rng(6)
+    X, y = rng.normal(size=(20, 5)), rng.integers(0, 3, 20)
+    net = _resumable_net()
+    opt = cr.Adam(net.parameters(), lr=1e-2)
+    net.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=5)
+    path = tmp_path / "ckpt.safetensors"
+    save(net, path, optimizer=opt)
+    with safe_open(str(path), framework="np") as f:
+        keys = set(f.keys())
+        meta = json.loads(f.metadata()["optimizer"])
+    assert "optimizer.state.0.exp_avg" in keys and meta["name"] == "adam"
+    assert meta["scalars"]["step"] == 4 and meta["scalars"]["lr"] == 1e-2
+    plain = cr.load(path)  # optimizer tensors are ignored
+    np.testing.assert_array_equal(plain.predict(X), net.predict(X))
+
+    net.save(tmp_path / "plain.safetensors")
+    with pytest.raises(ValueError, match="holds no optimizer state"):
+        load_checkpoint(tmp_path / "plain.safetensors")
+
+
+def test_checkpoint_refuses_a_foreign_optimizer(tmp_path):
+    from chainrule.serialization import save
+
+    net, other = _resumable_net(), _resumable_net()
+    with pytest.raises(ValueError, match="built for other parameters"):
+        save(net, tmp_path / "c.safetensors", optimizer=cr.Adam(other.parameters()))
+
+    class MyAdam(cr.Adam):
+        pass
+
+    with pytest.raises(ValueError, match="only chainrule's built-in optimizers"):
+        save(net, tmp_path / "c.safetensors", optimizer=MyAdam(net.parameters()))
+    assert not list(tmp_path.iterdir())

@@ -4,13 +4,29 @@ No pickle anywhere: a model file holds only numbers and text, so loading one
 cannot run code. The file is written under a temporary name and renamed into
 place, so a crash never leaves a half-written model behind.
 
-Layout of ``model.safetensors``::
+Layout of ``model.safetensors`` (format version 2)::
 
     tensors   "<layer index>.<name>"   e.g. "0.weight", "0.bias", "1.running_mean"
-    metadata  "format": "chainrule", "format_version": "1",
-              "architecture": JSON {"layers": [{"type": ..., "config": {...}}, ...],
-                                    "dtype": ..., "loss": ..., "metrics": ...,
-                                    "chainrule_version": ...}
+              "optimizer.<key>"         checkpoints only: the optimizer's state
+                                        arrays, e.g. "optimizer.state.0.exp_avg"
+    metadata  (string -> string, each JSON where noted)
+      "format":         "chainrule"
+      "format_version": "2"
+      "architecture":   JSON {"layers": [{"type": ..., "config": {...}}, ...],
+                              "dtype": ..., "loss": ..., "metrics": ..., "seed": ...,
+                              "chainrule_version": ...}
+      "preprocessing":  JSON, optional: ``net.preprocessing_`` (see
+                        :mod:`chainrule.preprocessing`; at least "mean" and
+                        "scale", one number per network input)
+      "history":        JSON, optional: ``net.history_``, per-epoch training
+                        numbers {"loss": [...], ...}
+      "optimizer":      JSON, checkpoints only: {"name": "adam", "scalars":
+                        {"step": 12, "lr": 0.001, ...}}; with the
+                        "optimizer.*" tensors this is ``optimizer.state_dict()``
+
+Versions: format 1 is format 2 without the optional keys; this module reads
+both and writes 2. A file from a newer format is refused with a message
+saying to upgrade chainrule.
 """
 
 from __future__ import annotations
@@ -27,7 +43,10 @@ from .layer import Layer
 from .layers import BatchNorm, Dense, Dropout
 from .network import Sequential
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+#: Every format version this module can read.
+READABLE_VERSIONS = ("1", "2")
+_OPTIMIZER_PREFIX = "optimizer."
 
 
 def _require_safetensors():
@@ -113,8 +132,46 @@ def architecture(net: Sequential) -> dict:
     }
 
 
-def save(net: Sequential, path: str | os.PathLike) -> Path:
-    """Write ``net`` to ``path`` (safetensors), atomically. Returns the path."""
+def _optimizer_state(net: Sequential, optimizer) -> tuple[dict[str, np.ndarray], dict]:
+    """Split ``optimizer.state_dict()`` into tensors and JSON scalars, after checks."""
+    from .optimizers import OPTIMIZERS
+
+    name = getattr(optimizer, "name", None)
+    if OPTIMIZERS.get(name) is not type(optimizer):
+        raise ValueError(
+            f"cannot save the state of {type(optimizer).__name__}: only chainrule's built-in "
+            f"optimizers ({', '.join(sorted(OPTIMIZERS))}) can be stored in a checkpoint"
+        )
+    if [id(p) for p in optimizer.parameters] != [id(p) for p in net.parameters()]:
+        raise ValueError(
+            "the optimizer was built for other parameters than this network's; a checkpoint "
+            "pairs a network with the optimizer that trains it (net.parameters(), in order)"
+        )
+    tensors: dict[str, np.ndarray] = {}
+    scalars: dict = {}
+    for key, value in optimizer.state_dict().items():
+        if isinstance(value, np.ndarray) and value.ndim > 0:
+            tensors[_OPTIMIZER_PREFIX + key] = np.ascontiguousarray(value)
+        else:
+            scalars[key] = value.item() if isinstance(value, (np.ndarray, np.generic)) else value
+    return tensors, {"name": name, "scalars": scalars}
+
+
+def save(net: Sequential, path: str | os.PathLike, optimizer=None) -> Path:
+    """Write ``net`` to ``path`` (safetensors), atomically. Returns the path.
+
+    Parameters
+    ----------
+    net : Sequential
+    path : str or path-like
+        The file to write; its folder must exist. The data goes to a
+        temporary file in the same folder, renamed over ``path`` only once
+        complete, so an existing file is never left half-written.
+    optimizer : Optimizer or None
+        Also store its state (a checkpoint): read it back with
+        :func:`load_checkpoint` to continue training exactly where it stopped.
+        ``net.preprocessing_`` and ``net.history_`` are stored when present.
+    """
     st = _require_safetensors()
     path = Path(path)
     metadata = {
@@ -122,7 +179,17 @@ def save(net: Sequential, path: str | os.PathLike) -> Path:
         "format_version": FORMAT_VERSION,
         "architecture": json.dumps(architecture(net)),
     }
+    preprocessing = getattr(net, "preprocessing_", None)
+    if preprocessing is not None:
+        metadata["preprocessing"] = _json(preprocessing, "net.preprocessing_")
+    history = getattr(net, "history_", None)
+    if history is not None:
+        metadata["history"] = _json(history, "net.history_")
     tensors = {k: np.ascontiguousarray(v) for k, v in _tensors(net).items()}
+    if optimizer is not None:
+        opt_tensors, opt_meta = _optimizer_state(net, optimizer)
+        tensors.update(opt_tensors)
+        metadata["optimizer"] = _json(opt_meta, "the optimizer state")
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot save to {path}: the folder {directory} does not exist")
@@ -130,6 +197,7 @@ def save(net: Sequential, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         st.save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600 files; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -137,14 +205,76 @@ def save(net: Sequential, path: str | os.PathLike) -> Path:
     return path
 
 
-def load(path: str | os.PathLike) -> Sequential:
-    """Read a network written by :func:`save`; its predictions are bit-identical."""
+def _file_mode(path: Path) -> int:
+    """The mode ``path`` keeps if it exists, else what ``open(path, "w")`` would create."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _json(value, what: str) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"cannot store {what} in a model file: it is not JSON data ({exc})"
+        ) from exc
+
+
+def _check_container(path: Path) -> None:
+    """Refuse files that are not complete safetensors files, saying which problem it is.
+
+    A safetensors file is an 8-byte little-endian header length, a JSON header
+    (tensor names, dtypes, shapes, byte ranges; the metadata) and the data.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        start = f.read(2) if n > 0 else b""
+        header_bytes = f.read(n - 2) if 2 < n <= size - 8 else b""
+    looks_like_header = start == b'{"'
+    if n <= 0 or not looks_like_header:
+        raise ValueError(
+            f"{path} is not a readable safetensors file: it is not a chainrule model file "
+            f"(expected a safetensors model, got {size} bytes of something else)"
+        )
+    if 8 + n > size:
+        raise ValueError(
+            f"{path} is not a readable safetensors file: it is truncated (the header alone "
+            f"needs {8 + n} bytes, the file has {size}); the copy or save was cut off"
+        )
+    try:
+        header = json.loads(start + header_bytes)
+        end = max(
+            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+            default=0,
+        )
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ValueError(
+            f"{path} is not a readable safetensors file: its header is corrupt ({exc})"
+        ) from exc
+    if 8 + n + end > size:
+        raise ValueError(
+            f"{path} is not a readable safetensors file: it is truncated (its header announces "
+            f"{8 + n + end} bytes, the file has {size}); the copy or save was cut off"
+        )
+
+
+def _read(path: str | os.PathLike) -> tuple[Path, dict[str, str], dict[str, np.ndarray]]:
+    """Metadata and tensors of a chainrule model file, after every format check."""
     _require_safetensors()
     from safetensors import safe_open
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    _check_container(path)
     try:
         with safe_open(str(path), framework="np") as f:
             metadata = f.metadata() or {}
@@ -155,24 +285,124 @@ def load(path: str | os.PathLike) -> Sequential:
         raise ValueError(
             f"{path} is a safetensors file but not a chainrule model (no chainrule metadata)"
         )
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path} uses chainrule model format {metadata.get('format_version')!r}; this version "
-            f"reads format {FORMAT_VERSION!r}"
-        )
-    arch = json.loads(metadata["architecture"])
-    net = Sequential(*(_build_layer(s) for s in arch["layers"]), dtype=np.dtype(arch["dtype"]))
+    version = metadata.get("format_version")
+    if version not in READABLE_VERSIONS:
+        if isinstance(version, str) and version.isdigit() and int(version) > int(FORMAT_VERSION):
+            from . import __version__
+
+            raise ValueError(
+                f"{path} was written by a newer chainrule (model format {version}); chainrule "
+                f"{__version__} reads formats up to {FORMAT_VERSION}: upgrade it with "
+                "pip install -U chainrule"
+            )
+        raise ValueError(f"{path} has an unknown chainrule model format version {version!r}")
+    return path, metadata, tensors
+
+
+def _metadata_json(path: Path, metadata: dict[str, str], key: str):
+    if key not in metadata:
+        return None
+    try:
+        return json.loads(metadata[key])
+    except ValueError as exc:
+        raise ValueError(f"{path} has corrupt {key!r} metadata ({exc})") from exc
+
+
+def _build(path: Path, metadata: dict[str, str], tensors: dict[str, np.ndarray]) -> Sequential:
+    arch = _metadata_json(path, metadata, "architecture")
+    if not isinstance(arch, dict) or "layers" not in arch:
+        raise ValueError(f"{path} has no network architecture in its metadata")
+    try:
+        net = Sequential(*(_build_layer(s) for s in arch["layers"]), dtype=np.dtype(arch["dtype"]))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path} has a corrupt architecture ({exc!r})") from exc
     net.seed = arch.get("seed")
     net.loss_ = arch.get("loss")
     net.metrics_ = arch.get("metrics")
+    net.preprocessing_ = _metadata_json(path, metadata, "preprocessing")
+    net.history_ = _metadata_json(path, metadata, "history")
+    weights = {k: v for k, v in tensors.items() if not k.startswith(_OPTIMIZER_PREFIX)}
     expected = set(_tensors(net))
-    if expected != set(tensors):
+    if expected != set(weights):
         raise ValueError(
-            f"{path} does not match its own architecture: missing {sorted(expected - set(tensors))}, "
-            f"unexpected {sorted(set(tensors) - expected)}"
+            f"{path} does not match its own architecture: missing {sorted(expected - set(weights))}, "
+            f"unexpected {sorted(set(weights) - expected)}"
         )
-    load_weights(net, tensors)
+    load_weights(net, weights)
     return net
+
+
+def load(path: str | os.PathLike) -> Sequential:
+    """Read a network written by :func:`save`; its predictions are bit-identical.
+
+    Sets ``net.preprocessing_`` and ``net.history_`` (``None`` when the file
+    holds none). A checkpoint's optimizer state is ignored: see
+    :func:`load_checkpoint`.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is truncated, is not a chainrule model, or comes from a
+        newer chainrule (format version above :data:`FORMAT_VERSION`).
+    """
+    return _build(*_read(path))
+
+
+def load_checkpoint(path: str | os.PathLike):
+    """Read a checkpoint written by ``save(net, path, optimizer=opt)``.
+
+    Returns
+    -------
+    net : Sequential
+    optimizer : Optimizer
+        Of the saved class, on ``net.parameters()``, with its step count,
+        hyperparameters and state arrays restored.
+
+    Notes
+    -----
+    ``fit(net, X, y, optimizer=optimizer, ...)`` then continues training
+    where it stopped. The continuation is bit-identical to an uninterrupted
+    run when every batch is the same: ``shuffle=False`` (``fit`` draws a new
+    shuffling generator from its seed at every call), no ``validation_split``
+    (pass ``validation_data``), no ``Dropout`` (its random generator is not
+    stored), and no learning-rate schedule (its state is not stored).
+    """
+    path, metadata, tensors = _read(path)
+    net = _build(path, metadata, tensors)
+    info = _metadata_json(path, metadata, "optimizer")
+    if info is None:
+        raise ValueError(
+            f"{path} holds no optimizer state: it was saved without optimizer=...; load the "
+            "network alone with chainrule.load"
+        )
+    from .optimizers import get_optimizer
+
+    state = dict(info.get("scalars", {}))
+    n = len(_OPTIMIZER_PREFIX)
+    state.update({k[n:]: v for k, v in tensors.items() if k.startswith(_OPTIMIZER_PREFIX)})
+    try:
+        optimizer = get_optimizer(info["name"], net.parameters())
+        optimizer.load_state_dict(state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} holds an unusable optimizer state ({exc})") from exc
+    return net, optimizer
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The decoded metadata of a model file, without building the network.
+
+    Returns a dict with ``format``, ``format_version`` (str) and, decoded
+    from JSON, ``architecture``, ``preprocessing``, ``history`` and
+    ``optimizer`` (``None`` when absent), plus ``tensors``: name -> shape.
+    """
+    path, metadata, tensors = _read(path)
+    out: dict = {"format": metadata["format"], "format_version": metadata["format_version"]}
+    for key in ("architecture", "preprocessing", "history", "optimizer"):
+        out[key] = _metadata_json(path, metadata, key)
+    out["tensors"] = {k: list(v.shape) for k, v in tensors.items()}
+    return out
 
 
 def load_weights(net: Sequential, tensors: dict[str, np.ndarray]) -> None:

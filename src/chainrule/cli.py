@@ -1,0 +1,1724 @@
+"""The ``chainrule`` command: train, use and inspect networks from a terminal.
+
+Subcommands::
+
+    chainrule demo                                  train on built-in data, write plots
+    chainrule train DATA --target COL               fit a network on a CSV/Parquet table
+    chainrule predict MODEL DATA [--out preds.csv]  predictions in the table's own terms
+    chainrule evaluate MODEL DATA [--json]          loss and metrics on labelled data
+    chainrule summary MODEL [--json]                what a model file holds
+    chainrule plot MODEL|activations --out FILE     loss curve, confusion, boundary...
+    chainrule diagnose MODEL DATA                   why a network learns badly
+    chainrule export MODEL --to onnx|torch OUT      hand the network to other tools
+
+Conventions: results (tables, CSV, JSON) go to stdout; notes, progress and
+errors go to stderr. Every error is one line ``chainrule: error: ...`` with
+exit code 2 for a usage mistake and 1 for bad data or files; ``--verbose``
+adds the traceback. Colour and progress bars only appear on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROG = "chainrule"
+CLASSIFY_LOSSES = ("cross_entropy", "binary_cross_entropy", "hinge")
+REGRESS_LOSSES = ("mse", "mae", "huber")
+
+
+# =============================================================================
+# Errors and output
+# =============================================================================
+class CLIError(Exception):
+    """A problem with the user's input: printed as one line, exit with ``code``.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and, where possible, how to fix it.
+    code : int
+        1 for data and file problems, 2 for usage mistakes.
+    """
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _wants_color(stream) -> bool:
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+class UI:
+    """Where and how the command talks: results to stdout, the rest to stderr.
+
+    Parameters
+    ----------
+    quiet : bool
+        No notes and no progress (results, warnings and errors still appear).
+    verbose : bool
+        More notes, and the traceback of errors.
+    """
+
+    _CODES = {"bold": "1", "red": "31", "green": "32", "yellow": "33", "cyan": "36", "dim": "2"}
+
+    def __init__(self, quiet: bool = False, verbose: bool = False) -> None:
+        self.quiet = quiet
+        self.verbose = verbose
+
+    def _paint(self, text: str, style: str, stream) -> str:
+        if not _wants_color(stream):
+            return text
+        return f"\033[{self._CODES[style]}m{text}\033[0m"
+
+    def out(self, text: str = "", style: str | None = None) -> None:
+        """A result line on stdout."""
+        print(self._paint(text, style, sys.stdout) if style else text, file=sys.stdout)
+
+    def note(self, text: str) -> None:
+        """Information on stderr (silenced by --quiet)."""
+        if not self.quiet:
+            print(text, file=sys.stderr)
+
+    def detail(self, text: str) -> None:
+        """Information on stderr shown only with --verbose."""
+        if self.verbose and not self.quiet:
+            print(text, file=sys.stderr)
+
+    def warn(self, text: str) -> None:
+        print(
+            f"{PROG}: {self._paint('warning:', 'yellow', sys.stderr)} {_one_line(text)}",
+            file=sys.stderr,
+        )
+
+    def error(self, text: str) -> None:
+        print(
+            f"{PROG}: {self._paint('error:', 'red', sys.stderr)} {_one_line(text)}", file=sys.stderr
+        )
+
+    @property
+    def progress_mode(self) -> str:
+        return "off" if self.quiet else "auto"
+
+
+# =============================================================================
+# Argument parsing
+# =============================================================================
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (raised as CLIError, code 2)."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's API
+        raise CLIError(f"{message} (see '{self.prog} --help')", code=2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def parse_hidden(text: str) -> list[int]:
+    """``"64,32"`` -> ``[64, 32]``; ``""`` or ``"none"`` -> ``[]`` (no hidden layer).
+
+    Raises ``argparse.ArgumentTypeError`` for a size that is not a whole
+    number of at least 1.
+    """
+    if text.strip().lower() in ("", "none"):
+        return []
+    sizes = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            size = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a list of layer sizes such as 64,32 ({part!r} is not a whole "
+                "number)"
+            ) from None
+        if size < 1:
+            raise argparse.ArgumentTypeError(
+                f"layer sizes must be at least 1, got {size} in {text!r}"
+            )
+        sizes.append(size)
+    return sizes
+
+
+def _activation_name(text: str) -> str:
+    from .activations import ACTIVATIONS
+
+    key = text.strip().lower().replace("-", "_")
+    if key not in ACTIVATIONS or key == "softmax":
+        valid = ", ".join(sorted(k for k in ACTIVATIONS if k != "softmax"))
+        raise argparse.ArgumentTypeError(f"unknown activation {text!r}; choose from {valid}")
+    return key
+
+
+def _loss_name(text: str) -> str:
+    from .losses import get_loss
+
+    try:
+        return get_loss(text).name
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _column_list(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``chainrule`` command (all subcommands)."""
+    from . import __version__
+
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("output")
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="no progress and no notes; only results, warnings and errors",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="more detail, and the Python traceback of errors",
+    )
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    parser = _Parser(
+        prog=PROG,
+        description="chainrule: neural networks from first principles on NumPy, from the "
+        "command line.",
+        formatter_class=fmt,
+        epilog=_examples(
+            "chainrule demo",
+            "chainrule train data.csv --target species --out model.safetensors",
+            "chainrule predict model.safetensors new.csv --out predictions.csv",
+            "chainrule evaluate model.safetensors test.csv --json",
+            "chainrule <command> --help",
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=False,
+        help="no progress and no notes (also after a command)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False,
+        help="more detail and error tracebacks (also after a command)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=_Parser)
+
+    # -- demo --------------------------------------------------------------------------
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        formatter_class=fmt,
+        help="train on built-in data and write plots (start here)",
+        description="Train two networks on data that ships with chainrule (no download): "
+        "handwritten digits (test accuracy, confusion matrix, loss curve, diagnosis) and "
+        "two spirals (decision boundary). Writes PNG plots, models and a CSV to a folder.",
+        epilog=_examples(
+            "chainrule demo",
+            "chainrule demo --out /tmp/demo --epochs 5 --quiet",
+        ),
+    )
+    p.add_argument(
+        "--out",
+        default="chainrule-demo",
+        metavar="DIR",
+        help="output folder (default: ./chainrule-demo, created if needed)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="epochs for both networks (default: 30 for digits, 300 for spirals)",
+    )
+    p.add_argument("--seed", type=_int, default=0, metavar="S", help="random seed (default 0)")
+    p.set_defaults(func=cmd_demo)
+
+    # -- train --------------------------------------------------------------------------
+    p = sub.add_parser(
+        "train",
+        parents=[common],
+        formatter_class=fmt,
+        help="train a network on a CSV or Parquet table",
+        description="Train a network on a table. Text columns are one-hot encoded, every "
+        "input is standardised, and that preprocessing is stored in the model file so that "
+        "'chainrule predict' applies the same steps.",
+        epilog=_examples(
+            "chainrule train iris.csv --target species",
+            "chainrule train houses.parquet --target price --hidden 128,64 --epochs 50",
+            "chainrule train data.csv --target label --impute median --validation-split 0.2",
+            "chainrule train data.csv --target label --dry-run",
+        ),
+    )
+    p.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
+    p.add_argument("--target", required=True, metavar="COL", help="the column to predict")
+    p.add_argument(
+        "--task",
+        choices=("classify", "regress"),
+        default=None,
+        help="default: detected from the target (text or a few whole numbers: classify)",
+    )
+    p.add_argument(
+        "--hidden",
+        type=parse_hidden,
+        default=[64, 32],
+        metavar="SIZES",
+        help="hidden layer widths, comma separated (default 64,32; 'none' for a linear model)",
+    )
+    p.add_argument(
+        "--activation",
+        type=_activation_name,
+        default="relu",
+        help="hidden activation (default relu)",
+    )
+    p.add_argument(
+        "--loss",
+        type=_loss_name,
+        default=None,
+        help="default: cross_entropy to classify, mse to regress",
+    )
+    p.add_argument(
+        "--optimizer",
+        default="adam",
+        choices=("sgd", "adagrad", "rmsprop", "adam", "adamw"),
+        help="default adam",
+    )
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="learning rate (default: the optimizer's, 1e-3 for adam)",
+    )
+    p.add_argument("--epochs", type=_positive_int, default=20, metavar="N", help="default 20")
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="default 32")
+    p.add_argument(
+        "--validation-split",
+        type=_fraction,
+        default=0.2,
+        metavar="F",
+        help="fraction of rows held out for validation (default 0.2; 0 for none)",
+    )
+    p.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stop when the validation loss has not improved for N epochs",
+    )
+    p.add_argument(
+        "--impute",
+        choices=("mean", "median", "drop"),
+        default=None,
+        help="fill missing feature values (mean/median) or drop their rows; "
+        "without it missing values are an error",
+    )
+    p.add_argument(
+        "--ignore",
+        type=_column_list,
+        default=[],
+        metavar="COLS",
+        help="comma-separated columns that are not features (ids...)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_int,
+        default=0,
+        metavar="S",
+        help="seed for the weights, the split and the shuffling (default 0)",
+    )
+    p.add_argument(
+        "--out",
+        default="model.safetensors",
+        metavar="FILE",
+        help="model file to write (default model.safetensors)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="also store the optimizer state (to continue training in Python)",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="read the data and show the network; train nothing"
+    )
+    p.set_defaults(func=cmd_train)
+
+    # -- predict -------------------------------------------------------------------------
+    p = sub.add_parser(
+        "predict",
+        parents=[common],
+        formatter_class=fmt,
+        help="predict with a model file",
+        description="Predict each row of a table with a model trained by 'chainrule train' "
+        "(its preprocessing is applied). Writes CSV: a 'prediction' column (class names or "
+        "values) and, with --proba, one probability column per class.",
+        epilog=_examples(
+            "chainrule predict model.safetensors new.csv --out predictions.csv",
+            "chainrule predict model.safetensors new.csv --proba | head",
+        ),
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--out", default=None, metavar="FILE", help="CSV file (default: stdout)")
+    p.add_argument("--proba", action="store_true", help="add probability columns (classifiers)")
+    p.set_defaults(func=cmd_predict)
+
+    # -- evaluate -------------------------------------------------------------------------
+    p = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        formatter_class=fmt,
+        help="loss and metrics of a model on labelled data",
+        description="Loss and metrics on a labelled table: accuracy, precision, recall and F1 "
+        "for a classifier; MSE, RMSE, MAE and R^2 in the target's units for a regressor.",
+        epilog=_examples(
+            "chainrule evaluate model.safetensors test.csv",
+            "chainrule evaluate model.safetensors test.csv --target species --json",
+        ),
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument(
+        "--target",
+        default=None,
+        metavar="COL",
+        help="the label column (default: the one the model was trained on)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_evaluate)
+
+    # -- summary ----------------------------------------------------------------------------
+    p = sub.add_parser(
+        "summary",
+        parents=[common],
+        formatter_class=fmt,
+        help="what a model file holds",
+        description="Layers, parameter counts, task, classes, inputs and training history "
+        "of a model file.",
+        epilog=_examples(
+            "chainrule summary model.safetensors",
+            "chainrule summary model.safetensors --json",
+        ),
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_summary)
+
+    # -- plot -----------------------------------------------------------------------------
+    p = sub.add_parser(
+        "plot",
+        parents=[common],
+        formatter_class=fmt,
+        help="plot a model (loss curve, confusion, boundary) or the activations",
+        description="Write a plot to an image file. 'activations' plots every activation "
+        "function with its derivative. For a model: 'loss' (training history, the default "
+        "without data), 'confusion' (a classifier on DATA), 'scatter' (a regressor on DATA: "
+        "predicted against true) or 'boundary' (a 2-input classifier on DATA).",
+        epilog=_examples(
+            "chainrule plot activations --out activations.png",
+            "chainrule plot model.safetensors --out loss.png",
+            "chainrule plot model.safetensors test.csv --kind confusion --out confusion.png",
+        ),
+    )
+    p.add_argument("what", metavar="MODEL|activations")
+    p.add_argument("data", nargs="?", default=None, metavar="DATA")
+    p.add_argument(
+        "--target", default=None, metavar="COL", help="label column of DATA (default: the model's)"
+    )
+    p.add_argument("--kind", choices=("loss", "confusion", "boundary", "scatter"), default=None)
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="image file, .png/.svg/.pdf (default: <kind>.png)",
+    )
+    p.set_defaults(func=cmd_plot)
+
+    # -- diagnose ---------------------------------------------------------------------------
+    p = sub.add_parser(
+        "diagnose",
+        parents=[common],
+        formatter_class=fmt,
+        help="explain why a network learns badly (dead units, vanishing gradients...)",
+        description="Run the network on labelled data and report dead ReLUs, saturated "
+        "units, vanishing or exploding gradients, in plain words.",
+        epilog=_examples("chainrule diagnose model.safetensors data.csv --target species"),
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument(
+        "--target", default=None, metavar="COL", help="the label column (default: the model's)"
+    )
+    p.set_defaults(func=cmd_diagnose)
+
+    # -- export -------------------------------------------------------------------------------
+    p = sub.add_parser(
+        "export",
+        parents=[common],
+        formatter_class=fmt,
+        help="export a model to ONNX or PyTorch",
+        description="Write the network as an ONNX model or a PyTorch TorchScript module.",
+        epilog=_examples(
+            "chainrule export model.safetensors --to onnx model.onnx",
+            "chainrule export model.safetensors --to torch model.pt",
+        ),
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--to", required=True, choices=("onnx", "torch"))
+    p.add_argument("out", metavar="OUT")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+# =============================================================================
+# Reading tables and models
+# =============================================================================
+def _pandas():
+    try:
+        import pandas as pd
+    except ImportError:
+        raise CLIError("reading tables needs pandas: pip install 'chainrule[cli]'") from None
+    return pd
+
+
+def read_table(path: str | os.PathLike):
+    """A pandas DataFrame from a CSV, TSV or Parquet file, or a one-line CLIError."""
+    p = Path(path)
+    if not p.exists():
+        raise CLIError(f"no such file: {path}")
+    if p.is_dir():
+        raise CLIError(f"{path} is a folder, not a data file")
+    pd = _pandas()
+    suffixes = [s.lower() for s in p.suffixes]
+    if suffixes and suffixes[-1] in (".parquet", ".pq"):
+        try:
+            df = pd.read_parquet(p)
+        except ImportError:
+            raise CLIError("reading Parquet needs pyarrow: pip install pyarrow") from None
+        except Exception as exc:
+            raise CLIError(f"cannot read {path} as Parquet: {_one_line(exc)}") from None
+    else:
+        sep = "\t" if any(s in (".tsv", ".tab") for s in suffixes) else ","
+        try:
+            df = pd.read_csv(p, sep=sep)
+        except pd.errors.EmptyDataError:
+            raise CLIError(f"{path} is empty: expected a header line and rows") from None
+        except pd.errors.ParserError as exc:
+            raise CLIError(f"cannot parse {path} as CSV: {_one_line(exc)}") from None
+        except UnicodeDecodeError:
+            raise CLIError(f"{path} is not a text CSV file (is it binary?)") from None
+    if df.shape[1] == 0:
+        raise CLIError(f"{path} is empty: it has no columns")
+    if len(df) == 0:
+        raise CLIError(f"{path} has a header but no rows")
+    df.columns = [str(c) for c in df.columns]
+    return df
+
+
+def _columns_hint(df) -> str:
+    cols = list(df.columns)
+    shown = ", ".join(map(repr, cols[:15])) + (", ..." if len(cols) > 15 else "")
+    return f"the columns are: {shown}"
+
+
+def load_model(path: str | os.PathLike):
+    """The network in a model file (``serialization.load``) with clear one-line errors."""
+    from .serialization import load
+
+    try:
+        return load(path)
+    except FileNotFoundError:
+        raise CLIError(f"no such model file: {path}") from None
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+
+
+class _ModelData:
+    """A loaded network with the preprocessing it was trained with (if any)."""
+
+    def __init__(self, net) -> None:
+        from .preprocessing import Preprocessor
+
+        self.net = net
+        info = getattr(net, "preprocessing_", None)
+        self.pre = Preprocessor.from_dict(info) if info else None
+        if self.pre is not None:
+            self.task = self.pre.task
+        else:
+            from .losses import get_loss
+
+            kind = get_loss(net.loss_).kind if net.loss_ else "regression"
+            self.task = "regress" if kind == "regression" else "classify"
+
+    @property
+    def target(self) -> str | None:
+        return self.pre.target if self.pre is not None else None
+
+    @property
+    def classes(self) -> list:
+        if self.pre is not None and self.pre.classes is not None:
+            return list(self.pre.classes)
+        k = self.net.n_outputs or 1
+        return list(range(max(k, 2)))
+
+    def features(self, df, target: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Network inputs and the mask of rows kept."""
+        from .preprocessing import MissingValuesError
+
+        if self.pre is None:
+            cols = [c for c in df.columns if c != target]
+            pd = _pandas()
+            bad = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c].dtype)]
+            if bad:
+                raise CLIError(
+                    f"this model stores no preprocessing, so every column must be numeric; "
+                    f"{', '.join(map(repr, bad[:5]))} are not"
+                )
+            if len(cols) != self.net.n_features_in:
+                raise CLIError(
+                    f"the data has {len(cols)} feature columns but the model expects "
+                    f"{self.net.n_features_in} (it stores no preprocessing: give exactly its inputs)"
+                )
+            X = df[cols].to_numpy(dtype=np.float64, na_value=np.nan)
+            if np.isnan(X).any():
+                raise CLIError("the data has missing values; fill them in first")
+            return X, np.ones(len(df), dtype=bool)
+        try:
+            X, kept = self.pre.transform(df, return_mask=True)
+        except MissingValuesError as exc:
+            raise CLIError(
+                f"missing values in column(s) {_counts_text(exc.counts)}: the model was trained "
+                "without --impute, so fill them in first (or retrain with --impute "
+                "mean|median|drop)"
+            ) from None
+        return X, kept
+
+    def encode_target(self, series) -> np.ndarray:
+        if self.pre is not None:
+            return self.pre.encode_target(series)
+        values = series.to_numpy()
+        if self.task == "classify":
+            return values.astype(np.int64)
+        return values.astype(np.float64)
+
+    def decode(self, answers: np.ndarray) -> np.ndarray:
+        """``net.predict`` answers to class names or values in the target's units."""
+        if self.pre is not None:
+            return self.pre.decode_target(answers)
+        return answers
+
+    def true_values(self, y_encoded: np.ndarray) -> np.ndarray:
+        if self.pre is not None and self.task == "regress":
+            return y_encoded * self.pre.target_scale + self.pre.target_mean
+        return y_encoded
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name!r} ({n} missing)" for name, n in counts.items())
+
+
+def scores(model: _ModelData, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Loss and metrics of ``model`` on network inputs ``X`` and encoded targets ``y``.
+
+    Classification: ``loss``, ``accuracy``, ``precision``, ``recall``, ``f1``
+    (class 1 for two classes, the macro average otherwise). Regression:
+    ``loss`` (the training objective, on the standardised target), then
+    ``mse``, ``rmse``, ``mae`` and ``r2`` in the target's units.
+    """
+    from . import metrics
+
+    net = model.net
+    result = {"loss": float(net.evaluate(X, y, metrics=[])["loss"])} if net.loss_ else {}
+    answers = net.predict(X)
+    if model.task == "classify":
+        for name in ("accuracy", "precision", "recall", "f1"):
+            result[name] = float(getattr(metrics, name)(y, answers))
+    else:
+        true = model.true_values(np.asarray(y, dtype=np.float64))
+        pred = np.asarray(model.decode(answers), dtype=np.float64)
+        result["mse"] = metrics.mse(true, pred)
+        result["rmse"] = math.sqrt(result["mse"])
+        result["mae"] = metrics.mae(true, pred)
+        result["r2"] = metrics.r2(true, pred)
+    return result
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4f}" if abs(v) < 1e5 else f"{v:.4g}"
+        return str(v)
+
+    text = [[str(h) for h in header]] + [[cell(v) for v in r] for r in rows]
+    widths = [max(len(r[c]) for r in text) for c in range(len(header))]
+    lines = []
+    for k, r in enumerate(text):
+        first = r[0].ljust(widths[0])
+        rest = "  ".join(v.rjust(w) for v, w in zip(r[1:], widths[1:]))
+        lines.append(f"{first}  {rest}".rstrip())
+        if k == 0:
+            lines.append("-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise CLIError(f"cannot write {path}: the folder {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        _set_mode(Path(tmp), path)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _set_mode(tmp: Path, path: Path) -> None:
+    """Give a temporary file the permissions a plain ``open(path, "w")`` would give."""
+    from .serialization import _file_mode
+
+    os.chmod(tmp, _file_mode(path))
+
+
+def _check_out_folder(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise CLIError(f"cannot write {path}: the folder {folder} does not exist")
+    if path.is_dir():
+        raise CLIError(f"cannot write {path}: it is a folder")
+    return path
+
+
+def _size(path: Path) -> str:
+    n = path.stat().st_size
+    return f"{n / 1024:.1f} kB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
+
+
+# =============================================================================
+# Plots (chainrule.plots when present, small matplotlib figures otherwise)
+# =============================================================================
+def _matplotlib():
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    try:
+        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    return Figure
+
+
+def _plots_module():
+    """``chainrule.plots``, or None when this build has none (the CLI then draws its own)."""
+    import importlib
+
+    try:
+        return importlib.import_module("chainrule.plots")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("chainrule.plots", "chainrule"):
+            return None
+        raise
+
+
+def _from_plots(ui: UI, names: Sequence[str], call: Callable) -> Any:
+    """A figure from chainrule.plots (first of ``names`` that exists), or None."""
+    plots = _plots_module()
+    if plots is None:
+        return None
+    for name in names:
+        fn = getattr(plots, name, None)
+        if fn is None:
+            continue
+        try:
+            return call(fn)
+        except Exception as exc:  # the plots module is optional: fall back to ours
+            ui.detail(f"chainrule.plots.{name} failed ({_one_line(exc)}); using a basic plot")
+            return None
+    return None
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Write a matplotlib figure and release it."""
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close(fig)
+    return path
+
+
+def figure_history(ui: UI, history: dict[str, list[float]], title: str = "training"):
+    """Loss (and metric) curves per epoch."""
+
+    def call(fn):
+        from .training import History
+
+        h = History()
+        n = max((len(v) for v in history.values()), default=0)
+        h.history, h.epoch = {k: list(v) for k, v in history.items()}, list(range(n))
+        return fn(h)
+
+    fig = _from_plots(ui, ["plot_history"], call)
+    if fig is not None:
+        return fig
+    Figure = _matplotlib()
+    metrics_ = sorted({k.removeprefix("val_") for k in history} - {"loss"})
+    fig = Figure(figsize=(5 + 4 * bool(metrics_), 3.6))
+    axes = fig.subplots(1, 1 + bool(metrics_), squeeze=False)[0]
+    for ax, names in zip(axes, [["loss"], metrics_]):
+        for name in names:
+            for key, style in ((name, "-"), (f"val_{name}", "--")):
+                if key in history:
+                    epochs = np.arange(1, len(history[key]) + 1)
+                    ax.plot(epochs, history[key], style, label=key)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0].set_ylabel("loss")
+    axes[0].set_title(f"{title}: loss")
+    fig.tight_layout()
+    return fig
+
+
+def figure_confusion(ui: UI, net, X, y_true, y_pred, class_names: Sequence, title: str = ""):
+    """Counts of true class (rows) against predicted class (columns)."""
+
+    def call(fn):
+        import inspect
+
+        first = next(iter(inspect.signature(fn).parameters), "")
+        if first in ("net", "model", "network"):
+            return fn(net, X, y_true)
+        return fn(y_true, y_pred)
+
+    fig = _from_plots(ui, ["plot_confusion_matrix", "plot_confusion"], call)
+    if fig is not None:
+        return fig
+    Figure = _matplotlib()
+    k = len(class_names)
+    counts = np.zeros((k, k), dtype=np.int64)
+    np.add.at(counts, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    size = min(3 + 0.45 * k, 10)
+    fig = Figure(figsize=(size + 1, size))
+    ax = fig.subplots()
+    im = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    labels = [str(c) for c in class_names]
+    ax.set_xticks(range(k), labels, rotation=45 if max(map(len, labels)) > 3 else 0)
+    ax.set_yticks(range(k), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title(f"{title + ': ' if title else ''}confusion matrix (accuracy {accuracy:.1%})")
+    top = counts.max() if counts.size else 0
+    for i in range(k):
+        for j in range(k):
+            if counts[i, j]:
+                color = "white" if counts[i, j] > top / 2 else "black"
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=color, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def figure_boundary(ui: UI, net, X, y, class_names: Sequence, feature_names=None, title=""):
+    """The classes a 2-input network assigns over the plane, with the points on top."""
+    fig = _from_plots(ui, ["plot_decision_boundary"], lambda fn: fn(net, X, y))
+    if fig is not None:
+        return fig
+    Figure = _matplotlib()
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.1 * (hi - lo) + 1e-9
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 250)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 250)
+    gx, gy = np.meshgrid(xs, ys)
+    grid = np.c_[gx.ravel(), gy.ravel()]
+    zone = np.asarray(net.predict(grid, batch_size=8192)).reshape(gx.shape)
+    k = len(class_names)
+    fig = Figure(figsize=(5.5, 4.8))
+    ax = fig.subplots()
+    cmap = "tab10" if k <= 10 else "tab20"
+    ax.contourf(
+        gx,
+        gy,
+        zone,
+        levels=np.arange(k + 1) - 0.5,
+        cmap=cmap,
+        alpha=0.3,
+        vmin=0,
+        vmax=9 if k <= 10 else 19,
+    )
+    sc = ax.scatter(
+        X[:, 0],
+        X[:, 1],
+        c=y,
+        cmap=cmap,
+        vmin=0,
+        vmax=9 if k <= 10 else 19,
+        s=12,
+        edgecolors="k",
+        linewidths=0.3,
+    )
+    handles = [sc.legend_elements()[0][i] for i in range(min(k, len(sc.legend_elements()[0])))]
+    ax.legend(handles, [str(c) for c in class_names[: len(handles)]], loc="best", fontsize=8)
+    names = feature_names or ["x1", "x2"]
+    ax.set_xlabel(f"{names[0]} (standardised)")
+    ax.set_ylabel(f"{names[1]} (standardised)")
+    ax.set_title(f"{title + ': ' if title else ''}decision boundary")
+    fig.tight_layout()
+    return fig
+
+
+def figure_scatter(ui: UI, true, pred, target: str | None):
+    """Predicted against true values of a regression."""
+    Figure = _matplotlib()
+    fig = Figure(figsize=(4.8, 4.5))
+    ax = fig.subplots()
+    ax.scatter(true, pred, s=10, alpha=0.6)
+    lo, hi = float(min(np.min(true), np.min(pred))), float(max(np.max(true), np.max(pred)))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set_xlabel(f"true {target or ''}".strip())
+    ax.set_ylabel("predicted")
+    ax.set_title("predicted against true")
+    fig.tight_layout()
+    return fig
+
+
+def figure_activations(ui: UI):
+    """Every built-in elementwise activation and its derivative."""
+    fig = _from_plots(ui, ["plot_activations"], lambda fn: fn())
+    if fig is not None:
+        return fig
+    from .activations import ACTIVATIONS
+
+    Figure = _matplotlib()
+    seen, acts = set(), []
+    for cls in ACTIVATIONS.values():
+        if cls not in seen and cls.name != "softmax":
+            seen.add(cls)
+            acts.append(cls())
+    cols = 4
+    rows = math.ceil(len(acts) / cols)
+    fig = Figure(figsize=(3.2 * cols, 2.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    z = np.linspace(-4, 4, 801)
+    for ax, act in zip(axes, acts):
+        a = act.f(z.copy())
+        ax.plot(z, a, label="f(z)")
+        try:
+            d = act.df(z.copy(), a.copy())
+            ax.plot(z, d, "--", label="f'(z)")
+        except ValueError:  # the step function: no usable derivative
+            ax.plot(z, np.zeros_like(z), "--", label="f'(z) = 0 a.e.")
+        ax.set_title(act.name)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.axvline(0, color="k", lw=0.5)
+        ax.set_ylim(-1.6, 4.2)
+        ax.legend(fontsize=7, loc="upper left")
+    for ax in axes[len(acts) :]:
+        ax.set_visible(False)
+    fig.suptitle("activation functions and their derivatives")
+    fig.tight_layout()
+    return fig
+
+
+def _require_matplotlib() -> None:
+    if _matplotlib() is None:
+        raise CLIError("plots need matplotlib: pip install 'chainrule[plots]'")
+
+
+# =============================================================================
+# Building and training a network
+# =============================================================================
+def _progress(ui: UI, epochs: int, desc: str):
+    from .progress import ProgressBar
+
+    return ProgressBar(epochs, mode=ui.progress_mode, desc=desc)
+
+
+def build_network(n_inputs: int, hidden: Sequence[int], activation: str, n_outputs: int, seed):
+    """An MLP: ``Dense`` layers of widths ``hidden`` with ``activation``, then a linear output."""
+    from .layers import Dense
+    from .network import Sequential
+
+    sizes = [n_inputs, *hidden]
+    layers = [Dense(a, b, activation=activation) for a, b in zip(sizes[:-1], sizes[1:])]
+    layers.append(Dense(sizes[-1], n_outputs))
+    return Sequential(*layers, seed=seed)
+
+
+def _choose_loss(args, task: str, n_classes: int) -> tuple[str, int]:
+    """The loss name and the number of network outputs."""
+    if task == "classify":
+        loss = args.loss or "cross_entropy"
+        if loss not in CLASSIFY_LOSSES:
+            raise CLIError(
+                f"--loss {loss} is a regression loss but the task is classify; use one of "
+                f"{', '.join(CLASSIFY_LOSSES)} (or --task regress)",
+                code=2,
+            )
+        if loss == "binary_cross_entropy":
+            if n_classes != 2:
+                raise CLIError(
+                    f"--loss binary_cross_entropy needs two classes, the target has {n_classes}; "
+                    "use cross_entropy",
+                    code=2,
+                )
+            return loss, 1
+        if loss == "hinge" and n_classes == 2:
+            return loss, 1
+        return loss, n_classes
+    loss = args.loss or "mse"
+    if loss not in REGRESS_LOSSES:
+        raise CLIError(
+            f"--loss {loss} is a classification loss but the task is regress; use one of "
+            f"{', '.join(REGRESS_LOSSES)} (or --task classify)",
+            code=2,
+        )
+    return loss, 1
+
+
+def _describe_preprocessing(pre) -> str:
+    numeric = [c["name"] for c in pre.columns if c["kind"] == "numeric"]
+    categorical = [c for c in pre.columns if c["kind"] == "categorical"]
+    parts = [f"{len(numeric)} numeric"]
+    if categorical:
+        cats = ", ".join(f"{c['name']} ({len(c['categories'])})" for c in categorical[:6])
+        parts.append(
+            f"{len(categorical)} categorical: {cats}{', ...' if len(categorical) > 6 else ''}"
+        )
+    return f"inputs: {'; '.join(parts)} -> {pre.n_features} network inputs (standardised)"
+
+
+def _fit(
+    ui: UI,
+    net,
+    X,
+    y,
+    *,
+    loss,
+    optimizer,
+    lr,
+    epochs,
+    batch_size,
+    validation,
+    metrics,
+    seed,
+    desc="training",
+    patience=None,
+):
+    from .callbacks import EarlyStopping
+
+    callbacks = [_progress(ui, epochs, desc)]
+    if patience is not None and validation is not None:
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=patience))
+    with warnings.catch_warnings():  # divergence is reported once, by the caller
+        warnings.filterwarnings("ignore", message="training diverged")
+        return net.fit(
+            X,
+            y,
+            loss=loss,
+            optimizer=optimizer,
+            lr=lr,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=validation,
+            metrics=metrics,
+            callbacks=callbacks,
+            seed=seed,
+        )
+
+
+# =============================================================================
+# Subcommands
+# =============================================================================
+def _save_model(net, out: Path, optimizer=None) -> None:
+    """``serialization.save`` (atomic), with a one-line message when the write fails."""
+    from .serialization import save
+
+    existed = out.exists()
+    try:
+        save(net, out, optimizer=optimizer)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        kept = "the previous file is unchanged" if existed else "nothing was written"
+        raise CLIError(f"could not save {out}: {reason}; {kept}") from exc
+
+
+def cmd_train(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule train``: read, preprocess, build, fit, report, save."""
+    from .preprocessing import MissingValuesError, Preprocessor
+
+    out = None if args.dry_run else _check_out_folder(args.out)
+    df = read_table(args.data)
+    target = args.target
+    if target not in df.columns:
+        raise CLIError(f"unknown target column {target!r} in {args.data}; {_columns_hint(df)}")
+    unknown = [c for c in args.ignore if c not in df.columns]
+    if unknown:
+        raise CLIError(
+            f"--ignore names unknown column(s) {', '.join(map(repr, unknown))}; "
+            f"{_columns_hint(df)}",
+            code=2,
+        )
+    if target in args.ignore:
+        raise CLIError(f"the target {target!r} cannot also be in --ignore", code=2)
+    no_target = df[target].isna()
+    if no_target.all():
+        raise CLIError(f"the target column {target!r} has no values")
+    if no_target.any():
+        ui.note(
+            f"note: dropped {int(no_target.sum())} row(s) with no value in the target "
+            f"column {target!r}"
+        )
+        df = df[~no_target]
+
+    pre = Preprocessor(target=target, task=args.task, impute=args.impute, ignore=args.ignore)
+    feature_cols = pre.feature_columns(df)
+    if not feature_cols:
+        raise CLIError(f"no feature columns: {args.data} holds only the target {target!r}")
+    if args.impute == "drop":
+        incomplete = df[feature_cols].isna().any(axis=1)
+        if incomplete.any():
+            ui.note(
+                f"note: --impute drop removed {int(incomplete.sum())} row(s) with missing values"
+            )
+            df = df[~incomplete]
+        if len(df) == 0:
+            raise CLIError("no rows left after dropping those with missing values")
+    df = df.reset_index(drop=True)
+
+    n = len(df)
+    rng = np.random.default_rng(args.seed)
+    perm = rng.permutation(n)
+    n_val = int(round(n * args.validation_split)) if args.validation_split > 0 else 0
+    if args.validation_split > 0 and not 1 <= n_val < n:
+        raise CLIError(
+            f"--validation-split {args.validation_split} leaves {n_val} validation row(s) out of "
+            f"{n}; use a larger fraction, more data, or --validation-split 0"
+        )
+    val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+
+    try:
+        pre.fit(df, rows=train_rows)
+    except MissingValuesError as exc:
+        raise CLIError(
+            f"missing values in feature column(s) {_counts_text(exc.counts)}; choose what to do "
+            "with --impute mean|median|drop (or fill them in the file)"
+        ) from None
+    for warning in pre.warnings:
+        ui.warn(warning)
+    how = (
+        "given by --task"
+        if args.task
+        else f"auto-detected: {pre.task_reason}; override with --task"
+    )
+    task_line = f"task: {pre.task} ({how})"
+    if pre.task == "classify":
+        shown = ", ".join(map(str, pre.classes[:10])) + (", ..." if len(pre.classes) > 10 else "")
+        task_line += f"; {len(pre.classes)} classes: {shown}"
+    ui.note(task_line)
+    ui.note(_describe_preprocessing(pre))
+
+    X = pre.transform(df)
+    for warning in pre.warnings:
+        ui.warn(warning)
+    y = pre.encode_target(df[target])
+    n_classes = len(pre.classes) if pre.task == "classify" else 0
+    loss, n_out = _choose_loss(args, pre.task, n_classes)
+    net = build_network(pre.n_features, args.hidden, args.activation, n_out, args.seed)
+    net.preprocessing_ = pre.to_dict()
+    if args.dry_run:
+        ui.out(net.summary())
+        ui.out(
+            f"loss {loss}, optimizer {args.optimizer}, {len(train_rows)} training rows, "
+            f"{n_val} validation rows (dry run: nothing trained or saved)"
+        )
+        return 0
+    ui.detail(net.summary())
+
+    model = _ModelData(net)
+    X_tr, y_tr = X[train_rows], y[train_rows]
+    validation = (X[val_rows], y[val_rows]) if n_val else None
+    t0 = time.perf_counter()
+    history = _fit(
+        ui,
+        net,
+        X_tr,
+        y_tr,
+        loss=loss,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation=validation,
+        metrics=["accuracy"] if pre.task == "classify" else ["r2"],
+        seed=args.seed,
+        patience=args.patience,
+    )
+    seconds = time.perf_counter() - t0
+    if history.diverged:
+        ui.warn(f"training diverged: {history.stop_reason}")
+    net.history_ = history.history
+    net.preprocessing_ = pre.to_dict()
+    _save_model(net, out, optimizer=net.optimizer_ if args.checkpoint else None)
+
+    columns = [("train", scores(model, X_tr, y_tr), len(train_rows))]
+    if validation is not None:
+        columns.append(("validation", scores(model, *validation), n_val))
+    names = list(columns[0][1])
+    rows = [[name, *(c[1][name] for c in columns)] for name in names]
+    rows.append(["rows", *(c[2] for c in columns)])
+    ui.out(_table(["metric", *(c[0] for c in columns)], rows))
+    ui.out(
+        f"trained {len(history)} epoch(s) in {seconds:.1f}s; saved model to {out} ({_size(out)})"
+    )
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule predict``: a CSV of predictions in the target's own terms."""
+    pd = _pandas()
+    out = _check_out_folder(args.out) if args.out else None
+    model = _ModelData(load_model(args.model))
+    df = read_table(args.data)
+    X, kept = model.features(df, target=model.target)
+    if model.pre is not None:
+        for warning in model.pre.warnings:
+            ui.warn(warning)
+    result = pd.DataFrame(index=range(len(df)))
+    labels = model.decode(model.net.predict(X)) if len(X) else np.empty(0)
+    if model.task == "classify":
+        column = np.full(len(df), None, dtype=object)
+    else:
+        column = np.full(len(df), np.nan)
+    column[kept] = labels
+    result["prediction"] = column
+    if args.proba:
+        if model.task != "classify":
+            raise CLIError("--proba is for classifiers; this model is a regressor", code=2)
+        try:
+            proba = model.net.predict_proba(X) if len(X) else np.empty((0, len(model.classes)))
+        except ValueError as exc:
+            raise CLIError(f"--proba: {exc}") from None
+        if proba.shape[1] == 1:
+            proba = np.c_[1 - proba[:, 0], proba[:, 0]]
+        for k, name in enumerate(model.classes):
+            col = np.full(len(df), np.nan)
+            col[kept] = proba[:, k]
+            result[f"proba_{name}"] = col
+    if not kept.all():
+        ui.warn(
+            f"{int((~kept).sum())} row(s) with missing values were not predicted (empty prediction)"
+        )
+    text = result.to_csv(index=False)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        _atomic_write_text(out, text)
+        ui.note(f"wrote {len(result)} prediction(s) to {out}")
+    return 0
+
+
+def _labelled(model: _ModelData, df, target: str | None, ui: UI, data_name: str):
+    """Network inputs and encoded targets of a labelled table."""
+    target = target or model.target
+    if target is None:
+        raise CLIError("this model stores no target column name; give --target COL", code=2)
+    if target not in df.columns:
+        raise CLIError(f"unknown target column {target!r} in {data_name}; {_columns_hint(df)}")
+    no_target = df[target].isna()
+    if no_target.all():
+        raise CLIError(f"the target column {target!r} has no values")
+    if no_target.any():
+        ui.note(f"note: ignored {int(no_target.sum())} row(s) with no value in {target!r}")
+        df = df[~no_target].reset_index(drop=True)
+    X, kept = model.features(df, target=target)
+    if model.pre is not None:
+        for warning in model.pre.warnings:
+            ui.warn(warning)
+    if not kept.all():
+        ui.note(f"note: ignored {int((~kept).sum())} row(s) with missing feature values")
+    if len(X) == 0:
+        raise CLIError("no rows left to evaluate")
+    y = model.encode_target(df[target][kept])
+    return X, y, target
+
+
+def cmd_evaluate(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule evaluate``: loss and metrics on labelled data."""
+    model = _ModelData(load_model(args.model))
+    df = read_table(args.data)
+    X, y, target = _labelled(model, df, args.target, ui, args.data)
+    result = scores(model, X, y)
+    if args.json:
+        ui.out(
+            json.dumps(
+                {
+                    "model": str(args.model),
+                    "data": str(args.data),
+                    "target": target,
+                    "task": model.task,
+                    "rows": len(X),
+                    "metrics": result,
+                },
+                indent=2,
+            )
+        )
+    else:
+        ui.out(
+            _table(["metric", "value"], [[k, v] for k, v in result.items()] + [["rows", len(X)]])
+        )
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule summary``: what a model file holds."""
+    from .serialization import read_metadata
+
+    net = load_model(args.model)
+    meta = read_metadata(args.model)
+    model = _ModelData(net)
+    arch = meta["architecture"]
+    history = meta.get("history") or {}
+    last = {k: v[-1] for k, v in history.items() if v}
+    pre = model.pre
+    if args.json:
+        info: dict[str, Any] = {
+            "model": str(args.model),
+            "format_version": meta["format_version"],
+            "chainrule_version": arch.get("chainrule_version"),
+            "dtype": arch.get("dtype"),
+            "loss": net.loss_,
+            "task": model.task,
+            "n_inputs": net.n_features_in,
+            "n_outputs": net.n_outputs,
+            "n_parameters": net.n_parameters(),
+            "layers": arch["layers"],
+            "target": model.target,
+            "classes": model.classes if model.task == "classify" else None,
+            "columns": None
+            if pre is None
+            else [{"name": c["name"], "kind": c["kind"]} for c in pre.columns],
+            "epochs_trained": max((len(v) for v in history.values()), default=0),
+            "last_epoch": last,
+            "checkpoint": meta.get("optimizer") is not None,
+        }
+        ui.out(json.dumps(info, indent=2))
+        return 0
+    path = Path(args.model)
+    ui.out(
+        f"model: {path} ({_size(path)}, format {meta['format_version']}, written by chainrule "
+        f"{arch.get('chainrule_version', '?')})",
+        style="bold",
+    )
+    ui.out(f"task: {model.task}, loss {net.loss_ or 'none (never fitted)'}, dtype {net.dtype}")
+    if pre is not None:
+        ui.out(
+            f"target: {pre.target!r}"
+            + (
+                f", {len(pre.classes)} classes: {', '.join(map(str, pre.classes[:10]))}"
+                f"{', ...' if len(pre.classes) > 10 else ''}"
+                if pre.classes is not None
+                else ""
+            )
+        )
+        ui.out(_describe_preprocessing(pre))
+    else:
+        ui.out("preprocessing: none stored (inputs go to the network as they are)")
+    if last:
+        epochs = max(len(v) for v in history.values())
+        ui.out(
+            f"trained: {epochs} epoch(s); last epoch: "
+            + "  ".join(f"{k}={v:.4g}" for k, v in last.items())
+        )
+    if meta.get("optimizer") is not None:
+        ui.out(f"checkpoint: optimizer state stored ({meta['optimizer'].get('name')})")
+    ui.out("")
+    ui.out(net.summary())
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule plot``: one figure to an image file."""
+    _require_matplotlib()
+    if args.what == "activations" and not Path(args.what).is_file():
+        out = _check_out_folder(args.out or "activations.png")
+        save_figure(figure_activations(ui), out)
+        ui.out(f"wrote {out}")
+        return 0
+    model = _ModelData(load_model(args.what))
+    kind = args.kind or (
+        "loss" if args.data is None else ("confusion" if model.task == "classify" else "scatter")
+    )
+    out = _check_out_folder(args.out or f"{kind}.png")
+    if kind == "loss":
+        history = getattr(model.net, "history_", None)
+        if not history:
+            raise CLIError(
+                f"{args.what} stores no training history (train it with chainrule "
+                "train); give DATA for another kind of plot"
+            )
+        fig = figure_history(ui, history, title=Path(args.what).stem)
+    else:
+        if args.data is None:
+            raise CLIError(
+                f"--kind {kind} needs DATA with labels: chainrule plot MODEL DATA --kind {kind}",
+                code=2,
+            )
+        df = read_table(args.data)
+        X, y, target = _labelled(model, df, args.target, ui, args.data)
+        answers = model.net.predict(X)
+        if kind in ("confusion", "boundary") and model.task != "classify":
+            raise CLIError(f"--kind {kind} is for classifiers; this model is a regressor", code=2)
+        if kind == "scatter" and model.task != "regress":
+            raise CLIError("--kind scatter is for regressors; use --kind confusion", code=2)
+        if kind == "confusion":
+            fig = figure_confusion(
+                ui, model.net, X, y, answers, model.classes, title=Path(args.what).stem
+            )
+        elif kind == "boundary":
+            if X.shape[1] != 2:
+                raise CLIError(
+                    f"a decision boundary needs a model with 2 inputs; this one has {X.shape[1]}"
+                )
+            names = model.pre.feature_names if model.pre is not None else None
+            fig = figure_boundary(
+                ui, model.net, X, y, model.classes, names, title=Path(args.what).stem
+            )
+        else:
+            fig = figure_scatter(ui, model.true_values(y), model.decode(answers), target)
+    save_figure(fig, out)
+    ui.out(f"wrote {out}")
+    return 0
+
+
+def _optional_module(name: str, what: str):
+    """``chainrule.<name>`` or a CLIError saying it is not in this build."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"chainrule.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name in (f"chainrule.{name}", "chainrule"):
+            raise CLIError(f"{what} are not available in this build") from None
+        raise CLIError(f"{what} need the {exc.name} package: pip install {exc.name}") from None
+
+
+def cmd_diagnose(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule diagnose``: chainrule.diagnostics.diagnose on labelled data."""
+    diagnostics = _optional_module("diagnostics", "diagnostics")
+    model = _ModelData(load_model(args.model))
+    if not model.net.loss_:
+        raise CLIError(
+            f"{args.model} was never trained (it stores no loss) so it cannot be diagnosed"
+        )
+    df = read_table(args.data)
+    X, y, _ = _labelled(model, df, args.target, ui, args.data)
+    report = diagnostics.diagnose(model.net, X, y, model.net.loss_)
+    ui.out(str(report))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule export``: chainrule.export.to_onnx / to_torch."""
+    export = _optional_module("export", "exporters")
+    out = _check_out_folder(args.out)
+    net = load_model(args.model)
+    if args.to == "onnx":
+        export.to_onnx(net, str(out))
+        ui.out(f"wrote {out} (ONNX)")
+        return 0
+    module = export.to_torch(net)
+    import torch
+
+    try:
+        torch.jit.script(module.eval()).save(str(out))
+        how = "torch.jit.load"
+    except Exception as exc:  # scripting unsupported: save the whole module
+        ui.detail(f"TorchScript failed ({_one_line(exc)}); saving with torch.save")
+        torch.save(module, str(out))
+        how = "torch.load(..., weights_only=False)"
+    ui.out(f"wrote {out} (PyTorch; load it with {how})")
+    return 0
+
+
+# -- demo --------------------------------------------------------------------------------
+def _demo_frame(X: np.ndarray, y: np.ndarray, names: Sequence[str], target: str):
+    pd = _pandas()
+    df = pd.DataFrame(X, columns=list(names))
+    df[target] = y
+    return df
+
+
+def _demo_model(ui, df, target, hidden, activation, epochs, lr, seed, test_fraction, desc):
+    """Preprocess, split, train; returns (model data, history, splits)."""
+    from .preprocessing import Preprocessor
+
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(df))
+    n_test = int(round(len(df) * test_fraction))
+    test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+    pre = Preprocessor(target=target, task="classify").fit(df, rows=train)
+    X, y = pre.transform(df), pre.encode_target(df[target])
+    net = build_network(pre.n_features, hidden, activation, len(pre.classes), seed)
+    net.preprocessing_ = pre.to_dict()
+    # a validation set for the loss curve, carved at random out of the training rows
+    n_val = max(1, len(train) // 10)
+    shuffled = rng.permutation(train)
+    val, fit_rows = np.sort(shuffled[:n_val]), np.sort(shuffled[n_val:])
+    history = _fit(
+        ui,
+        net,
+        X[fit_rows],
+        y[fit_rows],
+        loss="cross_entropy",
+        optimizer="adam",
+        lr=lr,
+        epochs=epochs,
+        batch_size=32,
+        validation=(X[val], y[val]),
+        metrics=["accuracy"],
+        seed=seed,
+        desc=desc,
+    )
+    net.history_ = history.history
+    return _ModelData(net), history, (X[train], y[train]), (X[test], y[test])
+
+
+def cmd_demo(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule demo``: digits (accuracy, confusion, diagnosis) and spirals (boundary)."""
+    from . import datasets
+    from .serialization import save
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    has_plots = _matplotlib() is not None
+    if not has_plots:
+        ui.warn("matplotlib is not installed: no plots (pip install 'chainrule[plots]')")
+    written: list[Path] = []
+    t_start = time.perf_counter()
+
+    # 1. handwritten digits: a real classification task ----------------------------------
+    try:
+        Xd, yd = datasets.digits()
+    except ImportError:
+        raise CLIError(
+            "the demo's digits data ships with scikit-learn: pip install 'chainrule[cli]'"
+        ) from None
+    ui.out("1. handwritten digits (8x8 pixels, 10 classes, from scikit-learn)", style="bold")
+    df = _demo_frame(Xd, yd, [f"pixel_{i}" for i in range(Xd.shape[1])], "digit")
+    digits, history, _, (Xt, yt) = _demo_model(
+        ui, df, "digit", [64], "relu", args.epochs or 30, 1e-3, args.seed, 0.25, "digits"
+    )
+    pred = digits.net.predict(Xt)
+    accuracy = float(np.mean(pred == yt))
+    ui.out(
+        f"   network: 64 -> 64 (relu) -> 10, {digits.net.n_parameters():,} parameters, "
+        f"{len(history)} epochs"
+    )
+    ui.out(f"   test accuracy: {accuracy:.1%} on {len(yt)} unseen images", style="green")
+    written.append(save(digits.net, out / "digits.safetensors"))
+    if has_plots:
+        written.append(
+            save_figure(figure_history(ui, history.history, "digits"), out / "digits_loss.png")
+        )
+        written.append(
+            save_figure(
+                figure_confusion(ui, digits.net, Xt, yt, pred, digits.classes, "digits (test)"),
+                out / "digits_confusion.png",
+            )
+        )
+    try:
+        diagnostics = _optional_module("diagnostics", "diagnostics")
+    except CLIError as exc:
+        ui.out(f"   diagnosis: {exc}")
+    else:
+        ui.out("   diagnosis:")
+        report = diagnostics.diagnose(digits.net, Xt, yt, "cross_entropy")
+        ui.out("\n".join(f"     {line}" for line in str(report).splitlines()))
+
+    # 2. two spirals: a decision boundary no straight line can draw ------------------------
+    ui.out("2. two spirals (2-D points, 2 classes: a boundary no line can draw)", style="bold")
+    Xs, ys = datasets.spirals(n_samples=600, noise=0.1, seed=args.seed)
+    df = _demo_frame(Xs, ys, ["x1", "x2"], "arm")
+    spirals, history, (Xtr, ytr), (Xt, yt) = _demo_model(
+        ui, df, "arm", [64, 64], "tanh", args.epochs or 300, 1e-2, args.seed, 0.2, "spirals"
+    )
+    accuracy = float(np.mean(spirals.net.predict(Xt) == yt))
+    ui.out(f"   network: 2 -> 64 -> 64 (tanh) -> 2, {len(history)} epochs")
+    ui.out(f"   test accuracy: {accuracy:.1%} on {len(yt)} unseen points", style="green")
+    written.append(save(spirals.net, out / "spirals.safetensors"))
+    csv_path = out / "spirals.csv"
+    _atomic_write_text(csv_path, df.to_csv(index=False))
+    written.append(csv_path)
+    if has_plots:
+        written.append(
+            save_figure(figure_history(ui, history.history, "spirals"), out / "spirals_loss.png")
+        )
+        written.append(
+            save_figure(
+                figure_boundary(
+                    ui,
+                    spirals.net,
+                    np.r_[Xtr, Xt],
+                    np.r_[ytr, yt],
+                    spirals.classes,
+                    ["x1", "x2"],
+                    "spirals",
+                ),
+                out / "spirals_boundary.png",
+            )
+        )
+
+    ui.out(
+        f"wrote {len(written)} files to {out}/ in {time.perf_counter() - t_start:.1f}s:",
+        style="bold",
+    )
+    for path in written:
+        ui.out(f"   {path}")
+    ui.out("next:")
+    ui.out(f"   chainrule summary {out / 'digits.safetensors'}")
+    ui.out(
+        f"   chainrule train {csv_path} --target arm --hidden 64,64 --activation tanh "
+        "--epochs 200 --lr 0.01"
+    )
+    ui.out("   chainrule plot activations --out activations.png")
+    return 0
+
+
+# =============================================================================
+# Entry point
+# =============================================================================
+def _showwarning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``chainrule`` command; returns the exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str or None
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 for bad data or files, 2 for usage mistakes,
+        130 when interrupted.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in argv or "--verbose" in argv
+    quiet = "-q" in argv or "--quiet" in argv
+    ui = UI(quiet=quiet, verbose=verbose)
+    warnings.showwarning = _showwarning
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        ui = UI(quiet=args.quiet, verbose=args.verbose)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        return int(args.func(args, ui) or 0)
+    except CLIError as exc:
+        ui.error(str(exc))
+        if ui.verbose:
+            traceback.print_exc()
+        return exc.code
+    except KeyboardInterrupt:
+        ui.error("interrupted")
+        return 130
+    except BrokenPipeError:  # e.g. `chainrule predict ... | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except (ValueError, TypeError, OSError, ImportError, MemoryError) as exc:
+        message = str(exc)
+        if isinstance(exc, OSError) and exc.strerror:
+            message = exc.strerror + (f": {exc.filename}" if exc.filename else "")
+        ui.error(message or type(exc).__name__)
+        if ui.verbose:
+            traceback.print_exc()
+        return 1
+    except Exception as exc:
+        ui.error(
+            f"unexpected {type(exc).__name__}: {_one_line(exc)} (run again with --verbose for "
+            "the traceback, and please report it)"
+        )
+        if ui.verbose:
+            traceback.print_exc()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
