@@ -1,0 +1,515 @@
+r"""Every number of a forward and a backward pass, named and written out.
+
+``trace(net, x, y, loss)`` runs a small network on a few samples in float64
+and records each intermediate value of the forward pass and each
+chain-rule product of the backward pass, the way one would on paper.
+
+Notation (layers are the ``Dense`` layers, numbered from 1)::
+
+    x[n,i]          input i of sample n            (a0 = x)
+    z{l}[n,j]       = sum_i a{l-1}[n,i] W{l}[i,j] + b{l}[j]
+    a{l}[n,j]       = f_l(z{l}[n,j])               (f_l the layer's activation)
+    W{l}[i,j]       weight from input i to unit j  (``Dense.weight``, shape (in, out))
+    L               the loss, a mean over the batch
+
+and backward, for the last layer ``L`` first, then down to layer 1:
+
+.. math::
+
+    \frac{\partial L}{\partial z^l_{nj}} &= \frac{\partial L}{\partial a^l_{nj}}
+        \cdot f_l'(z^l_{nj}) \\
+    \frac{\partial L}{\partial W^l_{ij}} &= \sum_n \frac{\partial L}{\partial a^l_{nj}}
+        \cdot \frac{\partial a^l_{nj}}{\partial z^l_{nj}}
+        \cdot \frac{\partial z^l_{nj}}{\partial W^l_{ij}},
+        \qquad \frac{\partial z^l_{nj}}{\partial W^l_{ij}} = a^{l-1}_{ni} \\
+    \frac{\partial L}{\partial b^l_j} &= \sum_n \frac{\partial L}{\partial a^l_{nj}}
+        \cdot \frac{\partial a^l_{nj}}{\partial z^l_{nj}} \cdot 1 \\
+    \frac{\partial L}{\partial a^{l-1}_{ni}} &= \sum_j \frac{\partial L}{\partial z^l_{nj}}
+        \cdot W^l_{ij}
+
+Each of these is one *step*: its name (``"dL/dW2[0,1]"``), its value, the
+factors it multiplies and the terms it sums, available as data
+(``trace.steps``, ``trace.values``, ``trace.gradients``) and as text
+(``print(trace)``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .activations import Activation, Identity, Softmax
+from .layers import Dense
+from .losses import Loss, get_loss
+from .network import Sequential, check_features
+
+__all__ = ["Trace", "trace"]
+
+
+class _Stage:
+    """One Dense layer and the activation applied to it."""
+
+    def __init__(self, number: int, index: int, dense: Dense, act: Activation) -> None:
+        self.number, self.index, self.dense, self.act = number, index, dense, act
+
+
+def _stages(net: Sequential) -> list[_Stage]:
+    stages: list[_Stage] = []
+    for i, layer in enumerate(net.layers):
+        if isinstance(layer, Dense):
+            act = layer.activation
+            stages.append(_Stage(len(stages) + 1, i, layer, act if act is not None else Identity()))
+        elif (
+            isinstance(layer, Activation)
+            and stages
+            and isinstance(stages[-1].act, Identity)
+            and stages[-1].dense.activation is None
+            and stages[-1].index == i - 1
+        ):
+            stages[-1].act = layer  # Dense(...) then cr.ReLU(): one stage, z then a
+        else:
+            raise ValueError(
+                f"trace follows Dense layers and their activations; layer {i} ({layer!r}) is "
+                "not supported (remove Dropout/BatchNorm, and put each activation right after "
+                "a Dense layer without one)"
+            )
+    for s in stages:
+        if isinstance(s.act, Softmax):
+            raise ValueError(
+                "trace needs elementwise activations; leave the last layer without an "
+                "activation (logits) and use loss='cross_entropy', which includes the softmax"
+            )
+    return stages
+
+
+def _fmt(v: float, digits: int) -> str:
+    return f"{float(v) + 0.0:.{digits}g}"  # + 0.0 turns -0.0 into 0.0
+
+
+def _idx(*ix: int) -> str:
+    return "[" + ",".join(str(i) for i in ix) + "]"
+
+
+class Trace:
+    """The recorded passes of :func:`trace`.
+
+    Attributes
+    ----------
+    steps : list of dict
+        In order of computation. Each step has ``phase`` (``"forward"``,
+        ``"loss"`` or ``"backward"``), ``name`` (e.g. ``"z1[0,1]"``,
+        ``"dL/dW2[0,1]"``), ``value`` (float), ``text`` (the formula with its
+        numbers), ``layer`` (the Dense number, 0 for the loss), and where it
+        applies ``sample``, ``factors`` (list of ``(name, value)`` multiplied
+        together) and ``terms`` (list of dicts, each with ``sample`` or
+        ``unit``, ``factors`` and ``value``, added together).
+    values : dict of str to float
+        Every named number: inputs, weights, ``z``, ``a``, ``y``, ``L`` and
+        every derivative.
+    arrays : dict of str to ndarray
+        The same numbers as arrays: ``"x"``, ``"z1"``, ``"a1"``, ``"W1"``,
+        ``"b1"``, ``"dL/da1"``, ``"da1/dz1"``, ``"dL/dz1"``, ``"dL/dW1"``,
+        ``"dL/db1"``, ``"y"``...
+    gradients : dict of str to ndarray
+        dL/dparam for every parameter, keyed like ``net.parameters()``'s
+        names (``"0.dense.weight"``...): the numbers ``net.backward`` fills.
+    loss : float
+        The loss value.
+    """
+
+    def __init__(self, digits: int = 5) -> None:
+        self.digits = digits
+        self.steps: list[dict[str, Any]] = []
+        self.values: dict[str, float] = {}
+        self.arrays: dict[str, np.ndarray] = {}
+        self.gradients: dict[str, np.ndarray] = {}
+        self.loss = float("nan")
+        self.layer_names: dict[int, str] = {}
+
+    def __getitem__(self, name: str) -> float:
+        return self.values[name]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def _add(self, phase: str, name: str, value: float, text: str, layer: int, **extra) -> None:
+        step = {"phase": phase, "name": name, "value": float(value), "text": text, "layer": layer}
+        step.update(extra)
+        self.steps.append(step)
+        self.values[name] = float(value)
+
+    def text(self) -> str:
+        """The whole trace as readable text, one step per line (sums over several lines)."""
+        out: list[str] = []
+        phase = None
+        layer = None
+        titles = {
+            "forward": "Forward pass",
+            "loss": "Loss",
+            "backward": "Backward pass (the chain rule, last layer first)",
+        }
+        for s in self.steps:
+            if s["phase"] != phase:
+                phase, layer = s["phase"], None
+                out.append(titles[phase])
+            if phase in ("forward", "backward") and s["layer"] != layer:
+                layer = s["layer"]
+                out.append(f"  layer {layer} ({self.layer_names.get(layer, '')})")
+            indent = "    " if phase != "loss" else "  "
+            lines = s["text"].split("\n")
+            out.append(indent + lines[0])
+            out.extend(indent + "    " + line for line in lines[1:])
+        out.append("Gradients (what net.backward puts in each param.grad)")
+        for name, g in self.gradients.items():
+            body = np.array2string(g, precision=self.digits, separator=", ")
+            out.append(f"  {name} = " + body.replace("\n", "\n    " + " " * len(name)))
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return f"Trace(steps={len(self.steps)}, loss={self.loss:.6g})"
+
+
+def _loss_grad_text(
+    loss: Loss, out: str, n: int, j: int, a: float, t: float, g: float, N: int, d: int
+) -> str:
+    """``dL/da{L}[n,j] = ...`` with the loss's own formula where we know it."""
+    f = lambda v: _fmt(v, d)  # noqa: E731
+    head = f"dL/d{out}{_idx(n, j)}"
+    if loss.name == "mse":
+        return (
+            f"{head} = 2·({out}{_idx(n, j)} - y{_idx(n, j)})/N = 2·(({f(a)}) - ({f(t)}))/{N}"
+            f" = {f(g)}"
+        )
+    if loss.name == "mae":
+        return f"{head} = sign({out}{_idx(n, j)} - y{_idx(n, j)})/N = sign(({f(a)}) - ({f(t)}))/{N} = {f(g)}"
+    if loss.name == "binary_cross_entropy":
+        return (
+            f"{head} = (sigmoid({out}{_idx(n, j)}) - y{_idx(n, j)})/N = (sigmoid({f(a)}) - "
+            f"({f(t)}))/{N} = {f(g)}"
+        )
+    if loss.name == "cross_entropy":
+        return (
+            f"{head} = (softmax({out}[{n},:])[{j}] - t{_idx(n, j)})/n = ({f(g * N + t)} - "
+            f"({f(t)}))/{N} = {f(g)}"
+        )
+    return f"{head} = d{loss.name}/d{out}{_idx(n, j)} = {f(g)}"
+
+
+def _loss_text(loss: Loss, out: str, value: float, N: int, d: int) -> str:
+    forms = {
+        "mse": f"(1/N) Σ_n,j ({out}[n,j] - y[n,j])^2",
+        "mae": f"(1/N) Σ_n,j |{out}[n,j] - y[n,j]|",
+        "binary_cross_entropy": f"(1/N) Σ_n,j BCE(sigmoid({out}[n,j]), y[n,j])",
+        "cross_entropy": f"(1/N) Σ_n -log softmax({out}[n,:])[y_n]",
+    }
+    if loss.name in forms:
+        return f"L = {forms[loss.name]} = {_fmt(value, d)}    (N = {N})"
+    return f"L = {loss.name}({out}, y) = {_fmt(value, d)}"
+
+
+def trace(
+    net: Sequential,
+    x,
+    y,
+    loss: str | Loss,
+    digits: int = 5,
+    max_steps: int = 20_000,
+) -> Trace:
+    r"""Trace one forward and backward pass of a small network, step by step.
+
+    Parameters
+    ----------
+    net : Sequential
+        ``Dense`` layers, each with an elementwise activation or followed by
+        an activation layer. Not modified: the trace reads its weights and
+        computes in float64 on its own.
+    x : array-like of shape (n_samples, n_features)
+        A few samples.
+    y : array-like
+        Their targets, in any form ``loss`` accepts.
+    loss : str or Loss
+        The loss, averaged over the batch as in training.
+    digits : int, default 5
+        Significant digits in the text.
+    max_steps : int, default 20000
+        Refuse networks and batches that would give more steps than this.
+
+    Returns
+    -------
+    Trace
+        ``print(trace)`` shows every step; ``trace.steps``, ``trace.values``
+        and ``trace.gradients`` hold the numbers.
+
+    Notes
+    -----
+    ``trace.gradients`` equals what ``net.backward(loss.backward())`` puts
+    in each ``param.grad`` (up to float64 rounding; exactly the same
+    products, summed in a different order), and both equal central finite
+    differences of ``L``.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> net = cr.Sequential(cr.Dense(1, 2, activation="softplus"), cr.Dense(2, 1), seed=0)
+    >>> t = cr.trace(net, np.array([[0.0], [1.0]]), np.array([0.0, 1.0]), "mse")
+    >>> sorted(t.gradients)[:2]
+    ['0.dense.weight', '0.dense.bias']
+    """
+    stages = _stages(net)
+    loss = copy.deepcopy(get_loss(loss))
+    X = np.array(check_features(x, net.n_features_in, np.float64), dtype=np.float64)
+    N, n_in = X.shape
+    widths = [n_in] + [s.dense.out_features for s in stages]
+    estimate = sum(
+        N * (2 * widths[k + 1]) * 3 + widths[k] * widths[k + 1] for k in range(len(stages))
+    )
+    if estimate > max_steps:
+        raise ValueError(
+            f"trace would record about {estimate} steps (limit max_steps={max_steps}); it is "
+            "meant for small networks and a few samples: pass fewer rows or raise max_steps"
+        )
+    T = loss.prepare_target(y, net.n_outputs, np.float64)
+    if len(T) != N:
+        raise ValueError(f"x has {N} samples but y has {len(T)}")
+    tr = Trace(digits)
+    f = lambda v: _fmt(v, digits)  # noqa: E731
+    L = len(stages)
+    tr.arrays["x"] = X
+    for n in range(N):
+        for i in range(n_in):
+            tr.values[f"x{_idx(n, i)}"] = float(X[n, i])
+
+    # -- forward ----------------------------------------------------------------------------
+    acts = [X]
+    zs: list[np.ndarray] = []
+    Ws: list[np.ndarray] = []
+    prev_name = "x"
+    for s in stages:
+        l = s.number
+        W = s.dense.weight.value.astype(np.float64)
+        b = s.dense.bias.value.astype(np.float64)
+        Ws.append(W)
+        tr.layer_names[l] = f"net.layers[{s.index}], {s.dense.in_features} -> " + (
+            f"{s.dense.out_features}, {s.act.name}"
+        )
+        tr.arrays[f"W{l}"], tr.arrays[f"b{l}"] = W, b
+        for i in range(W.shape[0]):
+            for j in range(W.shape[1]):
+                tr.values[f"W{l}{_idx(i, j)}"] = float(W[i, j])
+        for j in range(W.shape[1]):
+            tr.values[f"b{l}[{j}]"] = float(b[j])
+        a_prev = acts[-1]
+        z = np.empty((N, W.shape[1]))
+        for n in range(N):
+            for j in range(W.shape[1]):
+                terms = [(a_prev[n, i], W[i, j]) for i in range(W.shape[0])]
+                value = 0.0
+                for p, w in terms:
+                    value += p * w
+                value += b[j]
+                z[n, j] = value
+        a = np.asarray(s.act.f(z.copy()), dtype=np.float64)
+        zs.append(z)
+        acts.append(a)
+        tr.arrays[f"z{l}"], tr.arrays[f"a{l}"] = z, a
+        for n in range(N):
+            for j in range(W.shape[1]):
+                names = " + ".join(
+                    f"{prev_name}{_idx(n, i)}·W{l}{_idx(i, j)}" for i in range(W.shape[0])
+                )
+                nums = " + ".join(f"({f(a_prev[n, i])})·({f(W[i, j])})" for i in range(W.shape[0]))
+                tr._add(
+                    "forward",
+                    f"z{l}{_idx(n, j)}",
+                    z[n, j],
+                    f"z{l}{_idx(n, j)} = {names} + b{l}[{j}] = {nums} + ({f(b[j])}) = {f(z[n, j])}",
+                    l,
+                    sample=n,
+                    factors=[
+                        (f"{prev_name}{_idx(n, i)}", float(a_prev[n, i])) for i in range(W.shape[0])
+                    ],
+                )
+                tr._add(
+                    "forward",
+                    f"a{l}{_idx(n, j)}",
+                    a[n, j],
+                    f"a{l}{_idx(n, j)} = {s.act.name}(z{l}{_idx(n, j)}) = {s.act.name}({f(z[n, j])})"
+                    f" = {f(a[n, j])}",
+                    l,
+                    sample=n,
+                )
+        prev_name = f"a{l}"
+
+    # -- loss ------------------------------------------------------------------------------
+    out = acts[-1]
+    value = loss.forward(out.copy(), T)
+    dL_da = np.asarray(loss.backward(), dtype=np.float64)
+    tr.loss = float(value)
+    Tm = np.asarray(T, dtype=np.float64)
+    if Tm.ndim == 1 and out.shape[1] > 1:  # integer labels stand for one-hot rows
+        Tm = np.eye(out.shape[1])[Tm.astype(np.intp)]
+    Tm = Tm.reshape(out.shape)
+    tr.arrays["y"] = Tm
+    for n in range(N):
+        for j in range(out.shape[1]):
+            tr.values[f"y{_idx(n, j)}"] = float(Tm[n, j])
+    Nel = out.size if loss.name in ("mse", "mae", "binary_cross_entropy") else N
+    tr._add("loss", "L", value, _loss_text(loss, f"a{L}", value, Nel, digits), 0)
+
+    # -- backward --------------------------------------------------------------------------
+    for s in reversed(stages):
+        l = s.number
+        z, a, a_prev, W = zs[l - 1], acts[l], acts[l - 1], Ws[l - 1]
+        prev_name = "x" if l == 1 else f"a{l - 1}"
+        if l == L:
+            for n in range(N):
+                for j in range(a.shape[1]):
+                    tr._add(
+                        "backward",
+                        f"dL/da{l}{_idx(n, j)}",
+                        dL_da[n, j],
+                        _loss_grad_text(
+                            loss, f"a{l}", n, j, a[n, j], Tm[n, j], dL_da[n, j], Nel, digits
+                        ),
+                        l,
+                        sample=n,
+                    )
+        tr.arrays[f"dL/da{l}"] = dL_da
+        da_dz = np.asarray(s.act.df(z.copy(), a.copy()), dtype=np.float64) * np.ones_like(z)
+        dL_dz = dL_da * da_dz
+        tr.arrays[f"da{l}/dz{l}"], tr.arrays[f"dL/dz{l}"] = da_dz, dL_dz
+        for n in range(N):
+            for j in range(a.shape[1]):
+                nm = _idx(n, j)
+                tr._add(
+                    "backward",
+                    f"da{l}/dz{l}{nm}",
+                    da_dz[n, j],
+                    f"da{l}/dz{l}{nm} = {s.act.name}'(z{l}{nm}) = {s.act.name}'({f(z[n, j])}) = "
+                    f"{f(da_dz[n, j])}",
+                    l,
+                    sample=n,
+                )
+                tr._add(
+                    "backward",
+                    f"dL/dz{l}{nm}",
+                    dL_dz[n, j],
+                    f"dL/dz{l}{nm} = dL/da{l}{nm}·da{l}/dz{l}{nm} = ({f(dL_da[n, j])})·"
+                    f"({f(da_dz[n, j])}) = {f(dL_dz[n, j])}",
+                    l,
+                    sample=n,
+                    factors=[
+                        (f"dL/da{l}{nm}", float(dL_da[n, j])),
+                        (f"da{l}/dz{l}{nm}", float(da_dz[n, j])),
+                    ],
+                )
+        dW = np.empty_like(W)
+        for i in range(W.shape[0]):
+            for j in range(W.shape[1]):
+                terms = []
+                total = 0.0
+                for n in range(N):
+                    fac = [
+                        (f"dL/da{l}{_idx(n, j)}", float(dL_da[n, j])),
+                        (f"da{l}/dz{l}{_idx(n, j)}", float(da_dz[n, j])),
+                        (f"dz{l}{_idx(n, j)}/dW{l}{_idx(i, j)}", float(a_prev[n, i])),
+                    ]
+                    p = fac[0][1] * fac[1][1] * fac[2][1]
+                    total += p
+                    terms.append({"sample": n, "factors": fac, "value": p})
+                dW[i, j] = total
+                head = (
+                    f"dL/dW{l}{_idx(i, j)} = Σ_n dL/da{l}[n,{j}]·da{l}/dz{l}[n,{j}]·"
+                    f"dz{l}[n,{j}]/dW{l}{_idx(i, j)}    (dz{l}[n,{j}]/dW{l}{_idx(i, j)} = "
+                    f"{prev_name}[n,{i}])"
+                )
+                lines = [
+                    f"n={t['sample']}: "
+                    + "·".join(f"({f(v)})" for _, v in t["factors"])
+                    + f" = {f(t['value'])}"
+                    for t in terms
+                ]
+                tr._add(
+                    "backward",
+                    f"dL/dW{l}{_idx(i, j)}",
+                    total,
+                    "\n".join([head, *lines, f"sum = {f(total)}"]),
+                    l,
+                    terms=terms,
+                )
+        db = np.empty(W.shape[1])
+        for j in range(W.shape[1]):
+            terms = []
+            total = 0.0
+            for n in range(N):
+                fac = [
+                    (f"dL/da{l}{_idx(n, j)}", float(dL_da[n, j])),
+                    (f"da{l}/dz{l}{_idx(n, j)}", float(da_dz[n, j])),
+                    (f"dz{l}{_idx(n, j)}/db{l}[{j}]", 1.0),
+                ]
+                p = fac[0][1] * fac[1][1]
+                total += p
+                terms.append({"sample": n, "factors": fac, "value": p})
+            db[j] = total
+            head = f"dL/db{l}[{j}] = Σ_n dL/da{l}[n,{j}]·da{l}/dz{l}[n,{j}]·dz{l}[n,{j}]/db{l}[{j}]    (dz/db = 1)"
+            lines = [
+                f"n={t['sample']}: "
+                + "·".join(f"({f(v)})" for _, v in t["factors"])
+                + f" = {f(t['value'])}"
+                for t in terms
+            ]
+            tr._add(
+                "backward",
+                f"dL/db{l}[{j}]",
+                total,
+                "\n".join([head, *lines, f"sum = {f(total)}"]),
+                l,
+                terms=terms,
+            )
+        tr.arrays[f"dL/dW{l}"], tr.arrays[f"dL/db{l}"] = dW, db
+        tr.gradients[s.dense.weight.name] = dW
+        tr.gradients[s.dense.bias.name] = db
+        if l > 1:  # pass the gradient down: dL/da{l-1} = sum_j dL/dz{l}[n,j] W{l}[i,j]
+            below = np.empty_like(a_prev)
+            for n in range(N):
+                for i in range(W.shape[0]):
+                    terms = []
+                    total = 0.0
+                    for j in range(W.shape[1]):
+                        fac = [
+                            (f"dL/dz{l}{_idx(n, j)}", float(dL_dz[n, j])),
+                            (f"dz{l}{_idx(n, j)}/da{l - 1}{_idx(n, i)}", float(W[i, j])),
+                        ]
+                        p = fac[0][1] * fac[1][1]
+                        total += p
+                        terms.append({"unit": j, "factors": fac, "value": p})
+                    below[n, i] = total
+                    names = " + ".join(
+                        f"dL/dz{l}{_idx(n, j)}·W{l}{_idx(i, j)}" for j in range(W.shape[1])
+                    )
+                    nums = " + ".join(
+                        f"({f(dL_dz[n, j])})·({f(W[i, j])})" for j in range(W.shape[1])
+                    )
+                    tr._add(
+                        "backward",
+                        f"dL/da{l - 1}{_idx(n, i)}",
+                        total,
+                        f"dL/da{l - 1}{_idx(n, i)} = {names} = {nums} = {f(total)}",
+                        l,
+                        sample=n,
+                        terms=terms,
+                    )
+            dL_da = below
+    # in the order of net.parameters()
+    order = [p.name for p in net.parameters()]
+    tr.gradients = {k: tr.gradients[k] for k in order if k in tr.gradients}
+    return tr
