@@ -5,7 +5,7 @@ chain rule backward, a *loss* says how wrong the output is, each *parameter*
 carries its gradient, and an *optimizer* steps the parameters downhill.
 """
 
-from . import callbacks, datasets, export, initializers, metrics
+from . import callbacks, datasets, diagnostics, export, initializers, metrics, plots
 from .activations import (
     ELU,
     GELU,
@@ -26,6 +26,7 @@ from .activations import (
 )
 from .callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
 from .clipping import clip_grad_norm, clip_grad_value
+from .diagnostics import Diagnostics, diagnose
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
 from .layer import Layer
@@ -35,8 +36,11 @@ from .network import Sequential
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, get_optimizer
 from .parameter import Parameter
 from .perceptron import ConvergenceWarning, Perceptron
+from .preprocessing import Preprocessor
+from .progress import ProgressBar
 from .schedules import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, Schedule, StepLR
-from .serialization import load
+from .serialization import load, load_checkpoint, save
+from .trace import Trace, trace
 from .training import DivergenceWarning, History
 
 __version__ = "0.1.0"
@@ -45,6 +49,16 @@ __version__ = "0.1.0"
 # `from chainrule.sklearn import MLPClassifier`: scikit-learn stays optional.
 
 __all__ = [
+    "Diagnostics",
+    "Preprocessor",
+    "ProgressBar",
+    "Trace",
+    "diagnose",
+    "diagnostics",
+    "load_checkpoint",
+    "plots",
+    "save",
+    "trace",
     "Activation",
     "Adagrad",
     "Adam",

@@ -25,10 +25,20 @@ from .layer import Layer
 
 _SQRT_2 = math.sqrt(2.0)
 
-try:  # exact erfc in double precision; NumPy has none
-    from scipy.special import erfc as _erfc
-except ImportError:  # pragma: no cover - exercised only without SciPy
-    _erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    """erfc to double precision (NumPy has none): SciPy's when installed, else math.erfc.
+
+    SciPy is imported on first use, not at import time: it costs a third of a
+    second, which every command-line start would pay.
+    """
+    global _erfc
+    try:
+        from scipy.special import erfc
+    except ImportError:  # pragma: no cover - exercised only without SciPy
+        erfc = np.vectorize(math.erfc, otypes=[np.float64])
+    _erfc = erfc
+    return erfc(x)
 
 
 def _normal_cdf(z: np.ndarray) -> np.ndarray:

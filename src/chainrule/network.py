@@ -268,11 +268,15 @@ class Sequential:
 
         return predict_proba(self, X, batch_size=batch_size)
 
-    def save(self, path) -> None:
-        """Write the network to a safetensors model file (see :mod:`chainrule.serialization`)."""
+    def save(self, path, optimizer=None) -> None:
+        """Write the network to a safetensors model file (see :mod:`chainrule.serialization`).
+
+        With ``optimizer``, a checkpoint: its state is saved too, for
+        :func:`chainrule.serialization.load_checkpoint`.
+        """
         from .serialization import save
 
-        save(self, path)
+        save(self, path, optimizer=optimizer)
 
     def evaluate(self, X, y, loss=None, metrics=None, batch_size: int | None = None) -> dict:
         """Loss and metrics on (X, y) in inference mode, as a dict of floats."""

@@ -15,8 +15,6 @@ callbacks, clipping, schedules, and a guard against divergence.
 from __future__ import annotations
 
 import math
-import sys
-import time
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -246,7 +244,8 @@ def fit(
     metrics : list of str or callables
         Logged per epoch, e.g. ``["accuracy"]``; ``val_`` versions too.
     verbose : int
-        0 silent, 1 one line per epoch.
+        0 silent; 1 a progress bar in a terminal or notebook (plain lines in a
+        pipe), on stderr; 2 one line per epoch.
     seed : int or None
         Seed for shuffling and the validation split (default: the network's seed).
     clip_norm, clip_value : float or None
@@ -320,6 +319,11 @@ def fit(
     net.metrics_ = [name for name, _ in metric_fns] or None
     task = _task_of(net, loss)
     callbacks = list(callbacks or [])
+    if verbose:
+        from .progress import ProgressBar
+
+        if not any(isinstance(cb, ProgressBar) for cb in callbacks):
+            callbacks.append(ProgressBar(epochs, mode="auto" if verbose == 1 else "lines"))
     for cb in callbacks:
         cb.net = net
     net.stop_training = False
@@ -338,7 +342,7 @@ def fit(
 
     history = History()
     for cb in callbacks:
-        cb.on_train_begin({})
+        cb.on_train_begin({"epochs": epochs})
     modes = [layer.training for layer in layers]
     net.train()
     # overflow on the way to a NaN loss is reported once, as a DivergenceWarning
@@ -348,7 +352,6 @@ def fit(
         for epoch in range(epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch, {})
-            t0 = time.perf_counter()
             safe_state = net.get_weights()
             if shuffle:
                 rng.shuffle(order)
@@ -378,8 +381,9 @@ def fit(
                 grad = loss.backward()
                 for i in range(n_layers - 1, -1, -1):
                     grad = layers[i].backward(grad, input_grad=i > 0)
-                if clip_norm is not None:
-                    clip_grad_norm(params, clip_norm)
+                batch_logs = {"loss": value}
+                if clip_norm is not None:  # callbacks see the norm before clipping hid it
+                    batch_logs["grad_norm"] = clip_grad_norm(params, clip_norm)
                 if clip_value is not None:
                     clip_grad_value(params, clip_value)
                 opt.step()
@@ -387,7 +391,7 @@ def fit(
                 if train_answers is not None:
                     train_answers[idx] = _answer(out, task).reshape((m,) + train_answers.shape[1:])
                 for cb in callbacks:
-                    cb.on_batch_end(b, {"loss": value})
+                    cb.on_batch_end(b, batch_logs)
             if history.diverged:
                 break
             logs = {"loss": total / n}
@@ -404,12 +408,6 @@ def fit(
                     schedule.step()
             for cb in callbacks:
                 cb.on_epoch_end(epoch, logs)
-            if verbose:
-                shown = "  ".join(f"{k}={v:.4g}" for k, v in logs.items())
-                print(
-                    f"epoch {epoch + 1}/{epochs}  {shown}  ({time.perf_counter() - t0:.2f}s)",
-                    file=sys.stdout,
-                )
             if net.stop_training:
                 break
     finally:
@@ -418,6 +416,7 @@ def fit(
             layer.training = mode
     for cb in callbacks:
         cb.on_train_end({})
+    net.history_ = history.history  # saved with the model, for `chainrule plot`
     return history
 
 
