@@ -359,8 +359,10 @@ def fit(
             for b, start in enumerate(range(0, n, bs)):
                 idx = order[start : start + bs]
                 m = len(idx)
-                xb = np.take(X, idx, axis=0, out=x_buf[:m])
-                yb = np.take(y, idx, axis=0, out=y_buf[:m])
+                # mode="clip": the indices are valid by construction, and NumPy
+                # buffers `out` for the default mode="raise" (a second copy)
+                xb = np.take(X, idx, axis=0, out=x_buf[:m], mode="clip")
+                yb = np.take(y, idx, axis=0, out=y_buf[:m], mode="clip")
                 out = xb
                 for layer in layers:
                     out = layer.forward(out)
