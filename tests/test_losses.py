@@ -473,3 +473,32 @@ def test_cross_entropy_shift_invariance(z, shift, seed):
     tol = 8 * EPS * (np.abs(z).max() + abs(shift))
     assert abs(va - vb) <= 1e-12 * abs(va) + tol
     np.testing.assert_allclose(a.backward(), b.backward(), rtol=0, atol=tol + 1e-15)
+
+
+@pytest.mark.parametrize(
+    "name, y_kind",
+    [("mse", "real"), ("mae", "real"), ("huber", "real"), ("binary_cross_entropy", "bits"),
+     ("cross_entropy", "labels"), ("cross_entropy", "probs"), ("hinge", "labels"),
+     ("hinge", "signs")],
+)  # fmt: skip
+def test_row_losses_average_to_forward(name, y_kind):
+    rng = np.random.default_rng(0)
+    k = 1 if y_kind == "signs" else 3
+    out = rng.normal(size=(9, k)) * 2
+    probs = rng.random((9, 3))
+    y = {
+        "real": rng.normal(size=(9, 3)),
+        "bits": rng.integers(0, 2, (9, 3)).astype(float),
+        "labels": rng.integers(0, 3, 9),
+        "probs": probs / probs.sum(axis=1, keepdims=True),
+        "signs": rng.choice([-1.0, 1.0], 9),
+    }[y_kind]
+    loss = cr.get_loss(name)
+    rows = loss.row_losses(out, y)
+    assert rows.shape == (9,) and rows.dtype == np.float64
+    np.testing.assert_allclose(np.mean(rows), loss.forward(out, y), rtol=1e-12)
+
+
+def test_every_registered_loss_has_row_losses():
+    for cls in LOSSES.values():
+        assert cls.row_losses is not cr.Loss.row_losses, cls.__name__

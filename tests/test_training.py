@@ -300,3 +300,144 @@ def test_fit_continues_from_a_trained_network():
     h1 = net.fit(X, y, loss="cross_entropy", optimizer="sgd", lr=0.1, epochs=3)
     h2 = net.fit(X, y, epochs=3)  # loss reused, weights kept: training goes on, not over
     assert h2["loss"][0] < h1["loss"][0]
+
+
+# -- sample weights and the L2 penalty --------------------------------------------------
+def _regression_data(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=n)
+
+
+def _full_batch_fit(X, y, epochs=5, **kw):
+    net = cr.Sequential(cr.Dense(3, 5, activation="tanh"), cr.Dense(5, 1), seed=3, dtype=np.float64)
+    history = net.fit(
+        X, y, loss="mse", optimizer="sgd", lr=0.05, epochs=epochs, batch_size=None,
+        shuffle=False, **kw,
+    )  # fmt: skip
+    return net, history
+
+
+def test_sample_weight_two_equals_a_duplicated_row():
+    X, y = _regression_data()
+    w = np.ones(len(X))
+    w[4] = 2.0
+    rows = np.r_[np.arange(len(X)), 4]
+    a, ha = _full_batch_fit(X, y, sample_weight=w, l2=0.3)
+    b, hb = _full_batch_fit(X[rows], y[rows], l2=0.3)
+    np.testing.assert_allclose(ha["loss"], hb["loss"], rtol=1e-12)
+    for p, q in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-15)
+
+
+def test_zero_weights_equal_removed_rows():
+    X, y = _regression_data()
+    w = np.ones(len(X))
+    w[[1, 7]] = 0.0
+    keep = w > 0
+    a, ha = _full_batch_fit(X, y, sample_weight=w)
+    b, hb = _full_batch_fit(X[keep], y[keep])
+    np.testing.assert_allclose(ha["loss"], hb["loss"], rtol=1e-12)
+    for p, q in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-15)
+
+
+def test_a_batch_of_zero_weights_makes_no_step():
+    X, y = _regression_data(n=8)
+    net = cr.Sequential(cr.Dense(3, 1), seed=0, dtype=np.float64)
+    before = net.get_weights()
+    net.fit(X, y, loss="mse", optimizer="sgd", lr=0.1, epochs=1, batch_size=4, shuffle=False,
+            sample_weight=np.r_[np.zeros(4), np.ones(4)])  # fmt: skip
+    after_first_only = cr.Sequential(cr.Dense(3, 1), seed=0, dtype=np.float64)
+    after_first_only.fit(X[4:], y[4:], loss="mse", optimizer="sgd", lr=0.1, epochs=1,
+                         batch_size=4, shuffle=False)  # fmt: skip
+    assert not np.array_equal(net.get_weights()[0], before[0])
+    for p, q in zip(net.get_weights(), after_first_only.get_weights(), strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_l2_gradient_matches_finite_differences_of_the_penalised_loss():
+    X, y = _regression_data(n=10)
+    w = np.linspace(0.5, 2.0, len(X))
+    l2, lr = 0.7, 1e-3
+
+    def penalised_loss(net):
+        rows = cr.MSE().row_losses(net(X), y)
+        squares = sum(float(np.sum(layer.weight.value**2)) for layer in net.layers
+                      if isinstance(layer, cr.Dense))  # fmt: skip
+        return float(w @ rows) / w.sum() + l2 * squares / (2 * w.sum())
+
+    net, _ = _full_batch_fit(X, y, epochs=0)
+    start = [p.value.copy() for p in net.parameters()]
+    numeric = []
+    eps = 1e-6
+    for p in net.parameters():
+        g = np.zeros_like(p.value)
+        for i in np.ndindex(p.value.shape):
+            old = p.value[i]
+            p.value[i] = old + eps
+            up = penalised_loss(net)
+            p.value[i] = old - eps
+            down = penalised_loss(net)
+            p.value[i] = old
+            g[i] = (up - down) / (2 * eps)
+        numeric.append(g)
+    # one plain SGD step moves each parameter by -lr * gradient
+    net.fit(X, y, loss="mse", optimizer="sgd", lr=lr, epochs=1, batch_size=None, shuffle=False,
+            sample_weight=w, l2=l2)  # fmt: skip
+    for p, p0, g in zip(net.parameters(), start, numeric, strict=True):
+        np.testing.assert_allclose((p0 - p.value) / lr, g, rtol=1e-6, atol=1e-8)
+
+
+def test_logged_loss_includes_the_l2_term():
+    X, y = _regression_data()
+    net, _ = _full_batch_fit(X, y, epochs=0)
+    squares = sum(float(np.sum(layer.weight.value**2)) for layer in net.layers
+                  if isinstance(layer, cr.Dense))  # fmt: skip
+    expected = cr.MSE().forward(net(X), y) + 0.5 * squares / (2 * len(X))
+    history = net.fit(X, y, loss="mse", optimizer="sgd", lr=1e-300, epochs=1, batch_size=None,
+                      l2=0.5)  # fmt: skip
+    assert history["loss"][0] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "sample_weight, fragment",
+    [
+        (np.ones(5), r"sample_weight has shape \(5,\) but X has 12 rows"),
+        (np.ones((12, 1)), r"sample_weight has shape \(12, 1\)"),
+        (np.r_[np.ones(11), -1.0], "sample_weight must be non-negative; row 11 has -1.0"),
+        (np.r_[np.ones(11), np.nan], "sample_weight contains NaN or inf"),
+        (np.r_[np.ones(11), np.inf], "sample_weight contains NaN or inf"),
+        (np.zeros(12), "sample_weight is zero for every row"),
+        (["a"] * 12, "sample_weight must hold numbers"),
+    ],
+)
+def test_bad_sample_weight_is_rejected(sample_weight, fragment):
+    X, y = _regression_data()
+    net = cr.Sequential(cr.Dense(3, 1), seed=0)
+    with pytest.raises(ValueError, match=fragment):
+        net.fit(X, y, loss="mse", epochs=1, sample_weight=sample_weight)
+
+
+def test_bad_l2_is_rejected():
+    X, y = _regression_data()
+    net = cr.Sequential(cr.Dense(3, 1), seed=0)
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="l2 must be a finite number >= 0"):
+            net.fit(X, y, loss="mse", epochs=1, l2=bad)
+
+
+def test_sample_weight_is_split_with_the_rows():
+    X, y = _regression_data(n=20)
+    w = np.r_[np.zeros(10), np.ones(10)]
+    net = cr.Sequential(cr.Dense(3, 1), seed=0, dtype=np.float64)
+    history = net.fit(X, y, loss="mse", optimizer="sgd", lr=0.01, epochs=2, batch_size=None,
+                      validation_split=0.25, sample_weight=w, seed=1)  # fmt: skip
+    assert len(history["val_loss"]) == 2 and np.isfinite(history["loss"]).all()
+
+
+def test_batchnorm_never_gets_a_one_row_batch():
+    X, y = _regression_data(n=9)
+    net = cr.Sequential(cr.Dense(3, 4), cr.BatchNorm(4), cr.Dense(4, 1), seed=0)
+    history = net.fit(X, y, loss="mse", epochs=2, batch_size=4)  # 4 + 5 rows, not 4 + 4 + 1
+    assert len(history) == 2

@@ -28,6 +28,14 @@ class Loss:
     def backward(self) -> np.ndarray:
         raise NotImplementedError
 
+    def row_losses(self, pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The loss of each row, as float64, so that ``mean(row_losses) == forward``.
+
+        Used for weighted losses (``sum w_i l_i / sum w_i``); it does not touch
+        the state ``backward`` reads.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no per-row form")
+
     def __call__(self, pred: np.ndarray, y: np.ndarray) -> float:
         return self.forward(pred, y)
 
@@ -80,6 +88,10 @@ class MSE(Loss):
     def backward(self):
         return (2.0 / self._diff.size) * self._diff
 
+    def row_losses(self, pred, y):
+        d = pred.astype(np.float64) - _as_2d_like(y, pred)
+        return (d * d).mean(axis=1)
+
 
 class MAE(Loss):
     """Mean absolute error: L = mean|pred - y|;  dL/dpred = sign(pred - y) / N."""
@@ -92,6 +104,9 @@ class MAE(Loss):
 
     def backward(self):
         return np.sign(self._diff) / self._diff.size
+
+    def row_losses(self, pred, y):
+        return np.abs(pred.astype(np.float64) - _as_2d_like(y, pred)).mean(axis=1)
 
 
 class Huber(Loss):
@@ -117,6 +132,11 @@ class Huber(Loss):
 
     def backward(self):
         return np.clip(self._diff, -self.delta, self.delta) / self._diff.size
+
+    def row_losses(self, pred, y):
+        a = np.abs(pred.astype(np.float64) - _as_2d_like(y, pred))
+        delta = self.delta
+        return np.where(a <= delta, 0.5 * a * a, delta * (a - 0.5 * delta)).mean(axis=1)
 
     def get_config(self):
         return {"delta": self.delta}
@@ -151,6 +171,11 @@ class BinaryCrossEntropy(Loss):
     def backward(self):
         z = self._z
         return ((sigmoid(z) - self._y) / z.size).astype(z.dtype, copy=False)
+
+    def row_losses(self, pred, y):
+        z = pred.astype(np.float64)
+        y = _as_2d_like(y, pred)
+        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
 
 
 def _prepare_labels(name: str, y: np.ndarray, n_outputs: int) -> np.ndarray:
@@ -230,6 +255,17 @@ class CrossEntropy(Loss):
         g /= n
         return g
 
+    def row_losses(self, pred, y):
+        z = pred.astype(np.float64)
+        top = z.max(axis=1)
+        lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+        y = np.asarray(y)
+        if y.ndim == 1:
+            return lse - z[np.arange(len(z)), y.astype(np.intp, copy=False)]
+        if y.shape != z.shape:
+            raise ValueError(f"targets of shape {y.shape} do not match logits of shape {z.shape}")
+        return np.sum(y * (lse[:, None] - z), axis=1)
+
 
 class Hinge(Loss):
     """Hinge loss (the SVM margin loss) on raw scores.
@@ -285,6 +321,19 @@ class Hinge(Loss):
         g = (m > 0).astype(m.dtype)
         g[np.arange(n), self._labels] = -g.sum(axis=1)
         return g / (k * n)
+
+    def row_losses(self, pred, y):
+        z = pred.astype(np.float64)
+        y = np.asarray(y)
+        if z.shape[1] == 1:
+            y = _as_2d_like(y, z)
+            y = np.where(y == 0, -1.0, y)
+            return np.maximum(1 - y * z, 0).mean(axis=1)
+        rows = np.arange(len(z))
+        labels = y.ravel().astype(np.intp)
+        margins = 1.0 - z[rows, labels][:, None] + z
+        margins[rows, labels] = 0.0
+        return np.maximum(margins, 0.0).sum(axis=1) / z.shape[1]
 
 
 LOSSES: dict[str, type[Loss]] = {

@@ -14,11 +14,11 @@ three follow scikit-learn's conventions, so they drop into ``Pipeline``,
   files, written by ``est.net_.save(path)``, stay pickle-free);
 - the same ``random_state`` gives the same model bit for bit.
 
-The training loop is written out here (rather than calling
-:func:`chainrule.training.fit`) because scikit-learn's semantics need three
-things that loop does not have: per-sample weights, an L2 penalty added to
-the loss, and scikit-learn's stopping rule. One step is still the whole
-method::
+Training is :func:`chainrule.training.fit`: its ``sample_weight`` and ``l2``
+arguments give scikit-learn's weighted loss and ``alpha`` penalty, and a
+callback (``_SklearnStopping``) applies scikit-learn's stopping rule (``tol``,
+``n_iter_no_change``, ``early_stopping``) and keeps ``loss_curve_``. One step
+is still the whole method::
 
     out = layers forward (X_batch)
     L   = loss.forward(out, y_batch)              (+ weights, + L2 term)
@@ -51,13 +51,14 @@ from sklearn.utils.validation import (
 )
 
 from .activations import ACTIVATIONS, get_activation, sigmoid, softmax
+from .callbacks import Callback
 from .layers import BatchNorm, Dense, Dropout, default_weight_init
 from .losses import Loss, get_loss
 from .network import Sequential
 from .optimizers import OPTIMIZERS, get_optimizer
 from .perceptron import ConvergenceWarning as _PerceptronConvergenceWarning
 from .perceptron import Perceptron
-from .training import DivergenceWarning, _inference
+from .training import DivergenceWarning, _inference, fit
 
 __all__ = ["MLPClassifier", "MLPRegressor", "PerceptronClassifier"]
 
@@ -76,34 +77,65 @@ _PREDICT_CHUNK = 4096
 
 
 def _row_losses(loss: Loss, out: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The loss of each row, so that ``loss.forward(out, y) == mean(_row_losses(...))``.
+    """The loss of each row (``loss.row_losses``); kept for backward compatibility."""
+    return loss.row_losses(out, y)
 
-    Needed only for the value of a weighted loss (``sum w_i l_i / sum w_i``);
-    the gradient comes from ``loss.backward()`` with its rows scaled.
+
+class _SklearnStopping(Callback):
+    """scikit-learn's bookkeeping and stopping rule, run by ``fit`` after every epoch.
+
+    Records ``n_iter_``, ``loss_`` and ``loss_curve_`` on the estimator; with
+    ``check_convergence`` it stops training once more than ``n_iter_no_change``
+    epochs in a row failed to improve the training loss (or, with ``val``, the
+    validation score) by ``tol``, and keeps the weights of the best score.
     """
-    z = out.astype(np.float64)
-    name = loss.name
-    if name == "mse":
-        d = z - y
-        return (d * d).mean(axis=1)
-    if name == "mae":
-        return np.abs(z - y).mean(axis=1)
-    if name == "huber":
-        a = np.abs(z - y)
-        delta = loss.delta
-        return np.where(a <= delta, 0.5 * a * a, delta * (a - 0.5 * delta)).mean(axis=1)
-    if name == "binary_cross_entropy":
-        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
-    rows = np.arange(len(z))
-    if name == "cross_entropy":
-        top = z.max(axis=1)
-        lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
-        return lse - z[rows, y]
-    if name == "hinge":  # multi-class margin form, one output per class
-        margins = 1.0 - z[rows, y][:, None] + z
-        margins[rows, y] = 0.0
-        return np.maximum(margins, 0.0).sum(axis=1) / z.shape[1]
-    raise ValueError(f"no per-sample form for loss {name!r}")  # pragma: no cover
+
+    def __init__(self, est, check_convergence: bool, val) -> None:
+        self.est = est
+        self.check_convergence = check_convergence
+        self.val = val  # (X_val, Y_val, sw_val) with early stopping, else None
+        self.no_improvement = 0
+        self.converged = False
+        self.best_state = None
+
+    def on_train_begin(self, logs=None):
+        if self.val is not None:
+            self.best_state = self.net.get_weights()
+
+    def on_epoch_end(self, epoch, logs=None):
+        est = self.est
+        est.n_iter_ += 1
+        est.loss_ = logs["loss"]
+        est.loss_curve_.append(est.loss_)
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}", file=sys.stdout)
+        if not self.check_convergence:
+            est.best_loss_ = min(est.best_loss_, est.loss_)
+            return
+        if self.val is not None:
+            score = est._encoded_score(*self.val)
+            est.validation_scores_.append(score)
+            if est.verbose:
+                print(f"Validation score: {score:.6f}", file=sys.stdout)
+            worse = score < est.best_validation_score_ + est.tol
+            self.no_improvement = self.no_improvement + 1 if worse else 0
+            if score > est.best_validation_score_:
+                est.best_validation_score_ = score
+                self.best_state = self.net.get_weights()
+        else:
+            worse = est.loss_ > est.best_loss_ - est.tol
+            self.no_improvement = self.no_improvement + 1 if worse else 0
+            est.best_loss_ = min(est.best_loss_, est.loss_)
+        if self.no_improvement > est.n_iter_no_change:
+            self.converged = True
+            self.net.stop_training = True
+            if est.verbose:
+                what = "Validation score" if self.val is not None else "Training loss"
+                print(
+                    f"{what} did not improve more than tol={est.tol} for "
+                    f"{est.n_iter_no_change} consecutive epochs. Stopping.",
+                    file=sys.stdout,
+                )
 
 
 # --------------------------------------------------------------------------- #
@@ -314,14 +346,14 @@ class _BaseMLP(BaseEstimator):
 
     def _train(self, X, Y, sample_weight, loss, max_epochs: int, check_convergence: bool):
         net = self.net_
-        opt = self._optimizer
         early = self.early_stopping and check_convergence
+        val = None
         if early:
             X, Y, sample_weight, X_val, Y_val, sw_val = self._split_validation(X, Y, sample_weight)
+            val = (X_val, Y_val, sw_val)
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None
-            best_state = net.get_weights()
         else:
             if check_convergence or not hasattr(self, "validation_scores_"):
                 self.validation_scores_ = None
@@ -341,127 +373,39 @@ class _BaseMLP(BaseEstimator):
                     stacklevel=4,
                 )
             bs = min(int(self.batch_size), n)
-        bounds = list(range(0, n, bs)) + [n]
-        if self.batch_norm and len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
-            del bounds[-2]  # BatchNorm needs >= 2 rows: fold a 1-row tail into the batch before
         if self.batch_norm and n < 2:
             raise ValueError(
                 "batch_norm=True needs at least 2 samples (n_samples=1): a batch variance "
                 "needs two rows; use batch_norm=False"
             )
+        shuffle = bool(self.shuffle) and bs < n  # a full batch is the same in any order
+        seed = int(self._rng.integers(np.iinfo(np.int32).max)) if shuffle else 0
 
-        widest = max(b - a for a, b in zip(bounds[:-1], bounds[1:]))
-        x_buf = np.empty((widest,) + X.shape[1:], dtype=X.dtype)  # shuffled batches land here
-        y_buf = np.empty((widest,) + Y.shape[1:], dtype=Y.dtype)
-        layers = net.layers
-        last = len(layers) - 1
-        weights = [layer.weight for layer in layers if isinstance(layer, Dense)]
-        alpha = float(self.alpha)
-        total_weight = float(n) if sample_weight is None else float(sample_weight.sum())
-        no_improvement = 0
-        converged = False
-        epochs = 0
-
-        net.train()
-        with np.errstate(over="ignore", invalid="ignore"):
-            for _ in range(max_epochs):
-                state = net.get_weights()
-                order = self._rng.permutation(n) if (self.shuffle and bs < n) else None
-                total = 0.0
-                diverged = None
-                for start, stop in zip(bounds[:-1], bounds[1:]):
-                    if order is None:
-                        idx = slice(start, stop)
-                        xb, yb = X[idx], Y[idx]
-                    else:
-                        idx = order[start:stop]
-                        m = stop - start
-                        xb = np.take(X, idx, axis=0, out=x_buf[:m])
-                        yb = np.take(Y, idx, axis=0, out=y_buf[:m])
-                    m = stop - start
-                    out = xb
-                    for layer in layers:
-                        out = layer.forward(out)
-                    value = loss.forward(out, yb)
-                    grad = loss.backward()
-                    if sample_weight is None:
-                        norm = float(m)
-                    else:
-                        wb = sample_weight[idx]
-                        norm = float(wb.sum())
-                        if norm <= 0:
-                            continue  # every row of this batch has weight 0: no step
-                        value = float(wb @ _row_losses(loss, out, yb)) / norm
-                        grad = grad * (wb * (m / norm)).astype(grad.dtype)[:, None]
-                    for i in range(last, -1, -1):
-                        grad = layers[i].backward(grad, input_grad=i > 0)
-                    if alpha:  # L2 penalty alpha ||W||^2 / (2 n_batch) on the weights only
-                        scale = alpha / norm
-                        squares = 0.0
-                        for w in weights:
-                            w.grad += scale * w.value
-                            flat = w.value.ravel()
-                            squares += float(flat @ flat)
-                        value += 0.5 * scale * squares
-                    if not np.isfinite(value):
-                        diverged = value
-                        break
-                    opt.step()
-                    total += value * norm
-                if diverged is not None:
-                    net.set_weights(state)
-                    # the optimizer's running averages saw the blow-up: start them afresh
-                    self._optimizer = get_optimizer(
-                        self.optimizer, net.parameters(), lr=float(self.learning_rate)
-                    )
-                    warnings.warn(
-                        f"training diverged: the loss became {diverged} in epoch "
-                        f"{self.n_iter_ + 1}; the weights are those from the start of that "
-                        "epoch. Lower learning_rate or standardise X (and y for regression)",
-                        DivergenceWarning,
-                        stacklevel=4,
-                    )
-                    converged = True  # stopping was deliberate: no ConvergenceWarning
-                    break
-                epochs += 1
-                self.n_iter_ += 1
-                self.loss_ = total / total_weight
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}", file=sys.stdout)
-                if not check_convergence:
-                    self.best_loss_ = min(self.best_loss_, self.loss_)
-                    continue
-                if early:
-                    score = self._encoded_score(X_val, Y_val, sw_val)
-                    self.validation_scores_.append(score)
-                    if self.verbose:
-                        print(f"Validation score: {score:.6f}", file=sys.stdout)
-                    no_improvement = (
-                        no_improvement + 1 if score < self.best_validation_score_ + self.tol else 0
-                    )
-                    if score > self.best_validation_score_:
-                        self.best_validation_score_ = score
-                        best_state = net.get_weights()
-                else:
-                    no_improvement = (
-                        no_improvement + 1 if self.loss_ > self.best_loss_ - self.tol else 0
-                    )
-                    self.best_loss_ = min(self.best_loss_, self.loss_)
-                if no_improvement > self.n_iter_no_change:
-                    converged = True
-                    if self.verbose:
-                        what = "Validation score" if early else "Training loss"
-                        print(
-                            f"{what} did not improve more than tol={self.tol} for "
-                            f"{self.n_iter_no_change} consecutive epochs. Stopping.",
-                            file=sys.stdout,
-                        )
-                    break
-        net.eval()
+        rule = _SklearnStopping(self, check_convergence, val)
+        with warnings.catch_warnings():  # reported below, in the estimator's words
+            warnings.simplefilter("ignore", DivergenceWarning)
+            history = fit(
+                net, X, Y, loss=loss, optimizer=self._optimizer, epochs=max_epochs,
+                batch_size=bs, shuffle=shuffle, callbacks=[rule], seed=seed,
+                sample_weight=sample_weight, l2=float(self.alpha),
+            )  # fmt: skip
+        converged = rule.converged
+        if history.diverged:
+            # the optimizer's running averages saw the blow-up: start them afresh
+            self._optimizer = get_optimizer(
+                self.optimizer, net.parameters(), lr=float(self.learning_rate)
+            )
+            warnings.warn(
+                "training diverged: the loss became NaN or infinite in epoch "
+                f"{self.n_iter_ + 1}; the weights are those from the start of that "
+                "epoch. Lower learning_rate or standardise X (and y for regression)",
+                DivergenceWarning,
+                stacklevel=4,
+            )
+            converged = True  # stopping was deliberate: no ConvergenceWarning
         if early:
-            net.set_weights(best_state)
-        if check_convergence and not converged and epochs == max_epochs:
+            net.set_weights(rule.best_state)
+        if check_convergence and not converged and len(history) == max_epochs:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",

@@ -23,6 +23,7 @@ import numpy as np
 from .activations import sigmoid, softmax
 from .callbacks import Callback
 from .clipping import clip_grad_norm, clip_grad_value
+from .layers import BatchNorm, Dense
 from .losses import Loss, get_loss
 from .metrics import get_metric
 from .network import Sequential, check_features
@@ -220,6 +221,8 @@ def fit(
     clip_norm: float | None = None,
     clip_value: float | None = None,
     schedule=None,
+    sample_weight=None,
+    l2: float = 0.0,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent.
 
@@ -253,6 +256,17 @@ def fit(
     schedule
         A learning-rate schedule on the optimizer, stepped after every epoch
         (``ReduceLROnPlateau`` is given ``val_loss``, or ``loss``).
+    sample_weight : array-like of shape (n_samples,) or None
+        Non-negative, finite weight of each row. A batch's loss becomes
+        ``sum w_i l_i / sum w_i`` (its gradient rows are scaled to match), a
+        batch whose weights sum to 0 makes no step, and the logged ``loss`` is
+        the weighted mean over the epoch. Split with the rows by
+        ``validation_split`` (the validation loss itself is unweighted).
+    l2 : float
+        L2 penalty on the weights of ``Dense`` layers (not biases), as in
+        scikit-learn: each batch's loss gets ``l2 * sum ||W||^2 / (2 n_b)``,
+        ``n_b`` the batch's row count (or weight sum), and each weight
+        gradient ``l2 * W / n_b``. The logged ``loss`` includes it.
 
     Returns
     -------
@@ -260,6 +274,9 @@ def fit(
 
     Notes
     -----
+    A network with ``BatchNorm`` never gets a 1-row batch: a 1-row tail is
+    folded into the batch before it.
+
     A NaN or infinite loss stops training with a ``DivergenceWarning``; the
     weights are put back to those at the start of the diverging epoch (the
     last ones known to give a finite loss) and ``history.diverged`` is True.
@@ -282,11 +299,15 @@ def fit(
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+    l2 = float(l2)
+    if not (math.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
     for act in _activations(net):
         if act.name == "step":
             act.df(None, None)  # raises the explanation before any work is done
 
     X, y = _prepare(net, X, y, loss)
+    sw = None if sample_weight is None else _check_sample_weight(sample_weight, len(X))
     seed = net.seed if seed is None else seed
     rng = np.random.default_rng(seed) if seed is not None else np.random.default_rng()
 
@@ -304,6 +325,8 @@ def fit(
         perm = rng.permutation(len(X))
         X_val, y_val = X[perm[:n_val]], y[perm[:n_val]]
         X, y = X[perm[n_val:]], y[perm[n_val:]]
+        if sw is not None:
+            sw = sw[perm[n_val:]]
     else:
         X_val = y_val = None
 
@@ -330,8 +353,17 @@ def fit(
 
     n = len(X)
     bs = n if batch_size is None else min(batch_size, n)
-    x_buf = np.empty((bs, X.shape[1]), dtype=X.dtype)
-    y_buf = np.empty((bs,) + y.shape[1:], dtype=y.dtype)
+    starts = list(range(0, n, bs))
+    widest = bs
+    if len(starts) > 1 and n - starts[-1] == 1 and _has_batchnorm(net):
+        del starts[-1]  # BatchNorm needs >= 2 rows: fold a 1-row tail into the batch before
+        widest = bs + 1
+    stops = starts[1:] + [n]
+    x_buf = np.empty((widest, X.shape[1]), dtype=X.dtype)
+    y_buf = np.empty((widest,) + y.shape[1:], dtype=y.dtype)
+    weighted = sw is not None
+    total_weight = float(sw.sum()) if weighted else float(n)
+    penalised = [layer.weight for layer in net.layers if isinstance(layer, Dense)] if l2 else []
     order = np.arange(n)
     train_answers = (
         np.empty((n,) + _answer_shape(net, task), dtype=np.float64) if metric_fns else None
@@ -356,8 +388,8 @@ def fit(
             if shuffle:
                 rng.shuffle(order)
             total = 0.0
-            for b, start in enumerate(range(0, n, bs)):
-                idx = order[start : start + bs]
+            for b, (start, stop) in enumerate(zip(starts, stops)):
+                idx = order[start:stop]
                 m = len(idx)
                 # mode="clip": the indices are valid by construction, and NumPy
                 # buffers `out` for the default mode="raise" (a second copy)
@@ -367,6 +399,22 @@ def fit(
                 for layer in layers:
                     out = layer.forward(out)
                 value = loss.forward(out, yb)
+                if train_answers is not None:
+                    train_answers[idx] = _answer(out, task).reshape((m,) + train_answers.shape[1:])
+                norm = m
+                if weighted:
+                    wb = sw[idx]
+                    norm = float(wb.sum())
+                    if norm <= 0:
+                        continue  # every row of this batch has weight 0: no step
+                    value = float(wb @ loss.row_losses(out, yb)) / norm
+                if l2:  # the penalty l2 ||W||^2 / (2 n_b), on Dense weights only
+                    scale = l2 / norm
+                    squares = 0.0
+                    for w in penalised:
+                        flat = w.value.ravel()
+                        squares += float(flat @ flat)
+                    value += 0.5 * scale * squares
                 if not math.isfinite(value):
                     net.set_weights(safe_state)
                     history.diverged = True
@@ -381,22 +429,25 @@ def fit(
                     net.stop_training = True
                     break
                 grad = loss.backward()
+                if weighted:
+                    grad = grad * (wb * (m / norm)).astype(grad.dtype)[:, None]
                 for i in range(n_layers - 1, -1, -1):
                     grad = layers[i].backward(grad, input_grad=i > 0)
+                if l2:
+                    for w in penalised:
+                        w.grad += scale * w.value
                 batch_logs = {"loss": value}
                 if clip_norm is not None:  # callbacks see the norm before clipping hid it
                     batch_logs["grad_norm"] = clip_grad_norm(params, clip_norm)
                 if clip_value is not None:
                     clip_grad_value(params, clip_value)
                 opt.step()
-                total += value * m
-                if train_answers is not None:
-                    train_answers[idx] = _answer(out, task).reshape((m,) + train_answers.shape[1:])
+                total += value * norm
                 for cb in callbacks:
                     cb.on_batch_end(b, batch_logs)
             if history.diverged:
                 break
-            logs = {"loss": total / n}
+            logs = {"loss": total / total_weight}
             for name, fn in metric_fns:
                 logs[name] = fn(y, train_answers)
             if X_val is not None:
@@ -420,6 +471,33 @@ def fit(
         cb.on_train_end({})
     net.history_ = history.history  # saved with the model, for `chainrule plot`
     return history
+
+
+def _check_sample_weight(sample_weight, n: int) -> np.ndarray:
+    try:
+        sw = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("sample_weight must hold numbers") from None
+    if sw.shape != (n,):
+        raise ValueError(
+            f"sample_weight has shape {sw.shape} but X has {n} rows; give one weight per row, "
+            f"shape ({n},)"
+        )
+    if not np.isfinite(sw).all():
+        raise ValueError(
+            f"sample_weight contains NaN or inf (first at row {np.argwhere(~np.isfinite(sw))[0, 0]})"
+        )
+    if (sw < 0).any():
+        raise ValueError(
+            f"sample_weight must be non-negative; row {np.argmax(sw < 0)} has {sw[sw < 0][0]}"
+        )
+    if n and not (sw > 0).any():
+        raise ValueError("sample_weight is zero for every row: there is nothing to learn from")
+    return sw
+
+
+def _has_batchnorm(net: Sequential) -> bool:
+    return any(isinstance(layer, BatchNorm) for layer in net.layers)
 
 
 def _answer_shape(net: Sequential, task: str) -> tuple[int, ...]:
