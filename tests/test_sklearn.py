@@ -44,7 +44,6 @@ from chainrule.sklearn import (  # noqa: E402
     MLPClassifier,
     MLPRegressor,
     PerceptronClassifier,
-    _row_losses,
 )
 from chainrule.training import DivergenceWarning  # noqa: E402
 
@@ -327,23 +326,6 @@ def test_minibatch_weighted_fit_learns_the_weighted_problem():
     plain = _quiet_fit(MLPClassifier(**kw), X, y)
     tilted = _quiet_fit(MLPClassifier(**kw), X, y, sample_weight=np.where(y == 1, 20.0, 1.0))
     assert np.mean(tilted.predict(X) == 1) > np.mean(plain.predict(X) == 1) + 0.1
-
-
-@pytest.mark.parametrize(
-    "name, y_kind",
-    [("mse", "real"), ("mae", "real"), ("huber", "real"), ("binary_cross_entropy", "bits"),
-     ("cross_entropy", "labels"), ("hinge", "labels")],
-)  # fmt: skip
-def test_row_losses_average_to_the_loss(name, y_kind):
-    rng = np.random.default_rng(0)
-    out = rng.normal(size=(9, 3)) * 2
-    y = {
-        "real": rng.normal(size=(9, 3)),
-        "bits": rng.integers(0, 2, (9, 3)).astype(float),
-        "labels": rng.integers(0, 3, 9),
-    }[y_kind]
-    loss = cr.get_loss(name)
-    np.testing.assert_allclose(np.mean(_row_losses(loss, out, y)), loss.forward(out, y), rtol=1e-12)
 
 
 def test_loss_curve_adds_the_l2_term_like_sklearn():

@@ -53,7 +53,7 @@ from sklearn.utils.validation import (
 from .activations import ACTIVATIONS, get_activation, sigmoid, softmax
 from .callbacks import Callback
 from .layers import BatchNorm, Dense, Dropout, default_weight_init
-from .losses import Loss, get_loss
+from .losses import get_loss
 from .network import Sequential
 from .optimizers import OPTIMIZERS, get_optimizer
 from .perceptron import ConvergenceWarning as _PerceptronConvergenceWarning
@@ -74,11 +74,6 @@ _PREDICT_CHUNK = 4096
 # --------------------------------------------------------------------------- #
 # Helpers shared by the MLP estimators
 # --------------------------------------------------------------------------- #
-
-
-def _row_losses(loss: Loss, out: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The loss of each row (``loss.row_losses``); kept for backward compatibility."""
-    return loss.row_losses(out, y)
 
 
 class _SklearnStopping(Callback):
