@@ -178,6 +178,21 @@ class Trace:
         return f"Trace(steps={len(self.steps)}, loss={self.loss:.6g})"
 
 
+def _add_chain_sum(
+    tr: Trace, name: str, head: str, terms: list, total: float, layer: int, f
+) -> None:
+    """Record a gradient that is a sum over samples of chain-rule products, one line each."""
+    lines = [
+        f"n={t['sample']}: "
+        + "·".join(f"({f(v)})" for _, v in t["factors"])
+        + f" = {f(t['value'])}"
+        for t in terms
+    ]
+    tr._add(
+        "backward", name, total, "\n".join([head, *lines, f"sum = {f(total)}"]), layer, terms=terms
+    )
+
+
 def _loss_grad_text(
     loss: Loss, out: str, n: int, j: int, a: float, t: float, g: float, N: int, d: int
 ) -> str:
@@ -432,20 +447,7 @@ def trace(
                     f"dz{l}[n,{j}]/dW{l}{_idx(i, j)}    (dz{l}[n,{j}]/dW{l}{_idx(i, j)} = "
                     f"{prev_name}[n,{i}])"
                 )
-                lines = [
-                    f"n={t['sample']}: "
-                    + "·".join(f"({f(v)})" for _, v in t["factors"])
-                    + f" = {f(t['value'])}"
-                    for t in terms
-                ]
-                tr._add(
-                    "backward",
-                    f"dL/dW{l}{_idx(i, j)}",
-                    total,
-                    "\n".join([head, *lines, f"sum = {f(total)}"]),
-                    l,
-                    terms=terms,
-                )
+                _add_chain_sum(tr, f"dL/dW{l}{_idx(i, j)}", head, terms, total, l, f)
         db = np.empty(W.shape[1])
         for j in range(W.shape[1]):
             terms = []
@@ -461,20 +463,7 @@ def trace(
                 terms.append({"sample": n, "factors": fac, "value": p})
             db[j] = total
             head = f"dL/db{l}[{j}] = Σ_n dL/da{l}[n,{j}]·da{l}/dz{l}[n,{j}]·dz{l}[n,{j}]/db{l}[{j}]    (dz/db = 1)"
-            lines = [
-                f"n={t['sample']}: "
-                + "·".join(f"({f(v)})" for _, v in t["factors"])
-                + f" = {f(t['value'])}"
-                for t in terms
-            ]
-            tr._add(
-                "backward",
-                f"dL/db{l}[{j}]",
-                total,
-                "\n".join([head, *lines, f"sum = {f(total)}"]),
-                l,
-                terms=terms,
-            )
+            _add_chain_sum(tr, f"dL/db{l}[{j}]", head, terms, total, l, f)
         tr.arrays[f"dL/dW{l}"], tr.arrays[f"dL/db{l}"] = dW, db
         tr.gradients[s.dense.weight.name] = dW
         tr.gradients[s.dense.bias.name] = db
