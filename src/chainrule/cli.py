@@ -28,7 +28,7 @@ import tempfile
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -778,35 +778,6 @@ def _matplotlib():
     return Figure
 
 
-def _plots_module():
-    """``chainrule.plots``, or None when this build has none (the CLI then draws its own)."""
-    import importlib
-
-    try:
-        return importlib.import_module("chainrule.plots")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("chainrule.plots", "chainrule"):
-            return None
-        raise
-
-
-def _from_plots(ui: UI, names: Sequence[str], call: Callable) -> Any:
-    """A figure from chainrule.plots (first of ``names`` that exists), or None."""
-    plots = _plots_module()
-    if plots is None:
-        return None
-    for name in names:
-        fn = getattr(plots, name, None)
-        if fn is None:
-            continue
-        try:
-            return call(fn)
-        except Exception as exc:  # the plots module is optional: fall back to ours
-            ui.detail(f"chainrule.plots.{name} failed ({_one_line(exc)}); using a basic plot")
-            return None
-    return None
-
-
 def save_figure(fig, path: Path) -> Path:
     """Write a matplotlib figure and release it."""
     fig.savefig(path, dpi=100, bbox_inches="tight")
@@ -816,123 +787,38 @@ def save_figure(fig, path: Path) -> Path:
 
 
 def figure_history(ui: UI, history: dict[str, list[float]], title: str = "training"):
-    """Loss (and metric) curves per epoch."""
+    """Loss (and metric) curves per epoch (``chainrule.plots.plot_history``)."""
+    from . import plots
 
-    def call(fn):
-        from .training import History
-
-        h = History()
-        n = max((len(v) for v in history.values()), default=0)
-        h.history, h.epoch = {k: list(v) for k, v in history.items()}, list(range(n))
-        return fn(h)
-
-    fig = _from_plots(ui, ["plot_history"], call)
-    if fig is not None:
-        return fig
-    Figure = _matplotlib()
-    metrics_ = sorted({k.removeprefix("val_") for k in history} - {"loss"})
-    fig = Figure(figsize=(5 + 4 * bool(metrics_), 3.6))
-    axes = fig.subplots(1, 1 + bool(metrics_), squeeze=False)[0]
-    for ax, names in zip(axes, [["loss"], metrics_]):
-        for name in names:
-            for key, style in ((name, "-"), (f"val_{name}", "--")):
-                if key in history:
-                    epochs = np.arange(1, len(history[key]) + 1)
-                    ax.plot(epochs, history[key], style, label=key)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    axes[0].set_ylabel("loss")
-    axes[0].set_title(f"{title}: loss")
-    fig.tight_layout()
+    fig = plots.plot_history(history)
+    fig.suptitle(title)
     return fig
 
 
 def figure_confusion(ui: UI, net, X, y_true, y_pred, class_names: Sequence, title: str = ""):
     """Counts of true class (rows) against predicted class (columns)."""
+    from . import plots
 
-    def call(fn):
-        import inspect
-
-        first = next(iter(inspect.signature(fn).parameters), "")
-        if first in ("net", "model", "network"):
-            return fn(net, X, y_true)
-        return fn(y_true, y_pred)
-
-    fig = _from_plots(ui, ["plot_confusion_matrix", "plot_confusion"], call)
-    if fig is not None:
-        return fig
-    Figure = _matplotlib()
-    k = len(class_names)
-    counts = np.zeros((k, k), dtype=np.int64)
-    np.add.at(counts, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
-    size = min(3 + 0.45 * k, 10)
-    fig = Figure(figsize=(size + 1, size))
-    ax = fig.subplots()
-    im = ax.imshow(counts, cmap="Blues")
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    labels = [str(c) for c in class_names]
-    ax.set_xticks(range(k), labels, rotation=45 if max(map(len, labels)) > 3 else 0)
-    ax.set_yticks(range(k), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    accuracy = np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(f"{title + ': ' if title else ''}confusion matrix (accuracy {accuracy:.1%})")
-    top = counts.max() if counts.size else 0
-    for i in range(k):
-        for j in range(k):
-            if counts[i, j]:
-                color = "white" if counts[i, j] > top / 2 else "black"
-                ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=color, fontsize=8)
-    fig.tight_layout()
+    labels = list(range(len(class_names)))
+    fig = plots.plot_confusion_matrix(y_true, y_pred, labels=labels)
+    ax = fig.axes[0]
+    ax.set_xticks(labels, [str(c) for c in class_names])
+    ax.set_yticks(labels, [str(c) for c in class_names])
+    if title:
+        fig.suptitle(title)
     return fig
 
 
 def figure_boundary(ui: UI, net, X, y, class_names: Sequence, feature_names=None, title=""):
     """The classes a 2-input network assigns over the plane, with the points on top."""
-    fig = _from_plots(ui, ["plot_decision_boundary"], lambda fn: fn(net, X, y))
-    if fig is not None:
-        return fig
-    Figure = _matplotlib()
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    pad = 0.1 * (hi - lo) + 1e-9
-    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 250)
-    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 250)
-    gx, gy = np.meshgrid(xs, ys)
-    grid = np.c_[gx.ravel(), gy.ravel()]
-    zone = np.asarray(net.predict(grid, batch_size=8192)).reshape(gx.shape)
-    k = len(class_names)
-    fig = Figure(figsize=(5.5, 4.8))
-    ax = fig.subplots()
-    cmap = "tab10" if k <= 10 else "tab20"
-    ax.contourf(
-        gx,
-        gy,
-        zone,
-        levels=np.arange(k + 1) - 0.5,
-        cmap=cmap,
-        alpha=0.3,
-        vmin=0,
-        vmax=9 if k <= 10 else 19,
+    from . import plots
+
+    fig = plots.plot_decision_boundary(
+        net, X, y, title=f"{title}: decision boundary" if title else None
     )
-    sc = ax.scatter(
-        X[:, 0],
-        X[:, 1],
-        c=y,
-        cmap=cmap,
-        vmin=0,
-        vmax=9 if k <= 10 else 19,
-        s=12,
-        edgecolors="k",
-        linewidths=0.3,
-    )
-    handles = [sc.legend_elements()[0][i] for i in range(min(k, len(sc.legend_elements()[0])))]
-    ax.legend(handles, [str(c) for c in class_names[: len(handles)]], loc="best", fontsize=8)
     names = feature_names or ["x1", "x2"]
-    ax.set_xlabel(f"{names[0]} (standardised)")
-    ax.set_ylabel(f"{names[1]} (standardised)")
-    ax.set_title(f"{title + ': ' if title else ''}decision boundary")
-    fig.tight_layout()
+    fig.axes[0].set_xlabel(f"{names[0]} (standardised)")
+    fig.axes[0].set_ylabel(f"{names[1]} (standardised)")
     return fig
 
 
@@ -953,40 +839,9 @@ def figure_scatter(ui: UI, true, pred, target: str | None):
 
 def figure_activations(ui: UI):
     """Every built-in elementwise activation and its derivative."""
-    fig = _from_plots(ui, ["plot_activations"], lambda fn: fn())
-    if fig is not None:
-        return fig
-    from .activations import ACTIVATIONS
+    from . import plots
 
-    Figure = _matplotlib()
-    seen, acts = set(), []
-    for cls in ACTIVATIONS.values():
-        if cls not in seen and cls.name != "softmax":
-            seen.add(cls)
-            acts.append(cls())
-    cols = 4
-    rows = math.ceil(len(acts) / cols)
-    fig = Figure(figsize=(3.2 * cols, 2.6 * rows))
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    z = np.linspace(-4, 4, 801)
-    for ax, act in zip(axes, acts):
-        a = act.f(z.copy())
-        ax.plot(z, a, label="f(z)")
-        try:
-            d = act.df(z.copy(), a.copy())
-            ax.plot(z, d, "--", label="f'(z)")
-        except ValueError:  # the step function: no usable derivative
-            ax.plot(z, np.zeros_like(z), "--", label="f'(z) = 0 a.e.")
-        ax.set_title(act.name)
-        ax.axhline(0, color="k", lw=0.5)
-        ax.axvline(0, color="k", lw=0.5)
-        ax.set_ylim(-1.6, 4.2)
-        ax.legend(fontsize=7, loc="upper left")
-    for ax in axes[len(acts) :]:
-        ax.set_visible(False)
-    fig.suptitle("activation functions and their derivatives")
-    fig.tight_layout()
-    return fig
+    return plots.plot_activations()
 
 
 def _require_matplotlib() -> None:
