@@ -7,11 +7,11 @@ derivative ``df`` side by side. ``df(z, a)`` receives both the input and the
 output, because many derivatives are cheapest from the output (sigmoid:
 ``a (1 - a)``, tanh: ``1 - a^2``, ReLU: ``a > 0``).
 
-Write your own from two functions::
+Write your own from two functions:
 
     cube = cr.activation_from_functions(lambda z: z**3, lambda z, a: 3 * z**2, name="cube")
 
-or subclass :class:`Activation` and define ``f`` and ``df``.
+or subclass ``Activation`` and define ``f`` and ``df``.
 """
 
 from __future__ import annotations
@@ -406,7 +406,7 @@ def activation_from_functions(
 ) -> Activation:
     """Make an activation from ``f(z)`` and its derivative ``df(z, a)`` (``a = f(z)``).
 
-    Check the derivative with :func:`chainrule.gradcheck` before trusting it.
+    Check the derivative with ``chainrule.gradcheck`` before trusting it.
     """
     return FunctionActivation(f, df, name)
 

@@ -1,7 +1,7 @@
 """Gradient clipping, applied to ``param.grad`` in place before ``optimizer.step()``.
 
 Same semantics as PyTorch's ``torch.nn.utils.clip_grad_norm_`` and
-``clip_grad_value_``::
+``clip_grad_value_``:
 
     net.backward(loss.backward())
     cr.clip_grad_norm(net.parameters(), max_norm=1.0)
@@ -58,7 +58,7 @@ def clip_grad_norm(
     r"""Rescale all gradients together so that their joint norm is at most ``max_norm``.
 
     The norm is taken over all gradients as if they were concatenated into
-    one vector::
+    one vector:
 
         total = ‖(g_1, …, g_n)‖_p      (p = inf: the largest |g|)
         c = min(1, max_norm / (total + 1e-6))

@@ -2,9 +2,9 @@ r"""Why isn't it learning? Dead units, saturation, and gradient flow, in plain w
 
 Two tools look inside a network:
 
-* :func:`diagnose` runs one forward and one backward pass on a batch and
-  returns a :class:`Report`: a per-layer table and a list of verdicts.
-* :class:`Diagnostics` is a callback for ``fit`` that records the same
+* ``diagnose`` runs one forward and one backward pass on a batch and
+  returns a ``Report``: a per-layer table and a list of verdicts.
+* ``Diagnostics`` is a callback for ``fit`` that records the same
   quantities per layer and per epoch (``.history``) and explains what went
   wrong (``.verdicts()``).
 
@@ -15,8 +15,7 @@ For a layer ``a = f(z)``, ``z = x W + b``, over the ``n`` samples of a batch:
 **Dead units** (ReLU). A ReLU unit with ``z <= 0`` for every sample outputs
 0 everywhere and has ``f'(z) = 0`` everywhere, so
 
-.. math:: \frac{\partial L}{\partial W_{ij}} = \sum_n x_{ni}\,
-          \frac{\partial L}{\partial a_{nj}}\, f'(z_{nj}) = 0 :
+    dL/dW[i,j] = sum_n x[n,i] * dL/da[n,j] * f'(z[n,j]) = 0
 
 no gradient ever reaches its weights again and it cannot recover. The same
 fraction is measured for ``leaky_relu``, ``elu`` and ``selu`` (``z <= 0``
@@ -35,7 +34,7 @@ sigmoid     ``|z| > 4``            sigma'(4) = 0.0177 (7% of the peak 0.25)
 tanh        ``|z| > 2.5``          tanh'(2.5) = 0.0266 (3% of the peak 1)
 ==========  =====================  =======================================
 
-(:data:`SIGMOID_SATURATION_Z`, :data:`TANH_SATURATION_Z`). Both functions
+(``SIGMOID_SATURATION_Z``, ``TANH_SATURATION_Z``). Both functions
 are monotonic, so the test is made on the output ``a`` with the same result.
 
 **Gradient flow**. The Frobenius norm ``||dL/dW||`` of every ``Dense``
@@ -54,16 +53,16 @@ Verdicts
 A verdict is raised only when its number crosses a threshold, all of them
 module constants:
 
-* :data:`DEAD_WARN` (0.5): at least half of a ReLU layer's units are dead (a
+* ``DEAD_WARN`` (0.5): at least half of a ReLU layer's units are dead (a
   healthy ReLU net often has 10-40% dead units and learns well);
-* :data:`SATURATION_WARN` (0.5): at least half a sigmoid/tanh layer's values
+* ``SATURATION_WARN`` (0.5): at least half a sigmoid/tanh layer's values
   are saturated;
-* :data:`VANISHING_RATIO` (1e-3): the first layer's weight gradient is more
+* ``VANISHING_RATIO`` (1e-3): the first layer's weight gradient is more
   than a thousand times smaller than the last layer's;
-* :data:`EXPLODING_RATIO` (1e4): it is more than ten thousand times larger;
-* :data:`EXPLODING_NORM` (1e4): some layer's weight gradient norm exceeds
+* ``EXPLODING_RATIO`` (1e4): it is more than ten thousand times larger;
+* ``EXPLODING_NORM`` (1e4): some layer's weight gradient norm exceeds
   ten thousand (or is not finite);
-* :data:`HIGH_UPDATE_RATIO` (0.05): a step changes a layer's weights by
+* ``HIGH_UPDATE_RATIO`` (0.05): a step changes a layer's weights by
   more than 5% of their norm (used to name the learning rate as the cause of
   dead units).
 
@@ -275,7 +274,7 @@ def _flow_verdicts(
 
 # -- one batch: diagnose --------------------------------------------------------------------
 class Report:
-    """What :func:`diagnose` found.
+    """What ``diagnose`` found.
 
     Attributes
     ----------
@@ -396,8 +395,8 @@ def diagnose(
         hundred) for "0 on every sample" to mean something.
     y : array-like, optional
         Targets. With ``y`` the backward pass starts from the loss,
-        :math:`\partial L / \partial \hat y`; without it, from a random probe
-        :math:`g \sim N(0, 1) / n` (seeded by ``seed``), which still shows how
+        ``dL/dy_hat``; without it, from a random probe
+        ``g ~ N(0, 1) / n`` (seeded by ``seed``), which still shows how
         a gradient travels back through the layers.
     loss : str or Loss, optional
         The loss for ``y`` (default: the one the network was fitted with).

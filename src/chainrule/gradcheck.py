@@ -1,13 +1,13 @@
 """Gradient checking: backpropagation compared with finite differences.
 
 Backpropagation gives every partial derivative of the loss in one backward
-pass. A finite difference gives one of them from two more forward passes::
+pass. A finite difference gives one of them from two more forward passes:
 
     dL/dp  ~  (L(p + eps) - L(p - eps)) / (2 eps)
 
 (the central difference, whose error shrinks like eps^2). It is far too slow
 to train with, but it needs nothing except the forward pass, so it is the
-referee for every ``backward`` and every hand-written derivative::
+referee for every ``backward`` and every hand-written derivative:
 
     cube = cr.activation_from_functions(lambda z: z**3, lambda z, a: 3 * z**2)
     net = cr.Sequential(cr.Dense(3, 4, activation=cube), cr.Dense(4, 1), seed=0)
@@ -31,7 +31,7 @@ How the check is run
 The error measure
 -----------------
 For a parameter tensor with analytic gradient ``a`` and numerical gradient
-``n`` over the checked entries::
+``n`` over the checked entries:
 
     error = max_i |a_i - n_i| / max(max_i |a_i| + max_i |n_i|, floor)
     floor = 1e-3 * max(1, |L|)
@@ -63,7 +63,7 @@ from .network import check_features
 
 @dataclass
 class GradcheckResult:
-    """What :func:`gradcheck` found.
+    """What ``gradcheck`` found.
 
     Attributes
     ----------
@@ -241,8 +241,7 @@ def gradcheck(
     -----
     For each entry ``p`` of each parameter the numerical derivative is
 
-    .. math:: \frac{\partial L}{\partial p} \approx
-              \frac{L(p + \epsilon) - L(p - \epsilon)}{2 \epsilon}
+        dL/dp  ~=  (L(p + eps) - L(p - eps)) / (2 eps)
 
     and a tensor's error is ``max|a - n| / max(max|a| + max|n|, floor)`` with
     ``floor = 1e-3 max(1, |L|)``, ``a`` the analytic and ``n`` the numerical

@@ -168,7 +168,7 @@ class Sequential:
         return [a.copy() for a in self._state_arrays()]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        """Copy arrays from :meth:`get_weights` back into the network, in place."""
+        """Copy arrays from ``get_weights`` back into the network, in place."""
         targets = self._state_arrays()
         if len(weights) != len(targets):
             raise ValueError(f"expected {len(targets)} arrays, got {len(weights)}")
@@ -226,8 +226,8 @@ class Sequential:
         return grad
 
     # -- reading it -------------------------------------------------------------------
-    def summary(self) -> str:
-        """A table of the layers with their output shapes and parameter counts."""
+    def _summary_rows(self) -> list[tuple[str, str, str, str]]:
+        """Header and one row per layer: index, repr, output shape, parameter count."""
         rows = [("#", "layer", "output shape", "params")]
         width = self.n_features_in
         for i, layer in enumerate(self.layers):
@@ -235,6 +235,11 @@ class Sequential:
                 width = layer.output_features(width)
             n = sum(p.size for p in layer.parameters())
             rows.append((str(i), repr(layer), f"(None, {width})", f"{n:,}"))
+        return rows
+
+    def summary(self) -> str:
+        """A table of the layers with their output shapes and parameter counts."""
+        rows = self._summary_rows()
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "-" * (sum(widths) + 6)
 
@@ -245,13 +250,35 @@ class Sequential:
         out.append(f"Total parameters: {self.n_parameters():,}  (dtype {self.dtype})")
         return "\n".join(out)
 
+    def _repr_html_(self) -> str:
+        """The summary as an HTML table, for Jupyter."""
+        import html
+
+        rows = self._summary_rows()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+        align = ("right", "left", "left", "right")
+
+        def cell(c: int, v: str) -> str:
+            text = html.escape(v)
+            return f'<td style="text-align:{align[c]}">{f"<code>{text}</code>" if c == 1 else text}</td>'
+
+        body = "".join(
+            "<tr>" + "".join(cell(c, v) for c, v in enumerate(r)) + "</tr>" for r in rows[1:]
+        )
+        total = html.escape(f"Total parameters: {self.n_parameters():,}  (dtype {self.dtype})")
+        return (
+            f"<table><caption>Sequential, {len(self.layers)} layers</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            f'<tfoot><tr><td colspan="4">{total}</td></tr></tfoot></table>'
+        )
+
     def __repr__(self) -> str:
         inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
         return f"Sequential(\n{inner}\n)"
 
     # -- training and inference (see training.py) -----------------------------------------
     def fit(self, X, y, **kwargs):
-        """Train by mini-batch gradient descent; see :func:`chainrule.training.fit`."""
+        """Train by mini-batch gradient descent; see ``chainrule.training.fit``."""
         from .training import fit
 
         return fit(self, X, y, **kwargs)
@@ -269,10 +296,10 @@ class Sequential:
         return predict_proba(self, X, batch_size=batch_size)
 
     def save(self, path, optimizer=None) -> None:
-        """Write the network to a safetensors model file (see :mod:`chainrule.serialization`).
+        """Write the network to a safetensors model file (see ``chainrule.serialization``).
 
         With ``optimizer``, a checkpoint: its state is saved too, for
-        :func:`chainrule.serialization.load_checkpoint`.
+        ``chainrule.serialization.load_checkpoint``.
         """
         from .serialization import save
 

@@ -1,7 +1,7 @@
 """Gradient-descent optimizers: SGD, Adagrad, RMSprop, Adam and AdamW.
 
-An optimizer sees only :class:`~chainrule.parameter.Parameter` objects. Each
-call to :meth:`Optimizer.step` reads every ``param.grad`` and updates
+An optimizer sees only ``Parameter`` objects. Each
+call to ``Optimizer.step`` reads every ``param.grad`` and updates
 ``param.value`` in place. The update rules, keyword names and defaults are
 PyTorch's (``torch.optim``), so a chainrule run and a PyTorch run fed the same
 gradients agree number for number.
@@ -153,9 +153,9 @@ class Optimizer:
     ----------
     parameters : list of Parameter
     lr : float
-        The learning rate used by the next :meth:`step` (schedules change it).
+        The learning rate used by the next ``step`` (schedules change it).
     step_count : int
-        Number of :meth:`step` calls so far (``t`` in the formulas).
+        Number of ``step`` calls so far (``t`` in the formulas).
     state : list of dict
         Per-parameter state arrays (``state[i]["exp_avg"]`` ...), created at the
         first step in the parameter's dtype.
@@ -164,14 +164,14 @@ class Optimizer:
     -----
     To write your own optimizer, subclass this, set ``name``, list the
     hyperparameter attributes in ``_hyperparameters`` and the state array
-    names in ``_buffers`` (so :meth:`state_dict` saves them), and implement
-    :meth:`step`: increment ``step_count``, then update each ``p.value`` in
+    names in ``_buffers`` (so ``state_dict`` saves them), and implement
+    ``step``: increment ``step_count``, then update each ``p.value`` in
     place from ``p.grad``, using ``self._buffer(i, key)`` for state arrays.
     """
 
     #: Short registry name ("sgd", "adam", ...).
     name: str = "optimizer"
-    #: Hyperparameters saved by :meth:`state_dict` (besides ``lr``).
+    #: Hyperparameters saved by ``state_dict`` (besides ``lr``).
     _hyperparameters: tuple[str, ...] = ()
     #: Names of the per-parameter state arrays this optimizer may keep.
     _buffers: tuple[str, ...] = ()
@@ -230,7 +230,7 @@ class Optimizer:
         return d
 
     def load_state_dict(self, state_dict: StateDict) -> None:
-        """Restore the step count, hyperparameters and state from :meth:`state_dict`.
+        """Restore the step count, hyperparameters and state from ``state_dict``.
 
         The optimizer must hold parameters of the same number and shapes, in
         the same order. Arrays are copied and cast to each parameter's dtype.
@@ -355,7 +355,7 @@ class SGD(Optimizer):
 
     Notes
     -----
-    For each parameter, at step ``t``::
+    For each parameter, at step ``t``:
 
         g ← -g_t if maximize else g_t
         g ← g + λ θ                       (if λ ≠ 0)
@@ -485,7 +485,7 @@ class Adagrad(Optimizer):
 
     Notes
     -----
-    For each parameter, at step ``t``::
+    For each parameter, at step ``t``:
 
         γ̃ = γ / (1 + (t - 1) η)
         g ← g_t + λ θ                     (if λ ≠ 0)
@@ -586,7 +586,7 @@ class RMSprop(Optimizer):
 
     Notes
     -----
-    For each parameter, at step ``t`` (``v_0 = ḡ_0 = b_0 = 0``)::
+    For each parameter, at step ``t`` (``v_0 = ḡ_0 = b_0 = 0``):
 
         g ← g_t + λ θ                     (if λ ≠ 0)
         v_t = α v_{t-1} + (1 - α) g²
@@ -698,14 +698,14 @@ class Adam(Optimizer):
     eps : float, default 1e-8
         ``ε`` added to the denominator.
     weight_decay : float, default 0
-        L2 penalty ``λ`` added to the gradient (see :class:`AdamW` for the
+        L2 penalty ``λ`` added to the gradient (see ``AdamW`` for the
         decoupled form).
     amsgrad : bool, default False
         Use the running maximum of ``v_t`` (AMSGrad).
 
     Notes
     -----
-    For each parameter, at step ``t`` (``m_0 = v_0 = v̂max_0 = 0``)::
+    For each parameter, at step ``t`` (``m_0 = v_0 = v̂max_0 = 0``):
 
         g ← g_t + λ θ                     (if λ ≠ 0)
         m_t = β₁ m_{t-1} + (1 - β₁) g
@@ -833,9 +833,9 @@ class AdamW(Adam):
 
     Notes
     -----
-    Identical to :class:`Adam` except that the decay shrinks the parameter
+    Identical to ``Adam`` except that the decay shrinks the parameter
     before the update instead of entering the gradient (so it is not rescaled
-    by the adaptive denominator)::
+    by the adaptive denominator):
 
         θ ← θ (1 - γ λ)
         m_t = β₁ m_{t-1} + (1 - β₁) g_t

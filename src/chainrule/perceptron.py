@@ -1,7 +1,7 @@
 """The perceptron: one unit, a step function, and Rosenblatt's learning rule.
 
 A perceptron computes a weighted vote of its inputs and fires when the vote
-reaches zero::
+reaches zero:
 
     z     = w . x + b                  (the net input)
     y_hat = step(z) = 1 if z >= 0 else 0
@@ -77,13 +77,12 @@ class Perceptron:
 
     Notes
     -----
-    For each sample ``x`` with label ``y`` in {0, 1}, in order:
+    For each sample ``x`` with label ``y`` in {0, 1}, in order (``eta`` the
+    learning rate ``lr``):
 
-    .. math::
-
-        \hat y = \mathrm{step}(w \cdot x + b), \qquad
-        w \leftarrow w + \eta\,(y - \hat y)\,x, \qquad
-        b \leftarrow b + \eta\,(y - \hat y)
+        y_hat = step(w . x + b)
+        w    <- w + eta (y - y_hat) x
+        b    <- b + eta (y - y_hat)
 
     Training stops after the first epoch with no mistakes.
 

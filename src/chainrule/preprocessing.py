@@ -1,6 +1,6 @@
 """Tabular preprocessing that travels with the model: encode, impute, standardise.
 
-A :class:`Preprocessor` turns a table (a pandas DataFrame) into the matrix a
+A ``Preprocessor`` turns a table (a pandas DataFrame) into the matrix a
 network reads, and the network's outputs back into the table's own terms:
 
 1. **Encode.** Every feature column becomes one or more numbers, in the
@@ -12,7 +12,7 @@ network reads, and the network's outputs back into the table's own terms:
    training mean or median (the most frequent category for text columns), or
    the rows holding them are dropped. Without a policy a missing value is an
    error that names the columns.
-3. **Standardise every encoded column**, the one-hot ones included::
+3. **Standardise every encoded column**, the one-hot ones included:
 
        network input = (encoded - mean) / scale
 
@@ -23,7 +23,7 @@ network reads, and the network's outputs back into the table's own terms:
    of the network is ``classes[k]``. A regression target is standardised
    too: ``value = output * target_scale + target_mean``.
 
-Everything is stored as plain JSON (:meth:`Preprocessor.to_dict`) inside the
+Everything is stored as plain JSON (``Preprocessor.to_dict``) inside the
 model file, so ``chainrule predict`` applies exactly the same steps.
 """
 
@@ -157,18 +157,18 @@ class Preprocessor:
     target : str or None
         Name of the target column (excluded from the features).
     task : {"classify", "regress"} or None
-        ``None`` detects it from the target column (see :func:`detect_task`).
+        ``None`` detects it from the target column (see ``detect_task``).
     impute : {"mean", "median", "drop"} or None
         What to do with missing feature values; ``None`` makes them an error.
     ignore : sequence of str
         Columns that are neither features nor target (identifiers...).
     max_classes : int
-        Passed to :func:`detect_task`.
+        Passed to ``detect_task``.
 
     Attributes
     ----------
     task : str
-        The task after :meth:`fit` (given or detected).
+        The task after ``fit`` (given or detected).
     task_reason : str
         Why that task was chosen ("given" when it was).
     columns : list of dict
@@ -183,7 +183,7 @@ class Preprocessor:
     target_mean, target_scale : float or None
         Standardisation of a regression target.
     warnings : list of str
-        Notes from the last :meth:`fit` or :meth:`transform` (unknown
+        Notes from the last ``fit`` or ``transform`` (unknown
         categories, identifier-like columns...), for the user.
 
     Examples
@@ -443,7 +443,7 @@ class Preprocessor:
         Parameters
         ----------
         df : pandas.DataFrame
-            Must hold every feature column seen in :meth:`fit` (others are ignored).
+            Must hold every feature column seen in ``fit`` (others are ignored).
         return_mask : bool
             Also return the boolean mask of the rows kept (with ``impute="drop"``
             rows with missing values are left out; otherwise all are kept).
@@ -458,7 +458,7 @@ class Preprocessor:
         return (X, kept) if return_mask else X
 
     def fit_transform(self, df, rows=None):
-        """:meth:`fit` then :meth:`transform` on the same table."""
+        """``fit`` then ``transform`` on the same table."""
         return self.fit(df, rows=rows).transform(df)
 
     def encode_target(self, series) -> np.ndarray:
@@ -541,7 +541,7 @@ class Preprocessor:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
-        """Rebuild a fitted Preprocessor from :meth:`to_dict` output."""
+        """Rebuild a fitted Preprocessor from ``to_dict`` output."""
         if not isinstance(data, dict) or "mean" not in data or "scale" not in data:
             raise ValueError("not a chainrule preprocessing description (no mean/scale)")
         version = data.get("version", 1)

@@ -1,9 +1,9 @@
 """A progress bar for ``fit``: one bar over the epochs with the loss and metrics.
 
-``ProgressBar`` is a :class:`~chainrule.callbacks.Callback`. It draws a tqdm
+``ProgressBar`` is a ``Callback``. It draws a tqdm
 bar in a terminal (``tqdm.auto``, so a widget in a Jupyter notebook), and
 prints one plain line per epoch when the output is not a terminal (a pipe, a
-log file, CI) or when tqdm is not installed::
+log file, CI) or when tqdm is not installed:
 
     net.fit(X, y, loss="cross_entropy", epochs=20, callbacks=[ProgressBar(20)])
 

@@ -1,7 +1,7 @@
 """Learning-rate schedules: they set ``optimizer.lr`` once per epoch.
 
 Call ``schedule.step()`` at the end of each epoch (``ReduceLROnPlateau``:
-``schedule.step(validation_loss)``)::
+``schedule.step(validation_loss)``):
 
     opt = cr.SGD(net.parameters(), lr=0.1, momentum=0.9)
     sched = cr.schedules.StepLR(opt, step_size=30, gamma=0.1)
@@ -63,7 +63,7 @@ class Schedule:
     base_lr : float
         ``optimizer.lr`` when the schedule was built.
     last_epoch : int
-        Number of :meth:`step` calls so far (0 right after construction).
+        Number of ``step`` calls so far (0 right after construction).
     last_lr : float
         The rate set by the last step (``base_lr`` before any step).
     """
@@ -98,7 +98,7 @@ class Schedule:
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the counters saved by :meth:`state_dict`."""
+        """Restore the counters saved by ``state_dict``."""
         own = self.state_dict()
         unknown = sorted(set(state_dict) - set(own))
         if unknown:

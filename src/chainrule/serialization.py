@@ -4,7 +4,7 @@ No pickle anywhere: a model file holds only numbers and text, so loading one
 cannot run code. The file is written under a temporary name and renamed into
 place, so a crash never leaves a half-written model behind.
 
-Layout of ``model.safetensors`` (format version 2)::
+Layout of ``model.safetensors`` (format version 2):
 
     tensors   "<layer index>.<name>"   e.g. "0.weight", "0.bias", "1.running_mean"
               "optimizer.<key>"         checkpoints only: the optimizer's state
@@ -16,7 +16,7 @@ Layout of ``model.safetensors`` (format version 2)::
                               "dtype": ..., "loss": ..., "metrics": ..., "seed": ...,
                               "chainrule_version": ...}
       "preprocessing":  JSON, optional: ``net.preprocessing_`` (see
-                        :mod:`chainrule.preprocessing`; at least "mean" and
+                        chainrule.preprocessing; at least "mean" and
                         "scale", one number per network input)
       "history":        JSON, optional: ``net.history_``, per-epoch training
                         numbers {"loss": [...], ...}
@@ -169,7 +169,7 @@ def save(net: Sequential, path: str | os.PathLike, optimizer=None) -> Path:
         complete, so an existing file is never left half-written.
     optimizer : Optimizer or None
         Also store its state (a checkpoint): read it back with
-        :func:`load_checkpoint` to continue training exactly where it stopped.
+        ``load_checkpoint`` to continue training exactly where it stopped.
         ``net.preprocessing_`` and ``net.history_`` are stored when present.
     """
     st = _require_safetensors()
@@ -333,11 +333,11 @@ def _build(path: Path, metadata: dict[str, str], tensors: dict[str, np.ndarray])
 
 
 def load(path: str | os.PathLike) -> Sequential:
-    """Read a network written by :func:`save`; its predictions are bit-identical.
+    """Read a network written by ``save``; its predictions are bit-identical.
 
     Sets ``net.preprocessing_`` and ``net.history_`` (``None`` when the file
     holds none). A checkpoint's optimizer state is ignored: see
-    :func:`load_checkpoint`.
+    ``load_checkpoint``.
 
     Raises
     ------
@@ -345,7 +345,7 @@ def load(path: str | os.PathLike) -> Sequential:
         No file at ``path``.
     ValueError
         The file is truncated, is not a chainrule model, or comes from a
-        newer chainrule (format version above :data:`FORMAT_VERSION`).
+        newer chainrule (format version above ``FORMAT_VERSION``).
     """
     return _build(*_read(path))
 
@@ -406,7 +406,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 
 def load_weights(net: Sequential, tensors: dict[str, np.ndarray]) -> None:
-    """Copy arrays named like :func:`save` writes them into ``net``'s parameters."""
+    """Copy arrays named like ``save`` writes them into ``net``'s parameters."""
     targets = _tensors(net)
     for key, value in tensors.items():
         if key not in targets:

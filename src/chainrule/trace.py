@@ -4,7 +4,7 @@ r"""Every number of a forward and a backward pass, named and written out.
 and records each intermediate value of the forward pass and each
 chain-rule product of the backward pass, the way one would on paper.
 
-Notation (layers are the ``Dense`` layers, numbered from 1)::
+Notation (layers are the ``Dense`` layers, numbered from 1):
 
     x[n,i]          input i of sample n            (a0 = x)
     z{l}[n,j]       = sum_i a{l-1}[n,i] W{l}[i,j] + b{l}[j]
@@ -14,18 +14,11 @@ Notation (layers are the ``Dense`` layers, numbered from 1)::
 
 and backward, for the last layer ``L`` first, then down to layer 1:
 
-.. math::
-
-    \frac{\partial L}{\partial z^l_{nj}} &= \frac{\partial L}{\partial a^l_{nj}}
-        \cdot f_l'(z^l_{nj}) \\
-    \frac{\partial L}{\partial W^l_{ij}} &= \sum_n \frac{\partial L}{\partial a^l_{nj}}
-        \cdot \frac{\partial a^l_{nj}}{\partial z^l_{nj}}
-        \cdot \frac{\partial z^l_{nj}}{\partial W^l_{ij}},
-        \qquad \frac{\partial z^l_{nj}}{\partial W^l_{ij}} = a^{l-1}_{ni} \\
-    \frac{\partial L}{\partial b^l_j} &= \sum_n \frac{\partial L}{\partial a^l_{nj}}
-        \cdot \frac{\partial a^l_{nj}}{\partial z^l_{nj}} \cdot 1 \\
-    \frac{\partial L}{\partial a^{l-1}_{ni}} &= \sum_j \frac{\partial L}{\partial z^l_{nj}}
-        \cdot W^l_{ij}
+    dL/dz{l}[n,j]    = dL/da{l}[n,j] * f_l'(z{l}[n,j])
+    dL/dW{l}[i,j]    = sum_n dL/da{l}[n,j] * da{l}[n,j]/dz{l}[n,j] * dz{l}[n,j]/dW{l}[i,j]
+                       with dz{l}[n,j]/dW{l}[i,j] = a{l-1}[n,i]
+    dL/db{l}[j]      = sum_n dL/da{l}[n,j] * da{l}[n,j]/dz{l}[n,j] * 1
+    dL/da{l-1}[n,i]  = sum_j dL/dz{l}[n,j] * W{l}[i,j]
 
 Each of these is one *step*: its name (``"dL/dW2[0,1]"``), its value, the
 factors it multiplies and the terms it sums, available as data
@@ -94,7 +87,7 @@ def _idx(*ix: int) -> str:
 
 
 class Trace:
-    """The recorded passes of :func:`trace`.
+    """The recorded passes of ``trace``.
 
     Attributes
     ----------

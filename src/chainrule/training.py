@@ -1,6 +1,6 @@
 """The training loop: mini-batch gradient descent with backpropagation.
 
-One step is the whole method::
+One step is the whole method:
 
     out  = net.forward(X_batch)             # forward propagation
     L    = loss.forward(out, y_batch)       # how wrong
@@ -66,6 +66,33 @@ class History:
 
     def __len__(self) -> int:
         return len(self.epoch)
+
+    def _repr_html_(self, max_rows: int = 20) -> str:
+        """The per-epoch values as an HTML table, for Jupyter (the last ``max_rows`` epochs)."""
+        import html
+
+        keys = list(self.history)
+        n = len(self.epoch)
+        start = max(0, n - max_rows)
+        head = "".join(f"<th>{html.escape(k)}</th>" for k in ["epoch", *keys])
+        body = []
+        for row in range(start, n):
+            cells = [str(self.epoch[row])]
+            for k in keys:
+                v = self.history[k]
+                cells.append(f"{v[row]:.6g}" if row < len(v) else "")
+            body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+        caption = f"History: {n} epoch{'s' if n != 1 else ''}"
+        if start:
+            caption += f", the last {n - start} shown"
+        if self.diverged:
+            caption += ", diverged"
+        if self.stop_reason:
+            caption += f", stopped: {self.stop_reason}"
+        return (
+            f"<table><caption>{html.escape(caption)}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
 
     def __repr__(self) -> str:
         last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
