@@ -534,6 +534,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, choices=("onnx", "torch"))
     p.add_argument("out", metavar="OUT")
     p.set_defaults(func=cmd_export)
+    # -- playground -----------------------------------------------------------------------
+    p = sub.add_parser(
+        "playground",
+        parents=[common],
+        formatter_class=fmt,
+        help="watch a network learn in the browser (a local web app)",
+        description="Serve the chainrule playground on http://127.0.0.1:PORT/ (loopback only) "
+        "and open it in the browser: pick a dataset, stack layers, press play, and watch the "
+        "decision boundary, the diagnosis and the chain rule of any weight.",
+        epilog=_examples("chainrule playground", "chainrule playground --port 8001 --no-browser"),
+    )
+    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.set_defaults(func=cmd_playground)
+
     return parser
 
 
@@ -1366,6 +1381,20 @@ def cmd_export(args: argparse.Namespace, ui: UI) -> int:
 
 
 # -- demo --------------------------------------------------------------------------------
+def cmd_playground(args: argparse.Namespace, ui: UI) -> int:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+
+        from .playground.app import main as serve
+    except ImportError:
+        raise CLIError(
+            "the playground needs its extra: pip install 'chainrule[playground]'"
+        ) from None
+    serve(args.port, not args.no_browser)
+    return 0
+
+
 def _demo_frame(X: np.ndarray, y: np.ndarray, names: Sequence[str], target: str):
     pd = _pandas()
     df = pd.DataFrame(X, columns=list(names))

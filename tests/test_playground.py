@@ -1,0 +1,219 @@
+"""The playground server, driven over its WebSocket without a browser."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")  # Starlette's TestClient
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from chainrule.playground.app import GRID, create_app  # noqa: E402
+
+UPDATE_KEYS = {
+    "type",
+    "epoch",
+    "running",
+    "train_loss",
+    "test_loss",
+    "weights",
+    "biases",
+    "layers",
+    "verdicts",
+}
+
+
+@pytest.fixture
+def client():
+    app = create_app(max_sessions=2)
+    with TestClient(app) as c:
+        c.app_state = app.state
+        yield c
+
+
+def receive_until(ws, kind: str, limit: int = 50) -> dict:
+    for _ in range(limit):
+        m = ws.receive_json()
+        if m["type"] == kind:
+            return m
+    raise AssertionError(f"no {kind!r} message in {limit} messages")
+
+
+def configure(ws, **cfg) -> dict:
+    ws.send_json({"type": "config", **cfg})
+    m = ws.receive_json()
+    assert m["type"] == "data", m
+    update = ws.receive_json()
+    assert update["type"] == "update" and update["epoch"] == 0
+    return update
+
+
+def test_page_and_assets_are_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "chainrule playground" in page.text
+    for asset in ("app.js", "style.css"):
+        assert client.get(f"/static/{asset}").status_code == 200
+
+
+def test_step_returns_an_update_whose_boundary_is_the_networks_prediction(client):
+    with client.websocket_connect("/ws") as ws:
+        hello = ws.receive_json()
+        assert hello["type"] == "hello" and "spirals" in hello["options"]["dataset"]
+        configure(ws, dataset="moons", hidden=[5, 3], activation="tanh", lr=0.05)
+        ws.send_json({"type": "step"})
+        u = ws.receive_json()
+        assert u["type"] == "update" and UPDATE_KEYS <= set(u) and u["epoch"] == 1
+        assert [np.shape(w) for w in u["weights"]] == [(2, 5), (5, 3), (3, 2)]
+        assert len(u["layers"]) == 3 and u["layers"][0]["dead_fraction"] is None
+        b = u["boundary"]
+        assert b["size"] == GRID and b["n_classes"] == 2 and len(b["proba"]) == GRID * GRID * 2
+
+        (session,) = client.app_state.sessions.values()
+        expected = session.net.predict_proba(session.grid_points())
+        np.testing.assert_allclose(np.reshape(b["proba"], (-1, 2)), expected, atol=1e-4)
+        # the weights on the page are the network's
+        np.testing.assert_allclose(u["weights"][1], session.net.layers[1].weight.value, atol=1e-3)
+        maps = u["unit_maps"]  # each hidden unit's output over the input plane
+        assert [np.shape(m) for m in maps["maps"]] == [
+            (5, maps["size"] ** 2),
+            (3, maps["size"] ** 2),
+        ]
+        assert np.all(np.abs(maps["maps"][0]) <= 1)  # tanh units
+
+
+def test_export_gives_a_model_file_that_loads_and_predicts_the_same(client, tmp_path):
+    pytest.importorskip("safetensors")
+    import base64
+
+    import chainrule as cr
+
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        configure(ws, dataset="blobs", hidden=[4])
+        ws.send_json({"type": "step"})
+        receive_until(ws, "update")
+        ws.send_json({"type": "export"})
+        m = ws.receive_json()
+        assert m["type"] == "export" and m["filename"].endswith(".safetensors"), m
+        path = tmp_path / m["filename"]
+        path.write_bytes(base64.b64decode(m["data"]))
+        (session,) = client.app_state.sessions.values()
+        net = cr.load(path)
+        np.testing.assert_array_equal(net(session.X_test), session.net(session.X_test))
+
+
+def test_weight_message_returns_the_traced_chain_rule_product(client):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        configure(ws, dataset="xor", hidden=[3])
+        ws.send_json({"type": "weight", "layer": 0, "i": 1, "j": 2})
+        m = ws.receive_json()
+        assert m["type"] == "weight", m
+        assert "dL/dW1[1,2] = Σ_n dL/da1[n,2]" in m["text"] and "sum =" in m["text"]
+        (session,) = client.app_state.sessions.values()
+        net, n = session.net, m["n_points"]
+        loss = __import__("chainrule").get_loss("cross_entropy")
+        net.zero_grad()
+        loss.forward(net.forward(session.X_train[:n]), session.y_train[:n])
+        net.backward(loss.backward())
+        assert m["grad"] == pytest.approx(float(net.layers[0].weight.grad[1, 2]), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ({"type": "config", "dataset": "mnist"}, "unknown dataset"),
+        ({"type": "config", "hidden": [4, 0]}, "0 units"),
+        ({"type": "config", "lr": "abc"}, "lr must be a number"),
+        ({"type": "config", "hidden": [128] * 8}, "parameters"),
+        ({"type": "config", "hidden": [4096]}, "units"),
+        ({"type": "weight", "layer": 7, "i": 0, "j": 0}, "layer must be"),
+        ({"type": "dance"}, "unknown message type"),
+    ],
+)
+def test_bad_messages_give_an_error_and_the_socket_keeps_working(client, bad, words):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        configure(ws, dataset="circles", hidden=[4])
+        ws.send_json(bad)
+        m = ws.receive_json()
+        assert m["type"] == "error" and words in m["message"], m
+        ws.send_text("not json")
+        assert ws.receive_json()["type"] == "error"
+        ws.send_json({"type": "step"})  # the old network is still there and trains
+        u = ws.receive_json()
+        assert u["type"] == "update" and u["epoch"] == 1
+        configure(ws, dataset="spirals", hidden=[6])
+
+
+@pytest.mark.parametrize("dataset", ["xor", "moons", "sin"])
+def test_playing_lowers_the_loss_and_pause_stops(client, dataset):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        first = configure(ws, dataset=dataset, hidden=[8, 8], activation="tanh", lr=0.03)
+        ws.send_json({"type": "play"})
+        assert receive_until(ws, "status")["running"] is True
+        for _ in range(200):
+            u = receive_until(ws, "update")
+            ws.send_json({"type": "ack"})  # the page acknowledges each update it has drawn
+            if u["epoch"] >= 150:
+                break
+        ws.send_json({"type": "pause"})
+        receive_until(ws, "status")
+        assert u["train_loss"] < 0.6 * first["train_loss"], (first["train_loss"], u)
+        (session,) = client.app_state.sessions.values()
+        assert session.running is False
+
+
+def test_updates_wait_for_the_pages_ack_while_training_goes_on(client):
+    import time
+
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        configure(ws, dataset="moons", hidden=[4])
+        ws.send_json({"type": "play"})
+        receive_until(ws, "status")
+        first = receive_until(ws, "update")
+        (session,) = client.app_state.sessions.values()
+        deadline = time.monotonic() + 10
+        while session.epoch <= first["epoch"] + 5:  # no ack yet: training goes on, unsent
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        ws.send_json({"type": "ack"})
+        second = receive_until(ws, "update")
+        assert second["epoch"] > first["epoch"] + 5
+        ws.send_json({"type": "pause"})
+        receive_until(ws, "status")
+
+
+def test_config_rebuilds_and_sessions_are_capped_and_closed(client):
+    sessions = client.app_state.sessions
+    with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
+        receive_until(a, "hello")
+        receive_until(b, "hello")
+        configure(a, dataset="moons", hidden=[4])
+        configure(b, dataset="circles", hidden=[2, 2])
+        a.send_json({"type": "step"})
+        assert a.receive_json()["epoch"] == 1
+        assert len(sessions) == 2
+        shapes = {tuple(np.shape(s.net.layers[0].weight.value)) for s in sessions.values()}
+        assert shapes == {(2, 4), (2, 2)}  # independent sessions
+        configure(a, dataset="moons", hidden=[4], activation="relu")  # epoch back to 0
+        with client.websocket_connect("/ws") as c:
+            m = c.receive_json()
+            assert m["type"] == "error" and "too many" in m["message"]
+    for _ in range(100):  # the server notices the closed sockets
+        if not sessions:
+            break
+        __import__("time").sleep(0.02)
+    assert not sessions
+
+
+def test_other_origins_are_refused(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect):
+        with client.websocket_connect("/ws", headers={"origin": "https://evil.example"}) as ws:
+            ws.receive_json()
