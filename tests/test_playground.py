@@ -217,3 +217,66 @@ def test_other_origins_are_refused(client):
     with pytest.raises(WebSocketDisconnect):
         with client.websocket_connect("/ws", headers={"origin": "https://evil.example"}) as ws:
             ws.receive_json()
+
+
+def test_features_set_the_input_width_and_the_boundary_uses_them(client):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        ws.send_json(
+            {"type": "config", "dataset": "xor", "hidden": [4], "features": ["x1", "x2", "x1*x2"]}
+        )
+        data = receive_until(ws, "data")
+        assert data["config"]["features"] == ["x1", "x2", "x1*x2"]
+        assert np.shape(data["X_train"])[1] == 2  # the raw points, drawn on the input plane
+        u = receive_until(ws, "update")
+        assert u["features"] == ["x1", "x2", "x1*x2"]
+        assert [np.shape(w) for w in u["weights"]] == [(3, 4), (4, 2)]
+        ws.send_json({"type": "step"})
+        u = receive_until(ws, "update")
+        (session,) = client.app_state.sessions.values()
+        assert session.net.layers[0].weight.value.shape == (3, 4)
+        grid = session.grid_points()
+        assert grid.shape == (GRID * GRID, 2)
+        feats = np.c_[grid, grid[:, 0] * grid[:, 1]]
+        expected = session.net.predict_proba(feats)
+        np.testing.assert_allclose(np.reshape(u["boundary"]["proba"], (-1, 2)), expected, atol=1e-4)
+        assert session.net.preprocessing_["feature_names"] == ["x1", "x2", "x1*x2"]
+        ws.send_json({"type": "export"})
+        assert receive_until(ws, "export")["feature_names"] == ["x1", "x2", "x1*x2"]
+        # the 1-D dataset has its own features
+        configure(ws, dataset="sin", hidden=[4], features=["x", "x^3", "sin(x)"])
+        assert session.net.layers[0].weight.value.shape == (3, 4)
+
+
+def test_squared_features_make_circles_linearly_separable(client):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        first = configure(
+            ws, dataset="circles", hidden=[], features=["x1^2", "x2^2"], lr=0.1, noise=0.05
+        )
+        assert [np.shape(w) for w in first["weights"]] == [(2, 2)]  # no hidden layer
+        for _ in range(60):
+            ws.send_json({"type": "step"})
+            u = receive_until(ws, "update")
+        assert u["test_loss"] < 0.2, (first["test_loss"], u["test_loss"])
+
+
+@pytest.mark.parametrize(
+    "features, words",
+    [
+        (["x1", "x3"], "unknown feature 'x3'"),
+        (["x"], "unknown feature 'x'"),  # a 1-D feature on a 2-D dataset
+        ([], "at least one feature"),
+        ("x1", "list of feature names"),
+    ],
+)
+def test_bad_features_give_an_error_and_the_socket_keeps_working(client, features, words):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        configure(ws, dataset="circles", hidden=[4], features=["x1", "x2", "x1^2"])
+        ws.send_json({"type": "config", "dataset": "circles", "features": features})
+        m = ws.receive_json()
+        assert m["type"] == "error" and words in m["message"], m
+        ws.send_json({"type": "step"})  # the old network is still there and trains
+        u = ws.receive_json()
+        assert u["type"] == "update" and u["epoch"] == 1 and len(u["weights"][0]) == 3

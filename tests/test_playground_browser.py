@@ -95,6 +95,15 @@ def test_spirals_learn_on_the_page_and_the_diagnosis_appears(server, browser, sh
     assert page.input_value("#dataset") == "circles"
     assert page.locator("#layer-editor input.units").count() == 1
 
+    # features: one input node per chosen feature, named in the diagram
+    page.wait_for_function("document.querySelectorAll('#network circle.input').length === 2")
+    page.check("#feature-boxes input[data-feature='x1^2']")
+    page.wait_for_function("document.querySelectorAll('#network circle.input').length === 3")
+    assert "x1²" in page.text_content("#network")
+    assert "features=x1%2Cx2%2Cx1%5E2" in page.url
+    page.uncheck("#feature-boxes input[data-feature='x1^2']")
+    page.wait_for_function("document.querySelectorAll('#network circle.input').length === 2")
+
     # choose spirals, two hidden layers of 8 tanh units, and play
     page.select_option("#dataset", "spirals")
     page.click("#add-layer")

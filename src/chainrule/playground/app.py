@@ -10,8 +10,10 @@ Messages from the page (JSON objects with a ``type``):
 
 - ``{"type": "config", "dataset": ..., "noise": ..., "train_ratio": ...,
   "hidden": [8, 8], "activation": ..., "init": ..., "loss": ...,
-  "optimizer": ..., "lr": ..., "batch_size": ..., "l2": ...}`` builds a new
-  network (missing keys take :data:`DEFAULTS`);
+  "optimizer": ..., "lr": ..., "batch_size": ..., "l2": ...,
+  "features": ["x1", "x2", ...]}`` builds a new network (missing keys take
+  :data:`DEFAULTS`; ``features`` names the input columns the network is fed,
+  computed from the raw points, see :data:`FEATURES`);
 - ``{"type": "play" | "pause" | "step" | "reset"}``;
 - ``{"type": "export"}``: the network as a chainrule model file (base64);
 - ``{"type": "ack"}`` after the page has drawn an update: while playing, the
@@ -81,6 +83,35 @@ INITS = (
 LOSSES = {"classify": ("cross_entropy",), "regress": ("mse", "mae", "huber")}
 OPTIMIZER_NAMES = tuple(OPTIMIZERS)
 
+#: task -> feature name -> the column it computes from the raw points (as in TensorFlow
+#: Playground); the network's inputs are the chosen columns, in this order
+FEATURES = {
+    "classify": {
+        "x1": lambda X: X[:, 0],
+        "x2": lambda X: X[:, 1],
+        "x1^2": lambda X: X[:, 0] ** 2,
+        "x2^2": lambda X: X[:, 1] ** 2,
+        "x1*x2": lambda X: X[:, 0] * X[:, 1],
+        "sin(x1)": lambda X: np.sin(X[:, 0]),
+        "sin(x2)": lambda X: np.sin(X[:, 1]),
+    },
+    "regress": {
+        "x": lambda X: X[:, 0],
+        "x^2": lambda X: X[:, 0] ** 2,
+        "x^3": lambda X: X[:, 0] ** 3,
+        "sin(x)": lambda X: np.sin(X[:, 0]),
+    },
+}
+DEFAULT_FEATURES = {"classify": ["x1", "x2"], "regress": ["x"]}
+
+
+def feature_matrix(X: np.ndarray, names: list[str], task: str) -> np.ndarray:
+    """The network's input: the named feature columns of the raw points ``X``, in order."""
+    X = np.asarray(X, dtype=np.float32)
+    cols = [FEATURES[task][name](X) for name in names]
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
 MAX_LAYERS = 8
 MAX_UNITS = 128
 MAX_PARAMS = 50_000
@@ -104,6 +135,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 16,
     "l2": 0.0,
     "seed": 0,
+    "features": "auto",
 }
 
 
@@ -170,7 +202,8 @@ def validate(message: dict) -> dict:
     out["batch_size"] = _number(cfg, "batch_size", 1, 1000, integer=True)
     out["l2"] = _number(cfg, "l2", 0.0, 10.0)
     out["seed"] = _number(cfg, "seed", 0, 2**31 - 1, integer=True)
-    n_in = 1 if task == "regress" else 2
+    out["features"] = _features(cfg["features"], task)
+    n_in = len(out["features"])
     n_out = _n_outputs(out["dataset"])
     widths = [n_in, *units, n_out]
     n_params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
@@ -180,6 +213,26 @@ def validate(message: dict) -> dict:
             "(use fewer or narrower layers)"
         )
     return out
+
+
+def _features(features, task: str) -> list[str]:
+    if features == "auto":
+        return list(DEFAULT_FEATURES[task])
+    known = FEATURES[task]
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise PlaygroundError("features must be a list of feature names")
+    if not features:
+        raise PlaygroundError(
+            f"choose at least one feature; features for this dataset: {', '.join(known)}"
+        )
+    for f in features:
+        if f not in known:
+            raise PlaygroundError(
+                f"unknown feature {f!r}; features for this dataset: {', '.join(known)}"
+            )
+    if len(set(features)) != len(features):
+        raise PlaygroundError("each feature may be chosen only once")
+    return list(features)
 
 
 def _n_outputs(dataset: str) -> int:
@@ -228,7 +281,10 @@ class Session:
         pad = 0.1 * (hi - lo)
         self.lo, self.hi = lo - pad, hi + pad
         self.task = task
-        widths = [X.shape[1], *cfg["hidden"], _n_outputs(cfg["dataset"])]
+        self.features = cfg["features"]
+        self.F_train = self.transform(self.X_train)
+        self.F_test = self.transform(self.X_test)
+        widths = [len(self.features), *cfg["hidden"], _n_outputs(cfg["dataset"])]
         layers = [
             Dense(a, b, activation=cfg["activation"], weight_init=cfg["init"])
             for a, b in zip(widths[:-2], widths[1:-1])
@@ -236,10 +292,16 @@ class Session:
         layers.append(Dense(widths[-2], widths[-1], weight_init=cfg["init"]))
         self.net = Sequential(*layers, seed=seed)
         self.net.loss_ = cfg["loss"]  # what fit would record: predict_proba works before epoch 1
+        # an exported model expects these feature columns, in this order
+        self.net.preprocessing_ = {"feature_names": list(self.features)}
         self.opt = get_optimizer(cfg["optimizer"], self.net.parameters(), lr=cfg["lr"])
         self.cfg = cfg
         self.epoch = 0
         self.diverged = None
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Raw points -> the network's input (the chosen feature columns)."""
+        return feature_matrix(X, self.features, self.task)
 
     def grid_points(self) -> np.ndarray:
         """The points the boundary is evaluated on: row-major, top row (largest x2) first."""
@@ -255,7 +317,7 @@ class Session:
         cfg = self.cfg
         t0 = time.perf_counter()
         h = self.net.fit(
-            self.X_train,
+            self.F_train,
             self.y_train,
             loss=cfg["loss"],
             optimizer=self.opt,
@@ -286,9 +348,10 @@ class Session:
         net, cfg = self.net, self.cfg
         loss = cfg["loss"]
         with np.errstate(all="ignore"):
-            train_loss = net.evaluate(self.X_train, self.y_train, loss=loss)["loss"]
-            test_loss = net.evaluate(self.X_test, self.y_test, loss=loss)["loss"]
+            train_loss = net.evaluate(self.F_train, self.y_train, loss=loss)["loss"]
+            test_loss = net.evaluate(self.F_test, self.y_test, loss=loss)["loss"]
             pts = self.grid_points()
+            feats = self.transform(pts)
             msg: dict[str, Any] = {
                 "type": "update",
                 "epoch": self.epoch,
@@ -297,9 +360,9 @@ class Session:
                 "test_loss": _f(test_loss),
             }
             if self.task == "regress":
-                msg["curve"] = {"x": _r(pts[:, 0]), "y": _r(net.predict(pts).reshape(-1))}
+                msg["curve"] = {"x": _r(pts[:, 0]), "y": _r(net.predict(feats).reshape(-1))}
             else:
-                proba = net.predict_proba(pts)
+                proba = net.predict_proba(feats)
                 msg["boundary"] = {
                     "size": GRID,
                     "extent": _r([self.lo[0], self.hi[0], self.lo[1], self.hi[1]]),
@@ -308,7 +371,7 @@ class Session:
                 }
                 if sum(cfg["hidden"]) <= MAX_UNIT_MAPS:
                     msg["unit_maps"] = {"size": UNIT_GRID, "maps": self._unit_maps()}
-            report = diagnose(net, self.X_train, self.y_train, loss=loss)
+            report = diagnose(net, self.F_train, self.y_train, loss=loss)
         dense = [layer for layer in net.layers if isinstance(layer, Dense)]
         msg["weights"] = [_r(d.weight.value, 3) for d in dense]
         msg["biases"] = [_r(d.bias.value, 3) for d in dense]
@@ -323,6 +386,7 @@ class Session:
             }
             for row in report.layers
         ]
+        msg["features"] = list(self.features)
         msg["verdicts"] = list(report.verdicts)
         if self.diverged:
             msg["verdicts"].insert(0, "training stopped: " + self.diverged)
@@ -333,7 +397,7 @@ class Session:
         xs = np.linspace(self.lo[0], self.hi[0], UNIT_GRID, dtype=np.float32)
         ys = np.linspace(self.hi[1], self.lo[1], UNIT_GRID, dtype=np.float32)
         gx, gy = np.meshgrid(xs, ys)
-        out = np.c_[gx.ravel(), gy.ravel()]
+        out = self.transform(np.c_[gx.ravel(), gy.ravel()])
         maps = []
         for layer in self.net.layers[:-1]:
             out = layer.forward(out)
@@ -354,6 +418,9 @@ class Session:
             "type": "export",
             "filename": f"playground-{self.cfg['dataset']}.safetensors",
             "data": base64.b64encode(data).decode("ascii"),
+            # the model's inputs are these feature columns of the raw points, in this order
+            # (also stored in the file: net.preprocessing_["feature_names"])
+            "feature_names": list(self.features),
         }
 
     def data_message(self) -> dict:
@@ -381,7 +448,7 @@ class Session:
         n = min(TRACE_POINTS, len(self.X_train))
         tr = trace(
             self.net,
-            self.X_train[:n],
+            self.F_train[:n],
             self.y_train[:n],
             self.cfg["loss"],
             digits=4,
@@ -460,6 +527,8 @@ def hello() -> dict:
             "init": list(INITS),
             "loss": {"classify": list(LOSSES["classify"]), "regress": list(LOSSES["regress"])},
             "optimizer": list(OPTIMIZER_NAMES),
+            "features": {task: list(names) for task, names in FEATURES.items()},
+            "default_features": DEFAULT_FEATURES,
         },
         "limits": {"layers": MAX_LAYERS, "units": MAX_UNITS, "params": MAX_PARAMS},
     }

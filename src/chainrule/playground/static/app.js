@@ -8,7 +8,7 @@ const POS = "#1f77b4", NEG = "#e8710a";
 
 const state = {
   ws: null, options: null, defaults: null, limits: null,
-  hidden: [8, 8], running: false, data: null, last: null,
+  hidden: [8, 8], features: null, running: false, data: null, last: null,
   history: [], selected: null, applying: false,
 };
 
@@ -20,6 +20,8 @@ const el = (key) => $(ELEMENT[key] || key);
 
 function readConfig() {
   const cfg = { type: "config", hidden: state.hidden.slice() };
+  // null: the dataset's default features (the server says which)
+  cfg.features = state.features ? state.features.slice() : "auto";
   for (const key of FIELDS) {
     const v = el(key).value;
     // numbers go as typed: the server validates them and explains what is wrong
@@ -33,17 +35,20 @@ function writeHash(cfg) {
   const p = new URLSearchParams();
   for (const key of FIELDS) p.set(key, cfg[key]);
   p.set("hidden", cfg.hidden.join(","));
+  if (Array.isArray(cfg.features)) p.set("features", cfg.features.join(","));
   history.replaceState(null, "", "#" + p.toString());
 }
 
 function applySettings(obj) {
   for (const key of FIELDS) if (obj[key] !== undefined && obj[key] !== null) el(key).value = obj[key];
   if (obj.hidden !== undefined) state.hidden = obj.hidden.slice();
+  if (obj.features !== undefined) state.features = obj.features === "auto" ? null : obj.features.slice();
   $("noise-value").textContent = $("noise").value;
   $("train-ratio-value").textContent = $("train-ratio").value;
   fillLossOptions();
   if (obj.loss !== undefined && obj.loss !== "auto") $("loss").value = obj.loss;
   drawLayerEditor();
+  drawFeatureBoxes();
 }
 
 function settingsFromHash() {
@@ -54,6 +59,7 @@ function settingsFromHash() {
   if (p.has("hidden")) {
     obj.hidden = p.get("hidden") === "" ? [] : p.get("hidden").split(",").map(Number);
   }
+  if (p.has("features")) obj.features = p.get("features") === "" ? [] : p.get("features").split(",");
   return obj;
 }
 
@@ -74,6 +80,35 @@ function fillLossOptions() {
   const keep = $("loss").value;
   fillSelect("loss", state.options.loss[task]);
   if (state.options.loss[task].includes(keep)) $("loss").value = keep;
+}
+
+// feature names as the server knows them ("x1^2") -> as they are shown ("x1²")
+function prettyFeature(name) {
+  return name.replace("^2", "²").replace("^3", "³").replace("*", "·").replace(/^sin\((.*)\)$/, "sin $1");
+}
+
+const taskOf = () => ($("dataset").value === "sin" ? "regress" : "classify");
+
+function drawFeatureBoxes() {
+  if (!state.options) return;
+  const box = $("feature-boxes"), task = taskOf(), names = state.options.features[task];
+  // features of the other kind of dataset (1-D vs 2-D): back to this one's defaults
+  if (state.features && !state.features.every((f) => names.includes(f))) state.features = null;
+  const chosen = state.features || state.options.default_features[task];
+  box.innerHTML = "";
+  for (const name of names) {
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    input.type = "checkbox"; input.dataset.feature = name; input.checked = chosen.includes(name);
+    input.addEventListener("change", () => {
+      // in the order the page lists them: that is the order of the model's input columns
+      state.features = [...box.querySelectorAll("input")].filter((i) => i.checked).map((i) => i.dataset.feature);
+      sendConfig();
+    });
+    label.appendChild(input);
+    label.appendChild(document.createTextNode(prettyFeature(name)));
+    box.appendChild(label);
+  }
 }
 
 function drawLayerEditor() {
@@ -119,7 +154,7 @@ function showError(message) {
 function wireControls() {
   for (const key of FIELDS) {
     el(key).addEventListener("change", () => {
-      if (key === "dataset") fillLossOptions();
+      if (key === "dataset") { fillLossOptions(); drawFeatureBoxes(); }
       sendConfig();
     });
   }
@@ -255,7 +290,7 @@ function drawNetwork(update) {
   const W = update.weights;
   const widths = [W[0].length, ...W.map((w) => w[0].length)];
   const width = Number(svg.getAttribute("width")), height = Number(svg.getAttribute("height"));
-  const colX = (k) => 30 + k * (width - 60) / (widths.length - 1);
+  const colX = (k) => 62 + k * (width - 92) / (widths.length - 1);
   const nodeY = (k, i) => {
     const n = widths[k], gap = Math.min(28, (height - 30) / Math.max(n, 1));
     return height / 2 + (i - (n - 1) / 2) * gap;
@@ -304,6 +339,16 @@ function drawNetwork(update) {
       const circle = document.createElementNS(ns, "circle");
       circle.setAttribute("cx", colX(k)); circle.setAttribute("cy", nodeY(k, i));
       circle.setAttribute("r", Math.min(8, Math.max(3, 200 / (n * 2.5))));
+      if (k === 0) {
+        // one input node per feature, with its name
+        const name = update.features ? update.features[i] : `x${i + 1}`;
+        circle.setAttribute("class", "input"); circle.dataset.feature = name;
+        const t = document.createElementNS(ns, "text");
+        t.setAttribute("x", colX(0) - 11); t.setAttribute("y", nodeY(0, i) + 4);
+        t.setAttribute("text-anchor", "end"); t.setAttribute("class", "feature");
+        t.textContent = prettyFeature(name);
+        svg.appendChild(t);
+      }
       svg.appendChild(circle);
     }
     const label = document.createElementNS(ns, "text");
@@ -389,6 +434,7 @@ function onMessage(event) {
     sendConfig();
   } else if (m.type === "data") {
     state.data = m; state.history = []; state.selected = null;
+    if (m.config && m.config.features) { state.features = m.config.features.slice(); drawFeatureBoxes(); }
     $("chain").textContent = "Click an edge of the network.";
     showError(null);
   } else if (m.type === "update") {
