@@ -5,7 +5,7 @@ chain rule backward, a *loss* says how wrong the output is, each *parameter*
 carries its gradient, and an *optimizer* steps the parameters downhill.
 """
 
-from . import callbacks, datasets, diagnostics, export, initializers, metrics, plots
+from . import callbacks, datasets, diagnostics, export, initializers, kernels, metrics, plots
 from .activations import (
     ELU,
     GELU,
@@ -55,6 +55,7 @@ __all__ = [
     "Trace",
     "diagnose",
     "diagnostics",
+    "kernels",
     "load_checkpoint",
     "plots",
     "save",

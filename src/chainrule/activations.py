@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import kernels
 from .layer import Layer
 
 _SQRT_2 = math.sqrt(2.0)
@@ -97,6 +98,20 @@ class Activation(Layer):
     def vjp_(self, grad: np.ndarray, z: np.ndarray | None, a: np.ndarray) -> np.ndarray:
         """``vjp``, possibly written into ``grad``."""
         return self.vjp(grad, z, a)
+
+    # -- fused with a Dense layer's bias, for speed ------------------------------
+    def bias_f_(self, z: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        """``f(z + bias)``, possibly written into ``z`` (Dense's forward)."""
+        z += bias
+        return self.f_(z)
+
+    def vjp_bias_(
+        self, grad: np.ndarray, z: np.ndarray | None, a: np.ndarray, bias_grad: np.ndarray
+    ) -> np.ndarray:
+        """``vjp_``, and its sum over rows written into ``bias_grad`` (Dense's dL/db)."""
+        grad = self.vjp_(grad, z, a)
+        np.sum(grad, axis=0, out=bias_grad)
+        return grad
 
     # -- as a layer of its own -----------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -208,6 +223,21 @@ class ReLU(Activation):
 
     def vjp_(self, grad, z, a):
         return np.multiply(grad, a > 0, out=grad)
+
+    # one compiled pass each way instead of two or three NumPy calls (see kernels.py)
+    def bias_f_(self, z, bias):
+        loops = kernels.fused()
+        if loops is None or z.ndim != 2 or not kernels.fusable(z, bias):
+            return super().bias_f_(z, bias)
+        loops.add_bias_relu(z, bias)
+        return z
+
+    def vjp_bias_(self, grad, z, a, bias_grad):
+        loops = kernels.fused()
+        if loops is None or grad.ndim != 2 or not kernels.fusable(grad, a, bias_grad):
+            return super().vjp_bias_(grad, z, a, bias_grad)
+        loops.relu_backward_bias_grad(grad, a, bias_grad, grad.dtype.type(0))
+        return grad
 
 
 class LeakyReLU(Activation):

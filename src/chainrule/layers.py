@@ -100,29 +100,33 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         z = x @ self.weight.value
-        z += self.bias.value
         self._x = x
         act = self.activation
         if act is None:
+            z += self.bias.value
             return z
         if act.needs_input:
+            z += self.bias.value
             a = act.f(z)
             self._z, self._a = z, a
-        else:  # z is ours and not needed again: compute a in its place
-            a = act.f_(z)
+        else:  # z is ours and not needed again: compute a = f(z + b) in its place
+            a = act.bias_f_(z, self.bias.value)
             self._z, self._a = None, a
         return a
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         z = x @ self.weight.value
-        z += self.bias.value
-        return z if self.activation is None else self.activation.f_(z)
+        if self.activation is None:
+            z += self.bias.value
+            return z
+        return self.activation.bias_f_(z, self.bias.value)
 
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        if self.activation is not None:
-            grad = self.activation.vjp_(grad, self._z, self._a)  # dL/dz
+        if self.activation is None:
+            np.sum(grad, axis=0, out=self.bias.grad)  # dL/db
+        else:  # dL/dz = dL/da f'(z), and dL/db = its sum over rows
+            grad = self.activation.vjp_bias_(grad, self._z, self._a, self.bias.grad)
         np.matmul(self._x.T, grad, out=self.weight.grad)  # dL/dW = x^T dL/dz
-        np.sum(grad, axis=0, out=self.bias.grad)  # dL/db
         return grad @ self.weight.value.T if input_grad else None  # dL/dx
 
     def get_config(self) -> dict:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from . import kernels
 from .parameter import Parameter
 
 __all__ = [
@@ -424,10 +425,13 @@ class SGD(Optimizer):
     def step(self) -> None:
         """Apply one SGD update to every parameter."""
         self.step_count += 1
-        lr, mu, tau, wd = self.lr, self.momentum, self.dampening, self.weight_decay
+        lr, mu, tau, wd = float(self.lr), self.momentum, self.dampening, self.weight_decay
+        loops = kernels.fused()
         for i, p in enumerate(self.parameters):
             theta = p.value
             g = p.grad
+            if loops is not None and self._fused_step(loops, i, theta, g, lr):
+                continue
             if wd or self.maximize:  # g ← ±g_t + λθ
                 d = self._tmp(i, 0)
                 if wd:
@@ -459,6 +463,31 @@ class SGD(Optimizer):
                     g = b
             np.multiply(g, lr, out=u)  # θ ← θ − γ g
             theta -= u
+
+    def _fused_step(self, loops, i: int, theta: np.ndarray, g: np.ndarray, lr: float) -> bool:
+        """The update above as one compiled loop (``kernels``); False if it cannot run."""
+        mu, tau = self.momentum, self.dampening
+        buf = self.state[i].get("momentum_buffer")
+        if not kernels.fusable(theta, g, theta if buf is None else buf):
+            return False
+        first = bool(mu) and buf is None
+        if first:
+            buf = self.state[i]["momentum_buffer"] = np.empty_like(theta)
+        c = theta.dtype.type  # Python floats round to the array's dtype, as in NumPy
+        loops.sgd_step(
+            theta.reshape(-1),
+            g.reshape(-1),
+            (theta if buf is None else buf).reshape(-1),  # unused without momentum
+            c(lr),
+            c(mu),
+            bool(tau),
+            c(1.0 - tau),
+            c(self.weight_decay),
+            self.maximize,
+            self.nesterov,
+            first,
+        )
+        return True
 
 
 # --------------------------------------------------------------------------- #
@@ -779,14 +808,33 @@ class Adam(Optimizer):
         """Apply one Adam (or AdamW) update to every parameter."""
         self.step_count += 1
         t = self.step_count
-        lr, beta1, beta2, wd = self.lr, self.beta1, self.beta2, self.weight_decay
+        lr, beta1, beta2, wd = float(self.lr), self.beta1, self.beta2, self.weight_decay
         bias_correction1 = 1.0 - beta1**t
         c = math.sqrt(1.0 - beta2**t)  # √(1 − β₂ᵗ)
         step_size = lr * c / bias_correction1
         eps_hat = self.eps * c
         decoupled = self._decoupled_weight_decay
+        loops = kernels.fused()
         for i, p in enumerate(self.parameters):
             theta = p.value
+            if loops is not None and kernels.fusable(theta, p.grad):
+                m, v = self._buffer(i, "exp_avg"), self._buffer(i, "exp_avg_sq")
+                v_max = self._buffer(i, "max_exp_avg_sq") if self.amsgrad else v
+                if kernels.fusable(theta, m, v, v_max):
+                    c = theta.dtype.type  # Python floats round to the array's dtype, as in NumPy
+                    loops.adam_step(
+                        *(a.reshape(-1) for a in (theta, p.grad, m, v, v_max)),
+                        c(1.0 - beta1),
+                        c(beta2),
+                        c(1.0 - beta2),
+                        c(eps_hat),
+                        c(step_size),
+                        c(wd),
+                        c(1.0 - lr * wd),
+                        decoupled,
+                        self.amsgrad,
+                    )
+                    continue
             if decoupled:
                 if wd:
                     theta *= 1.0 - lr * wd  # θ ← θ (1 − γλ)

@@ -1,0 +1,119 @@
+"""Fused loops for training's hot spots: Numba when it is installed, NumPy otherwise.
+
+Outside the matrix products, a training step is a handful of elementwise
+passes: the optimizer update (Adam's is about ten passes over every weight),
+the bias add and ReLU after each product, and ReLU's backward with the bias
+gradient. Each pass is one NumPy call that reads and writes whole arrays.
+With Numba installed (``pip install "chainrule[fast]"``), these run as single
+compiled loops (``_numba_kernels.py``) that do the same float operations in
+the same order, so the results are bit-identical to the NumPy path; the tests
+check that. The NumPy code stays in place as the reference and the fallback.
+
+    cr.kernels.backend()           # "numba" or "numpy": what runs now
+    cr.kernels.use("numpy")        # force the NumPy path from here on
+    with cr.kernels.use("numpy"):  # ... or only inside this block
+        net.fit(X, y)
+
+The environment variable ``CHAINRULE_KERNELS`` (``auto``, ``numba`` or
+``numpy``) sets the starting choice. The first fused call compiles the loops
+(about a second), and Numba caches them on disk for later processes.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+import numpy as np
+
+__all__ = ["BACKENDS", "backend", "fusable", "fused", "use"]
+
+BACKENDS = ("auto", "numba", "numpy")
+
+_choice: str = "auto"
+_loaded: ModuleType | None | bool = None  # the compiled module, False if unavailable
+
+
+def _check(name: object) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"kernel backend must be one of {BACKENDS}, got {name!r}")
+    return str(name)
+
+
+def _load() -> ModuleType | None:
+    global _loaded
+    if _loaded is None:
+        try:
+            from . import _numba_kernels
+        except ImportError:
+            _loaded = False
+        else:
+            _loaded = _numba_kernels
+    return _loaded or None
+
+
+class use:
+    """Choose the backend: ``"auto"`` (Numba if installed), ``"numba"`` or ``"numpy"``.
+
+    Takes effect at once; used as a context manager, the previous choice comes
+    back at the end of the block.
+
+    Raises
+    ------
+    ValueError
+        For a name other than the three above.
+    ImportError
+        For ``"numba"`` when Numba is not installed.
+    """
+
+    def __init__(self, name: str) -> None:
+        global _choice
+        name = _check(name)
+        if name == "numba" and _load() is None:
+            raise ImportError(
+                'the "numba" kernel backend needs Numba: pip install "chainrule[fast]" '
+                '(or use "auto" to fall back to NumPy)'
+            )
+        self._previous = _choice
+        _choice = name
+
+    def __enter__(self) -> use:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _choice
+        _choice = self._previous
+
+
+def fused() -> ModuleType | None:
+    """The compiled loops if the Numba backend is in use, else ``None`` (use NumPy)."""
+    if _choice == "numpy":
+        return None
+    loops = _load()
+    if loops is None and _choice == "numba":
+        raise ImportError(
+            'CHAINRULE_KERNELS=numba needs Numba: pip install "chainrule[fast]", '
+            "or unset CHAINRULE_KERNELS to fall back to NumPy"
+        )
+    return loops
+
+
+def backend() -> str:
+    """``"numba"`` or ``"numpy"``: which implementation the next step uses."""
+    return "numpy" if fused() is None else "numba"
+
+
+def fusable(*arrays: np.ndarray) -> bool:
+    """True if the arrays can go to a compiled loop: C-contiguous, one float dtype."""
+    dtype = arrays[0].dtype
+    if dtype != np.float32 and dtype != np.float64:
+        return False
+    return all(a.dtype == dtype and a.flags.c_contiguous for a in arrays)
+
+
+_env = os.environ.get("CHAINRULE_KERNELS", "auto").strip().lower() or "auto"
+if _env not in BACKENDS:
+    raise ValueError(
+        f"CHAINRULE_KERNELS={_env!r} is not a kernel backend; use one of {BACKENDS} or unset it"
+    )
+_choice = _env
