@@ -29,6 +29,7 @@ UNSET_IN_WORKERS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 OPTIMIZERS = {"sgd": "SGD momentum 0.9, lr 0.01", "adam": "Adam, lr 1e-3"}
 NAMES = {
     "chainrule": "chainrule",
+    "chainrule_numpy": "chainrule, NumPy kernels only",
     "torch": "PyTorch eager",
     "torch_fused": "PyTorch eager fused=True",
     "sklearn": "scikit-learn MLP",
@@ -78,6 +79,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma separated subset of chainrule,torch,sklearn",
     )
     p.add_argument("--no-predict", action="store_true", help="skip the predict measurements")
+    p.add_argument(
+        "--no-numpy-kernels",
+        dest="numpy_kernels",
+        action="store_false",
+        help="skip the extra chainrule rows that use the NumPy kernels only (no Numba)",
+    )
     p.add_argument("--json", metavar="OUT", help="also write every number to this JSON file")
     p.add_argument("--timeout", type=float, default=900, help="seconds allowed per worker")
     p.add_argument(
@@ -173,6 +180,9 @@ def round_jobs(args) -> list[tuple[str, dict]]:
     for opt in OPTIMIZERS:
         for c in args.contenders:
             jobs.append((f"train/{c}/{opt}", {"kind": "train", "contender": c, "optimizer": opt}))
+            if c == "chainrule" and args.numpy_kernels:
+                spec = {"kind": "train", "contender": "chainrule_numpy", "optimizer": opt}
+                jobs.append((f"train/chainrule_numpy/{opt}", spec))
             if c == "torch" and opt == "adam":
                 spec = {"kind": "train", "contender": "torch_fused", "optimizer": opt}
                 jobs.append(("train/torch_fused/adam", spec))
@@ -792,7 +802,7 @@ def print_environment(env_info: dict, args, unset: dict, load: tuple) -> None:
     print(
         f"  python {env_info['python']}, numpy {env_info['numpy']}, torch {env_info['torch']}, "
         f"scikit-learn {env_info['sklearn']}, threadpoolctl {env_info['threadpoolctl']}, "
-        f"chainrule {env_info['chainrule']}"
+        f"chainrule {env_info['chainrule']} (kernels: {env_info.get('chainrule_kernels', '?')})"
     )
     print(
         f"  CPU: {env_info['cpu']} ({env_info['cpu_count']} logical CPUs); "

@@ -143,11 +143,14 @@ def lr_of(spec) -> float:
 
 
 class Chainrule:
+    """chainrule with its default kernels (Numba when installed), or NumPy only."""
+
     name = "chainrule"
 
-    def __init__(self, spec):
+    def __init__(self, spec, kernels="auto"):
         import chainrule as cr
 
+        cr.kernels.use(kernels)
         self.cr = cr
         self.spec = spec
         w = widths(spec)
@@ -284,6 +287,8 @@ def make_contender(spec):
     name = spec["contender"]
     if name == "chainrule":
         return Chainrule(spec)
+    if name == "chainrule_numpy":
+        return Chainrule(spec, kernels="numpy")
     if name == "torch":
         return Torch(spec)
     if name == "torch_fused":
@@ -470,6 +475,7 @@ def measure_env(spec) -> dict:
         "sklearn": sklearn.__version__,
         "threadpoolctl": threadpoolctl.__version__,
         "chainrule": getattr(chainrule, "__version__", "?"),
+        "chainrule_kernels": chainrule.kernels.backend(),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "torch_num_threads": torch.get_num_threads(),
