@@ -1,9 +1,21 @@
 """Callbacks: code that ``fit`` calls at the edges of training, epochs and batches.
 
-Subclass :class:`Callback` and override any of its hooks. ``fit`` sets
+Subclass ``Callback`` and override any of its hooks. ``fit`` sets
 ``callback.net`` before training; a callback stops training by setting
 ``net.stop_training = True``. ``logs`` is the dict of this epoch's numbers
 (``loss``, ``val_loss``, metrics...).
+
+Examples
+--------
+>>> import chainrule as cr
+>>> X, y = cr.datasets.moons(200, seed=0)
+>>> net = cr.Sequential(cr.Dense(2, 16, activation="relu"), cr.Dense(16, 1), seed=0)
+>>> seen = []
+>>> log = cr.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+>>> stop = cr.EarlyStopping(monitor="loss", patience=2)
+>>> history = net.fit(X, y, loss="binary_cross_entropy", epochs=5, callbacks=[log, stop])
+>>> seen
+[0, 1, 2, 3, 4]
 """
 
 from __future__ import annotations
@@ -12,19 +24,32 @@ import math
 
 
 class Callback:
-    """Hooks called by ``fit``; all do nothing by default."""
+    """Hooks called by ``fit``; all do nothing by default.
+
+    Attributes
+    ----------
+    net : Sequential or None
+        The network being trained, set by ``fit`` before ``on_train_begin``.
+        Setting ``self.net.stop_training = True`` ends training after the
+        current epoch.
+    """
 
     net = None
 
-    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """Called once before the first epoch (``logs`` holds ``epochs``)."""
 
-    def on_train_end(self, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None:
+        """Called once after the last epoch, also when training stopped early."""
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        """Called at the start of epoch ``epoch`` (counted from 0)."""
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Called after epoch ``epoch`` with its numbers: ``loss``, metrics and ``val_`` values."""
 
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        """Called after each optimizer step with ``loss`` (and ``grad_norm`` with ``clip_norm``)."""
 
 
 def _improved(mode: str, value: float, best: float, min_delta: float) -> bool:
@@ -45,6 +70,38 @@ class EarlyStopping(Callback):
 
     With ``restore_best_weights=True`` (the default) the network ends with the
     weights of its best epoch, not its last.
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+        The logged number to watch (``"loss"``, ``"val_accuracy"``...).
+    patience : int, default 5
+        Training stops once more than ``patience`` epochs in a row have not
+        improved on the best value.
+    min_delta : float, default 0.0
+        Least change that counts as an improvement (its sign is ignored).
+    mode : {"auto", "min", "max"}, default "auto"
+        Whether lower or higher is better; "auto" picks "max" for names
+        containing accuracy, precision, recall, f1 or r2, else "min".
+    restore_best_weights : bool, default True
+        Put back the weights (and BatchNorm statistics) of the best epoch
+        when training ends.
+
+    Attributes
+    ----------
+    best : float
+        Best value seen.
+    best_epoch : int
+        Epoch (from 0) of the best value; -1 before any epoch.
+    stopped_epoch : int or None
+        Epoch (from 0) after which training was stopped; None if it was not.
+
+    Raises
+    ------
+    ValueError
+        If ``patience < 0`` or ``mode`` is unknown; during training, if
+        ``monitor`` is not among the logged numbers (e.g. ``val_loss``
+        without validation data).
     """
 
     def __init__(
@@ -98,6 +155,31 @@ class ModelCheckpoint(Callback):
 
     ``path`` may hold ``{epoch}`` to keep one file per epoch. Saving uses
     ``net.save``, which writes to a temporary name and renames it into place.
+
+    Parameters
+    ----------
+    path : str or path
+        File to write (a safetensors model file). Formatted with
+        ``epoch`` (counted from 1) and the epoch's logged numbers, e.g.
+        ``"model-{epoch:03d}-{val_loss:.3f}.safetensors"``.
+    monitor : str, default "val_loss"
+        The logged number that decides what is an improvement.
+    save_best_only : bool, default True
+        Save only when ``monitor`` improves on its best value; False saves
+        after every epoch.
+    mode : {"auto", "min", "max"}, default "auto"
+        As in ``EarlyStopping``.
+
+    Attributes
+    ----------
+    saved : list of str
+        The paths written, in order.
+
+    Raises
+    ------
+    ValueError
+        If ``mode`` is unknown; during training with ``save_best_only``, if
+        ``monitor`` is not among the logged numbers.
     """
 
     def __init__(
@@ -128,7 +210,20 @@ class ModelCheckpoint(Callback):
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``.
+
+    Parameters
+    ----------
+    **hooks : callable
+        Any of ``on_train_begin``, ``on_train_end``, ``on_epoch_begin``,
+        ``on_epoch_end`` and ``on_batch_end``, each with the signature of the
+        ``Callback`` method of that name (without ``self``).
+
+    Raises
+    ------
+    ValueError
+        For a keyword that is not a hook name.
+    """
 
     def __init__(self, **hooks) -> None:
         valid = {"on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_end"}

@@ -3,9 +3,11 @@
 Same semantics as PyTorch's ``torch.nn.utils.clip_grad_norm_`` and
 ``clip_grad_value_``:
 
-    net.backward(loss.backward())
-    cr.clip_grad_norm(net.parameters(), max_norm=1.0)
-    opt.step()
+```python
+net.backward(loss.backward())
+cr.clip_grad_norm(net.parameters(), max_norm=1.0)
+opt.step()
+```
 """
 
 from __future__ import annotations
@@ -78,7 +80,29 @@ def clip_grad_norm(
     Returns
     -------
     float
-        The total norm of the gradients *before* clipping.
+        The total norm of the gradients *before* clipping (0.0 when there
+        are no gradients).
+
+    Raises
+    ------
+    TypeError
+        If ``parameters`` is not a Parameter or an iterable of them, or
+        ``max_norm`` / ``norm_type`` is not a number.
+    ValueError
+        If ``max_norm`` is negative or ``norm_type`` is not > 0 (or "inf").
+    RuntimeError
+        With ``error_if_nonfinite=True``, if the total norm is NaN or infinite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> p = cr.Parameter(np.zeros(2))
+    >>> p.grad[:] = [3.0, 4.0]
+    >>> cr.clip_grad_norm([p], max_norm=1.0)
+    5.0
+    >>> p.grad.round(6).tolist()
+    [0.6, 0.8]
     """
     max_norm = _real("max_norm", max_norm, "a norm is never negative; pass e.g. max_norm=1.0")
     if isinstance(norm_type, str):
@@ -125,6 +149,24 @@ def clip_grad_value(parameters: Parameter | Iterable[Parameter], clip_value: flo
     parameters : Parameter or iterable of Parameter
     clip_value : float
         Largest allowed absolute value of a gradient entry (>= 0).
+
+    Raises
+    ------
+    TypeError
+        If ``parameters`` is not a Parameter or an iterable of them, or
+        ``clip_value`` is not a number.
+    ValueError
+        If ``clip_value`` is negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> p = cr.Parameter(np.zeros(3))
+    >>> p.grad[:] = [3.0, -0.5, -7.0]
+    >>> cr.clip_grad_value(p, 1.0)
+    >>> p.grad.tolist()
+    [1.0, -0.5, -1.0]
     """
     c = _real("clip_value", clip_value, "gradients are clamped to [-clip_value, clip_value]")
     for g in _grads(parameters, "clip_grad_value"):

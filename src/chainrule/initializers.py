@@ -1,24 +1,38 @@
 """Weight initialisers, all drawn from a ``numpy.random.Generator``.
 
-For a weight of shape ``(fan_in, fan_out)``:
+For a weight of shape ``(fan_in, fan_out)`` (a 1-D shape ``(n,)`` counts as
+``fan_in = fan_out = n``):
 
-==================  ==========================================================
-``zeros``           0
-``constant``        ``value``
-``uniform``         U(low, high)
-``normal``          N(mean, std^2)
-``glorot_uniform``  U(-l, l), l = sqrt(6 / (fan_in + fan_out))   (Xavier)
-``glorot_normal``   N(0, 2 / (fan_in + fan_out))
-``he_uniform``      U(-l, l), l = sqrt(6 / fan_in)                (Kaiming)
-``he_normal``       N(0, 2 / fan_in)
-``lecun_uniform``   U(-l, l), l = sqrt(3 / fan_in)
-``lecun_normal``    N(0, 1 / fan_in)
-``orthogonal``      ``gain`` times a random orthogonal matrix (QR of a Gaussian)
-==================  ==========================================================
+| name | distribution |
+|---|---|
+| ``zeros`` | 0 |
+| ``constant`` | ``value`` |
+| ``uniform`` | U(low, high) |
+| ``normal`` | N(mean, std²) |
+| ``glorot_uniform`` (Xavier) | U(-l, l), l = sqrt(6 / (fan_in + fan_out)) |
+| ``glorot_normal`` | N(0, 2 / (fan_in + fan_out)) |
+| ``he_uniform`` (Kaiming) | U(-l, l), l = sqrt(6 / fan_in) |
+| ``he_normal`` | N(0, 2 / fan_in) |
+| ``lecun_uniform`` | U(-l, l), l = sqrt(3 / fan_in) |
+| ``lecun_normal`` | N(0, 1 / fan_in) |
+| ``orthogonal`` | ``gain`` times a random orthogonal matrix (QR of a Gaussian) |
 
 Glorot keeps the variance of activations and gradients steady for tanh and
 sigmoid layers; He doubles it to make up for ReLU zeroing half its inputs;
-LeCun suits SELU.
+LeCun suits SELU. ``get_initializer`` also accepts the aliases ``glorot``,
+``xavier``, ``xavier_uniform``, ``xavier_normal``, ``he``, ``kaiming``,
+``kaiming_uniform``, ``kaiming_normal`` and ``lecun`` (= ``lecun_normal``).
+
+Examples
+--------
+>>> import numpy as np
+>>> from chainrule.initializers import get_initializer
+>>> init = get_initializer("he_normal")
+>>> w = init((256, 128), np.random.default_rng(0))
+>>> w.shape, w.dtype
+((256, 128), dtype('float32'))
+>>> round(float(w.std()), 2)  # sqrt(2 / 256) = 0.088
+0.09
 """
 
 from __future__ import annotations
@@ -29,17 +43,40 @@ import numpy as np
 
 
 class Initializer:
-    """Base class: ``init(shape, rng, dtype) -> ndarray``."""
+    """Base class of the initialisers: ``init(shape, rng, dtype) -> ndarray``.
+
+    Calling an initialiser draws float64 values with ``sample`` and casts
+    them to ``dtype`` (default float32). Subclasses set ``name`` (the
+    registry name) and implement ``sample``; those with arguments also
+    return them from ``get_config``.
+    """
 
     name = "initializer"
 
     def __call__(self, shape, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+        """Draw a new array.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            Shape of the array, e.g. ``(fan_in, fan_out)`` for a weight matrix.
+        rng : numpy.random.Generator
+            The source of randomness (unused by the constant initialisers).
+        dtype : numpy dtype, default np.float32
+            Dtype of the result; values are drawn in float64 and then cast.
+
+        Returns
+        -------
+        ndarray of shape ``shape`` and dtype ``dtype``
+        """
         return self.sample(tuple(shape), rng).astype(dtype, copy=False)
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """Draw a float64 array of ``shape`` (what subclasses implement)."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The constructor arguments, as a dict (empty when there are none)."""
         return {}
 
     def __repr__(self) -> str:
@@ -54,6 +91,9 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 class Zeros(Initializer):
+    """All zeros: the usual start for biases (never for weights, whose units
+    would then stay identical)."""
+
     name = "zeros"
 
     def sample(self, shape, rng):
@@ -61,6 +101,13 @@ class Zeros(Initializer):
 
 
 class Constant(Initializer):
+    """Every entry equal to ``value``.
+
+    Parameters
+    ----------
+    value : float, default 0.0
+    """
+
     name = "constant"
 
     def __init__(self, value: float = 0.0) -> None:
@@ -74,6 +121,19 @@ class Constant(Initializer):
 
 
 class Uniform(Initializer):
+    """Independent draws from the uniform distribution U(low, high).
+
+    Parameters
+    ----------
+    low, high : float, default -0.05 and 0.05
+        The bounds of the interval.
+
+    Raises
+    ------
+    ValueError
+        If ``low >= high``.
+    """
+
     name = "uniform"
 
     def __init__(self, low: float = -0.05, high: float = 0.05) -> None:
@@ -89,6 +149,20 @@ class Uniform(Initializer):
 
 
 class Normal(Initializer):
+    """Independent draws from the normal distribution N(mean, std²).
+
+    Parameters
+    ----------
+    mean : float, default 0.0
+    std : float, default 0.05
+        Standard deviation (>= 0).
+
+    Raises
+    ------
+    ValueError
+        If ``std < 0``.
+    """
+
     name = "normal"
 
     def __init__(self, mean: float = 0.0, std: float = 0.05) -> None:
@@ -127,31 +201,89 @@ class _VarianceScaling(Initializer):
 
 
 class GlorotUniform(_VarianceScaling):
+    """Glorot (Xavier) uniform: U(-l, l) with l = gain · sqrt(6 / (fan_in + fan_out)).
+
+    Parameters
+    ----------
+    gain : float, default 1.0
+        Multiplies the standard deviation.
+    """
+
     name, mode, distribution = "glorot_uniform", "fan_avg", "uniform"
 
 
 class GlorotNormal(_VarianceScaling):
+    """Glorot (Xavier) normal: N(0, gain² · 2 / (fan_in + fan_out)).
+
+    Parameters
+    ----------
+    gain : float, default 1.0
+        Multiplies the standard deviation.
+    """
+
     name, mode, distribution = "glorot_normal", "fan_avg", "normal"
 
 
 class HeUniform(_VarianceScaling):
+    """He (Kaiming) uniform: U(-l, l) with l = gain · sqrt(6 / fan_in), for ReLU layers.
+
+    Parameters
+    ----------
+    gain : float, default 1.0
+        Multiplies the standard deviation.
+    """
+
     name, scale, distribution = "he_uniform", 2.0, "uniform"
 
 
 class HeNormal(_VarianceScaling):
+    """He (Kaiming) normal: N(0, gain² · 2 / fan_in), for ReLU layers.
+
+    Parameters
+    ----------
+    gain : float, default 1.0
+        Multiplies the standard deviation.
+    """
+
     name, scale, distribution = "he_normal", 2.0, "normal"
 
 
 class LecunUniform(_VarianceScaling):
+    """LeCun uniform: U(-l, l) with l = gain · sqrt(3 / fan_in).
+
+    Parameters
+    ----------
+    gain : float, default 1.0
+        Multiplies the standard deviation.
+    """
+
     name, distribution = "lecun_uniform", "uniform"
 
 
 class LecunNormal(_VarianceScaling):
+    """LeCun normal: N(0, gain² / fan_in), the initialisation SELU assumes.
+
+    Parameters
+    ----------
+    gain : float, default 1.0
+        Multiplies the standard deviation.
+    """
+
     name, distribution = "lecun_normal", "normal"
 
 
 class Orthogonal(Initializer):
-    """``gain * Q`` with Q from the QR decomposition of a Gaussian matrix (signs fixed)."""
+    """``gain * Q`` with Q from the QR decomposition of a Gaussian matrix (signs fixed).
+
+    For a shape ``(rows, cols)`` the rows of Q are orthonormal when
+    ``rows <= cols`` and its columns otherwise. Extra dimensions are
+    flattened into ``cols``; a 1-D shape gives a unit vector.
+
+    Parameters
+    ----------
+    gain : float, default 1.0
+        Scale of the result.
+    """
 
     name = "orthogonal"
 
@@ -201,7 +333,32 @@ _ALIASES = {
 
 
 def get_initializer(spec: str | Initializer) -> Initializer:
-    """An initialiser from its name string or an instance."""
+    """An initialiser from its name string or an instance.
+
+    Parameters
+    ----------
+    spec : str or Initializer
+        A name from the table in the module documentation or an alias
+        (case-insensitive), built with its default arguments; an instance is
+        returned unchanged.
+
+    Returns
+    -------
+    Initializer
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the valid ones).
+    TypeError
+        If ``spec`` is neither a string nor an ``Initializer``.
+
+    Examples
+    --------
+    >>> from chainrule.initializers import get_initializer
+    >>> get_initializer("kaiming")
+    HeUniform()
+    """
     if isinstance(spec, Initializer):
         return spec
     if isinstance(spec, str):

@@ -4,6 +4,16 @@ Every metric takes ``(y_true, y_pred)`` where ``y_pred`` is what
 ``net.predict`` answers: class labels for a classifier, values for regression.
 Precision, recall and F1 are for class 1 in a binary problem and the
 unweighted mean over classes (macro average) otherwise.
+
+Examples
+--------
+>>> from chainrule import metrics
+>>> metrics.accuracy([0, 1, 1, 0], [0, 1, 0, 0])
+0.75
+>>> metrics.precision([0, 1, 1, 0], [0, 1, 0, 0]), metrics.recall([0, 1, 1, 0], [0, 1, 0, 0])
+(1.0, 0.5)
+>>> metrics.mse([1.0, 2.0], [1.5, 2.0])
+0.125
 """
 
 from __future__ import annotations
@@ -24,7 +34,26 @@ def _labels(y_true, y_pred):
 
 
 def accuracy(y_true, y_pred) -> float:
-    """Fraction of predictions equal to the truth."""
+    """Fraction of predictions equal to the truth: mean(y_true == y_pred).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        True labels; one-hot (or probability) rows of shape ``(n, k)`` are
+        turned into labels by ``argmax``.
+    y_pred : array-like of shape (n,)
+        Predicted labels, e.g. ``net.predict(X)``.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If the two do not have the same shape (after the conversion above).
+    """
     y_true, y_pred = _labels(y_true, y_pred)
     return float(np.mean(y_true == y_pred))
 
@@ -54,19 +83,91 @@ def _select(classes, values):
 
 
 def precision(y_true, y_pred) -> float:
-    """tp / (tp + fp)."""
+    """Precision, tp / (tp + fp): the share of predicted positives that are right.
+
+    Computed per class ``c`` from the counts tp (predicted c, truly c), fp
+    (predicted c, truly not) and fn (truly c, predicted not); a class with a
+    zero denominator scores 0. Class 1's score when every label is 0 or 1,
+    else the mean over the classes present in either array.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        True labels; one-hot (or probability) rows of shape ``(n, k)`` are
+        turned into labels by ``argmax``.
+    y_pred : array-like of shape (n,)
+        Predicted labels, e.g. ``net.predict(X)``.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If the two do not have the same shape (after the conversion above).
+    """
     classes, tp, fp, _ = _per_class_counts(y_true, y_pred)
     return _select(classes, _safe_div(tp, tp + fp))
 
 
 def recall(y_true, y_pred) -> float:
-    """tp / (tp + fn)."""
+    """Recall, tp / (tp + fn): the share of true positives that are found.
+
+    Computed per class ``c`` from the counts tp (predicted c, truly c), fp
+    (predicted c, truly not) and fn (truly c, predicted not); a class with a
+    zero denominator scores 0. Class 1's score when every label is 0 or 1,
+    else the mean over the classes present in either array.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        True labels; one-hot (or probability) rows of shape ``(n, k)`` are
+        turned into labels by ``argmax``.
+    y_pred : array-like of shape (n,)
+        Predicted labels, e.g. ``net.predict(X)``.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If the two do not have the same shape (after the conversion above).
+    """
     classes, tp, _, fn = _per_class_counts(y_true, y_pred)
     return _select(classes, _safe_div(tp, tp + fn))
 
 
 def f1(y_true, y_pred) -> float:
-    """2 tp / (2 tp + fp + fn), the harmonic mean of precision and recall."""
+    """F1 score, 2 tp / (2 tp + fp + fn), the harmonic mean of precision and recall.
+
+    Computed per class ``c`` from the counts tp (predicted c, truly c), fp
+    (predicted c, truly not) and fn (truly c, predicted not); a class with a
+    zero denominator scores 0. Class 1's score when every label is 0 or 1,
+    else the mean over the classes present in either array.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        True labels; one-hot (or probability) rows of shape ``(n, k)`` are
+        turned into labels by ``argmax``.
+    y_pred : array-like of shape (n,)
+        Predicted labels, e.g. ``net.predict(X)``.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If the two do not have the same shape (after the conversion above).
+    """
     classes, tp, fp, fn = _per_class_counts(y_true, y_pred)
     return _select(classes, _safe_div(2 * tp, 2 * tp + fp + fn))
 
@@ -82,19 +183,72 @@ def _values(y_true, y_pred):
 
 
 def mse(y_true, y_pred) -> float:
-    """mean((y - y_hat)^2)."""
+    """Mean squared error, mean((y - y_hat)^2) over every entry.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,) or (n, k)
+        True and predicted values; arrays of the same size are compared
+        entry by entry in ``y_pred``'s shape.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ and cannot be matched by a reshape.
+    """
     y_true, y_pred = _values(y_true, y_pred)
     return float(np.mean((y_true - y_pred) ** 2))
 
 
 def mae(y_true, y_pred) -> float:
-    """mean|y - y_hat|."""
+    """Mean absolute error, mean(|y - y_hat|) over every entry.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,) or (n, k)
+        True and predicted values; arrays of the same size are compared
+        entry by entry in ``y_pred``'s shape.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ and cannot be matched by a reshape.
+    """
     y_true, y_pred = _values(y_true, y_pred)
     return float(np.mean(np.abs(y_true - y_pred)))
 
 
 def r2(y_true, y_pred) -> float:
-    """1 - SS_res / SS_tot, averaged over output columns (as scikit-learn's r2_score)."""
+    """Coefficient of determination, 1 - SS_res / SS_tot, averaged over output columns.
+
+    Per column, SS_res = sum((y - y_hat)^2) and SS_tot = sum((y - mean(y))^2),
+    as in scikit-learn's ``r2_score``: 1 is a perfect fit, 0 is no better
+    than predicting the mean, and it can be negative. A constant column
+    scores 1 if predicted exactly, else 0.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,) or (n, k)
+        True and predicted values; arrays of the same size are compared
+        entry by entry in ``y_pred``'s shape.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ and cannot be matched by a reshape.
+    """
     y_true, y_pred = _values(y_true, y_pred)
     if y_true.ndim == 1:
         y_true, y_pred = y_true[:, None], y_pred[:, None]
@@ -118,7 +272,26 @@ METRICS: dict[str, Callable] = {
 
 
 def get_metric(spec: str | Callable) -> tuple[str, Callable]:
-    """``(name, function)`` for a metric name or a function ``f(y_true, y_pred)``."""
+    """``(name, function)`` for a metric name or a function ``f(y_true, y_pred)``.
+
+    Parameters
+    ----------
+    spec : str or callable
+        One of ``"accuracy"``, ``"precision"``, ``"recall"``, ``"f1"``,
+        ``"mse"``, ``"mae"``, ``"r2"`` (case-insensitive), or a function,
+        which is named by its ``__name__``.
+
+    Returns
+    -------
+    (str, callable)
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the valid ones).
+    TypeError
+        If ``spec`` is neither a string nor callable.
+    """
     if callable(spec):
         return getattr(spec, "__name__", "metric"), spec
     if isinstance(spec, str):

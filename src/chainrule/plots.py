@@ -1,6 +1,6 @@
 """Pictures of a network and its training, with matplotlib (an optional extra).
 
-Every function returns the :class:`matplotlib.figure.Figure` it draws and
+Every function returns the ``matplotlib.figure.Figure`` it draws and
 takes ``save=PATH`` to write it too, as PNG, SVG or PDF according to the
 suffix (written to a temporary name, then renamed into place, so a file is
 never left half-written). Figures are drawn with ``layout="constrained"``
@@ -100,7 +100,23 @@ def save_figure(fig, path) -> Any:
 
     The file is written to a temporary name in the same folder and renamed
     into place, so an existing file is never left half-written. The image is
-    not cropped: a PNG is ``figsize * dpi`` pixels. Returns ``fig``.
+    not cropped: a PNG is ``figsize * dpi`` pixels.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or path
+        Ending in .png, .svg or .pdf; missing parent folders are created.
+
+    Returns
+    -------
+    Figure
+        ``fig`` itself.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` does not end in .png, .svg or .pdf.
     """
     return _finish(fig, path)
 
@@ -167,16 +183,16 @@ def plot_activations(
     ncols: int = 4,
     save=None,
 ):
-    r"""Each activation function :math:`f(z)` with its derivative :math:`f'(z)`.
+    """Each activation function ``f(z)`` with its derivative ``f'(z)``.
 
     Parameters
     ----------
     names : sequence of str, optional
-        Activation names (default :data:`DEFAULT_ACTIVATIONS`). Softmax is not
+        Activation names (default ``DEFAULT_ACTIVATIONS``). Softmax is not
         elementwise and cannot be drawn this way.
     z : ndarray, optional
         The grid of inputs (default 401 points on [-4, 4]).
-    ncols : int
+    ncols : int, default 4
         Panels per row.
     save : str or path, optional
         Also write the figure there (.png, .svg or .pdf).
@@ -187,6 +203,21 @@ def plot_activations(
         ``fig.chainrule_data[name]`` is ``{"z": z, "f": f(z), "df": f'(z)}``,
         exactly the arrays drawn. The step function's derivative is drawn as
         0 (it is undefined at 0 and zero elsewhere).
+
+    Raises
+    ------
+    ValueError
+        For ``"softmax"`` or an unknown activation name, or a bad ``save``
+        suffix.
+    ImportError
+        If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> from chainrule import plots
+    >>> fig = plots.plot_activations(["relu", "tanh"])
+    >>> sorted(fig.chainrule_data)
+    ['relu', 'tanh']
     """
     names = list(DEFAULT_ACTIVATIONS if names is None else names)
     z = np.linspace(-4.0, 4.0, 401) if z is None else np.asarray(z, dtype=np.float64)
@@ -238,12 +269,20 @@ def plot_history(history, keys: Sequence[str] | None = None, save=None):
         ``loss`` first). A ``val_`` curve is drawn dashed beside its
         training curve when present.
     save : str or path, optional
+        Also write the figure there (.png, .svg or .pdf).
 
     Returns
     -------
     Figure
         Each line's ``ydata`` is the history list, its ``xdata`` the epochs
         1, 2, ...; ``fig.chainrule_history`` is the dict drawn.
+
+    Raises
+    ------
+    ValueError
+        If the history is empty, or ``save`` has a bad suffix.
+    ImportError
+        If matplotlib is not installed.
     """
     data: Mapping[str, Sequence[float]] = getattr(history, "history", history)
     if not isinstance(data, Mapping) or not data:
@@ -312,12 +351,21 @@ def plot_decision_boundary(
     title : str, optional
         Default: the model's class name and its accuracy on ``(X, y)``.
     save : str or path, optional
+        Also write the figure there (.png, .svg or .pdf).
 
     Returns
     -------
     Figure
         ``fig.chainrule_grid = (xx, yy, zz)`` (also on ``ax``): the grid and
         ``zz = model.predict(grid).reshape(xx.shape)``, what is coloured.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` does not have shape (n_samples, 2), ``X`` and ``y`` differ
+        in length, ``resolution < 2``, or ``save`` has a bad suffix.
+    ImportError
+        If matplotlib is not installed.
     """
     X = _as_2d_points(X)
     y = np.asarray(y).ravel()
@@ -380,6 +428,7 @@ def plot_diagnostics(diagnostics, save=None):
     diagnostics : chainrule.diagnostics.Diagnostics
         The callback after ``fit(..., callbacks=[diagnostics])``.
     save : str or path, optional
+        Also write the figure there (.png, .svg or .pdf).
 
     Returns
     -------
@@ -390,6 +439,14 @@ def plot_diagnostics(diagnostics, save=None):
         at the bottom, in an extra unlabelled line) and its
         label ``"layer i (kind)"`` (shown in a legend for up to 8 layers,
         otherwise a colour bar gives the layer index).
+
+    Raises
+    ------
+    ValueError
+        If nothing was recorded (the callback was not passed to ``fit``), or
+        ``save`` has a bad suffix.
+    ImportError
+        If matplotlib is not installed.
     """
     h = diagnostics.history
     if not diagnostics.epochs:
@@ -451,11 +508,26 @@ def plot_diagnostics(diagnostics, save=None):
 def plot_weight_histograms(net, bins: int = 40, save=None):
     """A histogram of each ``Dense`` layer's weights.
 
+    Parameters
+    ----------
+    net : Sequential
+    bins : int, default 40
+        Histogram bins per panel.
+    save : str or path, optional
+        Also write the figure there (.png, .svg or .pdf).
+
     Returns
     -------
     Figure
         One panel per Dense layer (``net.layers`` index in the title);
         ``fig.chainrule_weights[i]`` is the flattened weight array counted.
+
+    Raises
+    ------
+    ValueError
+        If the network has no ``Dense`` layer, or ``save`` has a bad suffix.
+    ImportError
+        If matplotlib is not installed.
     """
     dense = _dense_layers(net)
     if not dense:
@@ -503,11 +575,29 @@ def plot_activation_histograms(net, X, bins: int = 40, save=None):
     The forward pass runs in inference mode. For ReLU layers the title gives
     the share of outputs that are exactly 0.
 
+    Parameters
+    ----------
+    net : Sequential
+    X : array-like of shape (n_samples, n_features)
+        Inputs to run through the network.
+    bins : int, default 40
+        Histogram bins per panel.
+    save : str or path, optional
+        Also write the figure there (.png, .svg or .pdf).
+
     Returns
     -------
     Figure
         ``fig.chainrule_activations[i]`` is the output array of
         ``net.layers[i]`` that was counted.
+
+    Raises
+    ------
+    ValueError
+        If the network has no activation function (fused or as a layer),
+        ``X`` does not fit the network, or ``save`` has a bad suffix.
+    ImportError
+        If matplotlib is not installed.
     """
     from .diagnostics import unit_activation
 
@@ -566,12 +656,22 @@ def plot_weight_images(
     titles : sequence of str, optional
         One title per unit shown (default ``"unit j"``).
     save : str or path, optional
+        Also write the figure there (.png, .svg or .pdf).
 
     Returns
     -------
     Figure
         ``fig.chainrule_images`` is the array (units, rows, cols) drawn:
         ``images[j] = W[:, j].reshape(image_shape)``.
+
+    Raises
+    ------
+    ValueError
+        If the network has no ``Dense`` layer, ``net.layers[layer]`` is not
+        one, ``image_shape`` does not match its ``in_features``, or ``save``
+        has a bad suffix.
+    ImportError
+        If matplotlib is not installed.
     """
     from .layers import Dense
 
@@ -615,17 +715,35 @@ def plot_weight_images(
 
 # -- the perceptron ---------------------------------------------------------------------------
 def plot_perceptron(perceptron, X, y, save=None):
-    r"""The perceptron's decision line after each epoch, moving while it learns.
+    """The perceptron's decision line after each epoch, moving while it learns.
 
-    The line is :math:`w_0 x_0 + w_1 x_1 + b = 0`, for the ``(w, b)`` stored
+    The line is ``w_0 x_0 + w_1 x_1 + b = 0``, for the ``(w, b)`` stored
     in ``perceptron.history_`` after each epoch; early epochs are pale, the
-    last one bold. Points on the side where :math:`w \cdot x + b \ge 0` are
+    last one bold. Points on the side where ``w · x + b >= 0`` are
     predicted 1.
+
+    Parameters
+    ----------
+    perceptron : Perceptron
+        A fitted ``chainrule.Perceptron`` with two inputs.
+    X : array-like of shape (n_samples, 2)
+    y : array-like of shape (n_samples,)
+        0/1 labels (colours of the points).
+    save : str or path, optional
+        Also write the figure there (.png, .svg or .pdf).
 
     Returns
     -------
     Figure
         ``fig.chainrule_lines`` is the list of ``(w, b)`` drawn, one per epoch.
+
+    Raises
+    ------
+    ValueError
+        If the perceptron was not fitted, ``X`` does not have shape
+        (n_samples, 2), or ``save`` has a bad suffix.
+    ImportError
+        If matplotlib is not installed.
     """
     X = _as_2d_points(X)
     y = np.asarray(y).ravel()
@@ -689,12 +807,27 @@ def plot_network(net, max_units: int = 12, save=None):
     layer. Layers wider than ``max_units`` show their first ``max_units``
     units (the title says so).
 
+    Parameters
+    ----------
+    net : Sequential
+    max_units : int, default 12
+        Most units drawn per layer.
+    save : str or path, optional
+        Also write the figure there (.png, .svg or .pdf).
+
     Returns
     -------
     Figure
         ``fig.chainrule_edges`` lists ``(layer_index, i, j, w)`` for every
         edge drawn, in the order of the edge collections' ``linewidths``
         (one ``LineCollection`` per Dense layer, in ``fig.chainrule_collections``).
+
+    Raises
+    ------
+    ValueError
+        If the network has no ``Dense`` layer, or ``save`` has a bad suffix.
+    ImportError
+        If matplotlib is not installed.
     """
     from matplotlib.collections import LineCollection
 
@@ -755,11 +888,31 @@ def plot_network(net, max_units: int = 12, save=None):
 def plot_confusion_matrix(y_true, y_pred, labels: Sequence | None = None, save=None):
     """Counts of (true class, predicted class) pairs, with the accuracy in the title.
 
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels.
+    labels : sequence, optional
+        The classes, in the order of the rows and columns (default: every
+        label found in either array, sorted).
+    save : str or path, optional
+        Also write the figure there (.png, .svg or .pdf).
+
     Returns
     -------
     Figure
         ``fig.chainrule_matrix[i, j]`` is the number of samples of class
         ``labels[i]`` predicted as ``labels[j]``.
+
+    Raises
+    ------
+    ValueError
+        If ``y_true`` and ``y_pred`` differ in size, or ``save`` has a bad
+        suffix.
+    KeyError
+        If ``labels`` is given and misses a label found in the data.
+    ImportError
+        If matplotlib is not installed.
     """
     y_true = np.asarray(y_true).ravel()
     y_pred = np.asarray(y_pred).ravel()

@@ -3,11 +3,13 @@
 Call ``schedule.step()`` at the end of each epoch (``ReduceLROnPlateau``:
 ``schedule.step(validation_loss)``):
 
-    opt = cr.SGD(net.parameters(), lr=0.1, momentum=0.9)
-    sched = cr.schedules.StepLR(opt, step_size=30, gamma=0.1)
-    for epoch in range(100):
-        train_one_epoch(net, opt)
-        sched.step()
+```python
+opt = cr.SGD(net.parameters(), lr=0.1, momentum=0.9)
+sched = cr.StepLR(opt, step_size=30, gamma=0.1)
+for epoch in range(100):
+    train_one_epoch(net, opt)
+    sched.step()
+```
 
 The epoch counting is PyTorch's: building a schedule counts as epoch 0 (the
 learning rate stays the optimizer's own, ``base_lr``), and the ``n``-th call
@@ -66,6 +68,11 @@ class Schedule:
         Number of ``step`` calls so far (0 right after construction).
     last_lr : float
         The rate set by the last step (``base_lr`` before any step).
+
+    Raises
+    ------
+    TypeError
+        If ``optimizer`` has no ``lr`` attribute.
     """
 
     def __init__(self, optimizer: Any) -> None:
@@ -98,7 +105,13 @@ class Schedule:
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the counters saved by ``state_dict``."""
+        """Restore the counters saved by ``state_dict``.
+
+        Raises
+        ------
+        ValueError
+            If ``state_dict`` has a key this schedule does not keep.
+        """
         own = self.state_dict()
         unknown = sorted(set(state_dict) - set(own))
         if unknown:
@@ -127,6 +140,27 @@ class StepLR(Schedule):
     Notes
     -----
     ``lr_e = base_lr · gamma^⌊e / step_size⌋`` at epoch ``e``.
+
+    Raises
+    ------
+    ValueError
+        If ``step_size`` is not a positive integer, or ``gamma`` is negative
+        or not finite.
+    TypeError
+        If ``gamma`` is not a number, or ``optimizer`` has no ``lr``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> opt = cr.SGD([cr.Parameter(np.zeros(1))], lr=0.1)
+    >>> sched = cr.StepLR(opt, step_size=2, gamma=0.5)
+    >>> rates = []
+    >>> for epoch in range(5):
+    ...     sched.step()
+    ...     rates.append(opt.lr)
+    >>> rates
+    [0.1, 0.05, 0.05, 0.025, 0.025]
     """
 
     def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1) -> None:
@@ -150,6 +184,13 @@ class ExponentialLR(Schedule):
     Notes
     -----
     ``lr_e = base_lr · gamma^e`` at epoch ``e``.
+
+    Raises
+    ------
+    ValueError
+        If ``gamma`` is negative or not finite.
+    TypeError
+        If ``gamma`` is not a number, or ``optimizer`` has no ``lr``.
     """
 
     def __init__(self, optimizer: Any, gamma: float) -> None:
@@ -178,6 +219,14 @@ class CosineAnnealingLR(Schedule):
     This is the closed form that PyTorch documents; PyTorch computes the same
     values by a recursion, which agrees to rounding (also after ``T_max``,
     where both rise again along the cosine, with period ``2 T_max``).
+
+    Raises
+    ------
+    ValueError
+        If ``T_max`` is not a positive integer, or ``eta_min`` is negative or
+        not finite.
+    TypeError
+        If ``eta_min`` is not a number, or ``optimizer`` has no ``lr``.
     """
 
     def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
@@ -221,6 +270,26 @@ class ReduceLROnPlateau(Schedule):
     ``1 ∓ threshold``, which for a *negative* metric means a slightly lower
     bar in mode "min" (use "abs" for metrics that can be negative). A NaN
     metric counts as a bad epoch.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode`` or ``threshold_mode``, ``factor`` outside
+        [0, 1), a negative or non-integer ``patience`` or ``cooldown``, or a
+        negative ``threshold``, ``min_lr`` or ``eps``.
+    TypeError
+        If a float argument is not a number, or ``optimizer`` has no ``lr``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> opt = cr.SGD([cr.Parameter(np.zeros(1))], lr=0.1)
+    >>> plateau = cr.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+    >>> for val_loss in [1.0, 0.9, 0.95, 0.95, 0.95]:
+    ...     plateau.step(val_loss)
+    >>> opt.lr
+    0.05
     """
 
     def __init__(

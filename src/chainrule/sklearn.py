@@ -1,9 +1,9 @@
 """scikit-learn estimators on the chainrule engine.
 
-``MLPClassifier`` and ``MLPRegressor`` train a :class:`~chainrule.Sequential`
+``MLPClassifier`` and ``MLPRegressor`` train a ``chainrule.Sequential``
 of ``Dense`` layers (optionally with ``BatchNorm`` and ``Dropout``) by
 mini-batch gradient descent; ``PerceptronClassifier`` wraps the single
-threshold unit :class:`~chainrule.Perceptron` and its learning rule. All
+threshold unit ``chainrule.Perceptron`` and its learning rule. All
 three follow scikit-learn's conventions, so they drop into ``Pipeline``,
 ``GridSearchCV`` and ``cross_val_score``:
 
@@ -14,17 +14,19 @@ three follow scikit-learn's conventions, so they drop into ``Pipeline``,
   files, written by ``est.net_.save(path)``, stay pickle-free);
 - the same ``random_state`` gives the same model bit for bit.
 
-Training is :func:`chainrule.training.fit`: its ``sample_weight`` and ``l2``
+Training is ``chainrule.training.fit``: its ``sample_weight`` and ``l2``
 arguments give scikit-learn's weighted loss and ``alpha`` penalty, and a
 callback (``_SklearnStopping``) applies scikit-learn's stopping rule (``tol``,
 ``n_iter_no_change``, ``early_stopping``) and keeps ``loss_curve_``. One step
-is still the whole method::
+is still the whole method:
 
-    out = layers forward (X_batch)
-    L   = loss.forward(out, y_batch)              (+ weights, + L2 term)
-    layers backward (loss.backward() * weights)   (chain rule)
-    W.grad += alpha / n_batch * W                 (the L2 penalty's gradient)
-    optimizer.step()
+```text
+out = layers forward (X_batch)
+L   = loss.forward(out, y_batch)              (+ weights, + L2 term)
+layers backward (loss.backward() * weights)   (chain rule)
+W.grad += alpha / n_batch * W                 (the L2 penalty's gradient)
+optimizer.step()
+```
 
 scikit-learn is an optional dependency: ``pip install chainrule[sklearn]``.
 """
@@ -714,6 +716,27 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         self : MLPClassifier
             The fitted estimator.
+
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            For a constructor argument of the wrong type or range (a
+            ``ValueError``).
+        ValueError
+            For inputs scikit-learn's validation rejects (NaN, wrong number of
+            features when continuing, ...), negative or all-zero sample weights,
+            targets with fewer than 2 classes, 2-D targets that are not a 0/1
+            indicator, a ``loss`` that does not suit the targets, classes or loss that
+            changed since the last fit with ``warm_start``, or a validation set of
+            fewer than 2 rows with ``early_stopping``.
+
+        Warns
+        -----
+        ConvergenceWarning
+            If ``max_iter`` epochs ran without meeting the stopping rule.
+        DivergenceWarning
+            If the loss became NaN or infinite; training stops with the
+            weights from the start of that epoch.
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
@@ -736,6 +759,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         self : MLPClassifier
             The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            With ``early_stopping=True``, without ``classes`` on the first call, with
+            labels outside ``classes``, or for inputs that do not match the earlier
+            calls.
+
+        Warns
+        -----
+        DivergenceWarning
+            If the loss became NaN or infinite in this epoch.
         """
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
@@ -754,6 +789,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             ``classes_[1]`` (the difference of the two logits with
             cross-entropy, which is ``log(p1 / p0)``); otherwise one column
             per class (or label).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` has a different number of features than in ``fit``.
         """
         X = self._check_X_predict(X)
         return self._decision_from_output(self._raw_output(X))
@@ -770,6 +812,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
             Labels taken from ``classes_``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` has a different number of features than in ``fit``.
         """
         X = self._check_X_predict(X)
         idx = self._indices_from_output(self._raw_output(X))
@@ -794,6 +843,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             targets, where each column is the probability of its own label.
             With one-vs-rest sigmoids (``binary_cross_entropy`` on more than
             two classes) the sigmoids are normalised to sum to 1.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` has a different number of features than in ``fit``.
+        AttributeError
+            With ``loss="hinge"``, which gives no probabilities.
         """
         X = self._check_X_predict(X)
         z = self._raw_output(X)
@@ -808,7 +866,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     @available_if(_has_proba)
     def predict_log_proba(self, X) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba`.
+        """Logarithm of ``predict_proba``.
 
         Parameters
         ----------
@@ -819,6 +877,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
             ``log(predict_proba(X))``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` has a different number of features than in ``fit``.
+        AttributeError
+            With ``loss="hinge"``, which gives no probabilities.
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
@@ -934,7 +1001,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Standardise ``y`` (e.g. with ``sklearn.compose.TransformedTargetRegressor``)
     as well as ``X`` when the targets are large: the output layer starts
     near zero and Adam moves each weight by about ``learning_rate`` per step.
-    Sample weights work as in :class:`MLPClassifier`.
+    Sample weights work as in ``MLPClassifier``.
 
     Examples
     --------
@@ -991,6 +1058,25 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         self : MLPRegressor
             The fitted estimator.
+
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            For a constructor argument of the wrong type or range (a
+            ``ValueError``).
+        ValueError
+            For inputs scikit-learn's validation rejects (NaN, wrong number of
+            features when continuing, ...), negative or all-zero sample weights, a
+            different number of target columns or ``loss`` with ``warm_start``, or a
+            validation set of fewer than 2 rows with ``early_stopping``.
+
+        Warns
+        -----
+        ConvergenceWarning
+            If ``max_iter`` epochs ran without meeting the stopping rule.
+        DivergenceWarning
+            If the loss became NaN or infinite; training stops with the
+            weights from the start of that epoch.
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
@@ -1010,6 +1096,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         self : MLPRegressor
             The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            With ``early_stopping=True``, or for inputs that do not match the earlier
+            calls.
+
+        Warns
+        -----
+        DivergenceWarning
+            If the loss became NaN or infinite in this epoch.
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
@@ -1025,6 +1122,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_targets)
             1-D when the model has a single output.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` has a different number of features than in ``fit``.
         """
         X = self._check_X_predict(X)
         out = self._raw_output(X)
@@ -1044,7 +1148,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 class PerceptronClassifier(ClassifierMixin, BaseEstimator):
     """Rosenblatt's perceptron, a single threshold unit, as a scikit-learn classifier.
 
-    Wraps :class:`chainrule.Perceptron`: ``step(w . x + b)`` trained by the
+    Wraps ``chainrule.Perceptron``: ``step(w . x + b)`` trained by the
     perceptron learning rule, one sample at a time, until an epoch makes no
     mistake. It separates any two linearly separable classes and never
     settles on others (XOR); then it stops after ``max_iter`` epochs with a
@@ -1141,6 +1245,21 @@ class PerceptronClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : PerceptronClassifier
             The fitted estimator.
+
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            For a constructor argument of the wrong type or range (a
+            ``ValueError``).
+        ValueError
+            If ``y`` has fewer or more than 2 classes, or ``X`` is rejected by
+            scikit-learn's validation; an unknown ``weight_init`` name.
+
+        Warns
+        -----
+        ConvergenceWarning
+            If an epoch with no mistake was not reached in ``max_iter`` epochs
+            (the classes are not linearly separable, or need more epochs).
         """
         self._validate_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
@@ -1194,6 +1313,13 @@ class PerceptronClassifier(ClassifierMixin, BaseEstimator):
         -------
         z : ndarray of shape (n_samples,)
             Non-negative for ``classes_[1]``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` has a different number of features than in ``fit``.
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
@@ -1211,6 +1337,13 @@ class PerceptronClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
             Predicted labels.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` has a different number of features than in ``fit``.
         """
         fires = self.decision_function(X) >= 0  # checks that the estimator is fitted
         return self.classes_[fires.astype(np.intp)]

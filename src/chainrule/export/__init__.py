@@ -4,11 +4,11 @@ chainrule trains small and medium networks fast on a CPU. When a network
 outgrows it (a GPU, several machines, serving in production), the same
 network moves, exactly, to PyTorch or to any ONNX runtime:
 
-- :func:`to_torch` gives an equivalent ``torch.nn.Sequential`` (same weights,
+- ``to_torch`` gives an equivalent ``torch.nn.Sequential`` (same weights,
   same dtype, same train/eval mode) to train further, for example with
   ``torch.distributed`` (see ``examples/distributed_torch.py``);
-  :func:`from_torch` brings a ``torch.nn.Sequential`` of supported modules back;
-- :func:`to_onnx` writes an ONNX model, built directly from the layers
+  ``from_torch`` brings a ``torch.nn.Sequential`` of supported modules back;
+- ``to_onnx`` writes an ONNX model, built directly from the layers
   (not through torch), that any ONNX runtime can serve.
 
 Each export reproduces ``net(X)`` in eval mode. Neither torch nor onnx is

@@ -2,22 +2,24 @@
 
 The graph takes one input, ``"input"``, of shape ``(batch, n_features)`` with
 a dynamic batch dimension and the network's dtype (float32 or float64), and
-gives ``"output"`` = ``net(X)`` in eval mode. Layer by layer::
+gives ``"output"`` = ``net(X)`` in eval mode. Layer by layer:
 
-    preprocessing_ mean/scale   Sub, Div                       (x - mean) / scale, first
-    Dense                       Gemm(x, W, b)                  W stored as (in, out), like chainrule
-    Dropout                     nothing                        (inference)
-    BatchNorm                   Sub, Mul, Mul, Add             (x - running_mean) * inv_std * gamma + beta,
-                                                               with chainrule's own inv_std, so bit-exact
-    Step                        GreaterOrEqual, Cast
-    Identity                    nothing
-    Sigmoid, Tanh, ReLU         Sigmoid, Tanh, Relu
-    LeakyReLU, Softmax          LeakyRelu, Softmax(axis=-1)
-    ELU, SELU                   Elu, Selu
-    Softplus(beta, threshold)   Softplus(beta x) / beta        then Where(beta x > threshold, x, .)
-    GELU                        Gelu (opset >= 20, float32); otherwise 0.5 x (1 + Erf(x / sqrt 2)),
-                                and the tanh form from Mul, Pow, Tanh, Add
-    SiLU, Mish                  x * Sigmoid(x), x * Tanh(Softplus(x))
+```text
+preprocessing_ mean/scale   Sub, Div                       (x - mean) / scale, first
+Dense                       Gemm(x, W, b)                  W stored as (in, out), like chainrule
+Dropout                     nothing                        (inference)
+BatchNorm                   Sub, Mul, Mul, Add             (x - running_mean) * inv_std * gamma + beta,
+                                                           with chainrule's own inv_std, so bit-exact
+Step                        GreaterOrEqual, Cast
+Identity                    nothing
+Sigmoid, Tanh, ReLU         Sigmoid, Tanh, Relu
+LeakyReLU, Softmax          LeakyRelu, Softmax(axis=-1)
+ELU, SELU                   Elu, Selu
+Softplus(beta, threshold)   Softplus(beta x) / beta        then Where(beta x > threshold, x, .)
+GELU                        Gelu (opset >= 20, float32); otherwise 0.5 x (1 + Erf(x / sqrt 2)),
+                            and the tanh form from Mul, Pow, Tanh, Add
+SiLU, Mish                  x * Sigmoid(x), x * Tanh(Softplus(x))
+```
 
 That is the float32 graph. ONNX Runtime has no float64 kernels for Elu,
 Selu, Softplus and Erf (nor, through Erf, the exact Gelu), its float64
@@ -489,7 +491,39 @@ def _check_layers(net: Sequential) -> None:
 def to_onnx_model(
     net: Sequential, opset: int = MIN_OPSET, include_probabilities: bool | None = None
 ) -> onnx.ModelProto:
-    """Build (and check) the ONNX model of ``net`` in memory; see :func:`to_onnx`."""
+    """Build (and check) the ONNX model of ``net`` in memory, without writing a file.
+
+    The same graph as ``to_onnx`` writes (inputs, outputs, preprocessing and
+    metadata are described there), for callers that serialise or inspect it
+    themselves.
+
+    Parameters
+    ----------
+    net : chainrule.Sequential
+        ``Dense``, ``Dropout``, ``BatchNorm`` and built-in activation layers,
+        float32 or float64.
+    opset : int, default 17
+        ONNX operator set, from 17 to the installed onnx package's newest.
+    include_probabilities : bool or None, default None
+        As in ``to_onnx``.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Checked with ``onnx.checker.check_model(full_check=True)``.
+
+    Raises
+    ------
+    TypeError
+        If ``net`` is not a ``Sequential``, ``opset`` is not an integer, or
+        ``include_probabilities`` is not None, True or False.
+    ValueError
+        For a layer with no ONNX equivalent, an ``opset`` out of range,
+        ``include_probabilities=True`` on a network that is not a
+        classifier, or a bad ``net.preprocessing_``.
+    ImportError
+        If the onnx package is not installed.
+    """
     onnx = _require_onnx()
     helper = onnx.helper
     if not isinstance(net, Sequential):
@@ -653,11 +687,11 @@ def to_onnx(
         Where to write the ``.onnx`` file. It is written under a temporary
         name in the same folder and renamed into place, so a crash never
         leaves a half-written model.
-    opset : int
+    opset : int, default 17
         ONNX operator set, at least 17 (and at most the installed onnx
         package's newest). From 20 on, float32 GELU uses the ``Gelu`` operator.
-    include_probabilities : bool or None
-        None (default): add the classifier outputs ``"probabilities"`` and
+    include_probabilities : bool or None, default None
+        None: add the classifier outputs ``"probabilities"`` and
         ``"label"`` after ``"output"`` when the network was fitted with
         ``cross_entropy`` or ``binary_cross_entropy`` (``"label"`` only for
         ``hinge``). False: ``"output"`` only. True: require them (an error
@@ -670,10 +704,14 @@ def to_onnx(
 
     Raises
     ------
+    TypeError
+        If ``net`` is not a ``Sequential``, ``opset`` is not an integer, or
+        ``include_probabilities`` is not None, True or False.
     ValueError
         For a layer with no ONNX equivalent (a custom activation or layer
-        class; the message names its index), a bad ``opset``, or a bad
-        ``net.preprocessing_``.
+        class; the message names its index), an ``opset`` out of range,
+        ``include_probabilities=True`` on a network that is not a
+        classifier, or a bad ``net.preprocessing_``.
     FileNotFoundError
         If the folder of ``path`` does not exist.
     ImportError

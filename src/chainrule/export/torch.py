@@ -1,17 +1,19 @@
 """chainrule <-> PyTorch: the same network as a ``torch.nn.Sequential``, and back.
 
-The mapping, layer by layer::
+The mapping, layer by layer:
 
-    chainrule                         torch
-    Dense(in, out)                    nn.Linear(in, out), weight = W.T (torch stores (out, in))
-    Dense(..., activation=f)          nn.Linear, then f's module (a separate module)
-    Identity, Sigmoid, Tanh, ReLU     nn.Identity, nn.Sigmoid, nn.Tanh, nn.ReLU
-    LeakyReLU(s), ELU(a), SELU        nn.LeakyReLU(s), nn.ELU(a), nn.SELU
-    Softplus(beta, threshold)         nn.Softplus(beta, threshold)
-    GELU(approximate)                 nn.GELU(approximate)
-    SiLU, Mish, Softmax               nn.SiLU, nn.Mish, nn.Softmax(dim=-1)
-    Dropout(p)                        nn.Dropout(p)
-    BatchNorm(n, momentum, eps)       nn.BatchNorm1d(n, eps, momentum), running statistics copied
+```text
+chainrule                         torch
+Dense(in, out)                    nn.Linear(in, out), weight = W.T (torch stores (out, in))
+Dense(..., activation=f)          nn.Linear, then f's module (a separate module)
+Identity, Sigmoid, Tanh, ReLU     nn.Identity, nn.Sigmoid, nn.Tanh, nn.ReLU
+LeakyReLU(s), ELU(a), SELU        nn.LeakyReLU(s), nn.ELU(a), nn.SELU
+Softplus(beta, threshold)         nn.Softplus(beta, threshold)
+GELU(approximate)                 nn.GELU(approximate)
+SiLU, Mish, Softmax               nn.SiLU, nn.Mish, nn.Softmax(dim=-1)
+Dropout(p)                        nn.Dropout(p)
+BatchNorm(n, momentum, eps)       nn.BatchNorm1d(n, eps, momentum), running statistics copied
+```
 
 Both libraries define these functions the same way (chainrule's were written
 and tested against PyTorch's), so the torch model computes ``net(X)`` in eval
@@ -153,6 +155,8 @@ def to_torch(net: Sequential) -> torch.nn.Sequential:
 
     Raises
     ------
+    TypeError
+        If ``net`` is not a chainrule ``Sequential``.
     ValueError
         For a layer with no torch equivalent: the ``Step`` activation, a
         custom activation (``activation_from_functions`` or a subclass), or a
@@ -316,13 +320,13 @@ def from_torch(
         ``LeakyReLU``, ``ELU``, ``SELU``, ``Softplus``, ``GELU``, ``SiLU``,
         ``Mish`` and ``Softmax(dim=-1)``, all float32 or all float64, on any
         device (the weights are copied to the CPU).
-    fuse_activations : bool
-        True (default): an activation right after an ``nn.Linear`` becomes that
+    fuse_activations : bool, default True
+        True: an activation right after an ``nn.Linear`` becomes that
         ``Dense``'s ``activation``, chainrule's usual (and faster) form, so
         ``from_torch(to_torch(net))`` rebuilds ``net`` layer for layer when
         its activations were fused. False: every module becomes a layer of
         its own. The outputs are the same either way.
-    loss : str or None
+    loss : str or None, default None
         Recorded as ``net.loss_`` (what ``fit`` would set), so that
         ``predict`` answers class labels for a classifier, e.g.
         ``"cross_entropy"``; torch modules do not know their loss.
@@ -343,6 +347,8 @@ def from_torch(
         supported ones), a nested ``nn.Sequential`` or ``nn.Flatten``, a
         ``BatchNorm1d`` without affine parameters, running statistics or a
         momentum, a ``Softmax`` over another dimension, or mixed dtypes.
+    ImportError
+        If PyTorch is not installed.
 
     Notes
     -----
