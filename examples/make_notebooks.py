@@ -74,7 +74,10 @@ assert not p_xor.converged_""",
         """## 3. A multilayer network solves XOR
 
 A hidden layer of four tanh units draws several lines; the output unit
-combines them. In Jupyter the network shows itself as a table.""",
+combines them. In Jupyter the network shows itself as a table, `verbose=1`
+draws a progress widget while it trains (one text line per epoch when
+ipywidgets is not installed), and the `History` that `fit` returns is a
+table of the loss and accuracy per epoch.""",
     ),
     (
         "code",
@@ -92,6 +95,7 @@ net""",
     epochs=400,
     batch_size=4,
     metrics=["accuracy"],
+    verbose=1,
 )
 print("predictions", net.predict(X).tolist(), "targets", y_xor.tolist())
 assert np.array_equal(net.predict(X), y_xor)

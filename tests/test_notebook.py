@@ -9,6 +9,7 @@ extra (nbclient, nbformat, ipykernel) is not installed.
 from __future__ import annotations
 
 import html
+import importlib.util
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,6 +22,7 @@ from chainrule.training import History
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "examples").glob("*.ipynb"))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 class Table(HTMLParser):
@@ -184,6 +186,11 @@ def test_notebook_executes_and_draws(path, tmp_path):
     assert len(images) >= 2, f"{path.name} drew {len(images)} figures"
     # the HTML displays are used and render as tables
     assert any("<table>" in o.get("data", {}).get("text/html", "") for o in outputs)
+    # a verbose fit draws its progress widget (ipywidgets is in the notebook extra)
+    if importlib.util.find_spec("ipywidgets") and any("verbose=1" in c.source for c in nb.cells):
+        assert any(WIDGET_VIEW in o.get("data", {}) for o in outputs)
+    stderr = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stderr")
+    assert "Tqdm" not in stderr and "IProgress" not in stderr
     assert elapsed < 60, f"{path.name} took {elapsed:.0f} s"
 
 
@@ -205,3 +212,80 @@ def test_notebooks_match_their_generator():
         stored = [("md" if c.cell_type == "markdown" else "code", c.source) for c in nb.cells]
         assert stored == list(cells), f"{name} is stale: run python examples/make_notebooks.py"
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+# -- the progress bar in a real kernel -----------------------------------------------------
+FIT_CELLS = [
+    """import warnings
+warnings.simplefilter("always")  # any warning would reach the cell's stderr
+import chainrule as cr
+X, y = cr.datasets.xor()
+net = cr.Sequential(cr.Dense(2, 4, activation="tanh"), cr.Dense(4, 1), seed=0)""",
+    'h = net.fit(X, y, loss="binary_cross_entropy", epochs=5, batch_size=4, verbose=1)',
+    "print(f\"final loss={h['loss'][-1]:.4g} after {len(h)} epochs\")",
+]
+
+
+def _run_kernel(cells: list[str], tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    pytest.importorskip("tqdm")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=60, resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    return nb
+
+
+def _text(outputs, name=None):
+    return "".join(
+        o.get("text", "")
+        for o in outputs
+        if o.output_type == "stream" and (name is None or o.name == name)
+    )
+
+
+def test_fit_verbose_draws_a_widget_in_a_kernel(tmp_path):
+    pytest.importorskip("ipywidgets")
+    nb = _run_kernel(FIT_CELLS, tmp_path)
+    fit_out = nb.cells[1].outputs
+    final = _text(nb.cells[2].outputs)
+    assert final.startswith("final loss=") and "after 5 epochs" in final
+    loss = final.split()[1]  # "loss=0.xxxx", as format_logs writes it
+
+    views = [o for o in fit_out if WIDGET_VIEW in o.get("data", {})]
+    assert len(views) == 1, fit_out
+    # the saved widget state: an HBox of [label, FloatProgress, text], finished and green
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    box = state[views[0]["data"][WIDGET_VIEW]["model_id"]]
+    assert box["model_name"] == "HBoxModel"
+    label, bar, text = (state[c.removeprefix("IPY_MODEL_")] for c in box["state"]["children"])
+    assert bar["model_name"] == "FloatProgressModel"
+    assert bar["state"]["value"] == bar["state"]["max"] == 5
+    assert bar["state"]["bar_style"] == "success"
+    assert label["state"]["value"].startswith("training")
+    assert "5/5" in text["state"]["value"] and loss in text["state"]["value"]
+
+    # below the widget, one text line says where training ended; nothing on stderr
+    assert _text(fit_out, "stderr") == ""
+    lines = _text(fit_out, "stdout").splitlines()
+    assert len(lines) == 1 and lines[0].startswith("training: epoch 5/5  " + loss)
+
+
+def test_fit_verbose_without_ipywidgets_prints_plain_lines_in_a_kernel(tmp_path):
+    hide = 'import sys\nsys.modules["ipywidgets"] = None  # as if it were not installed'
+    nb = _run_kernel([hide, *FIT_CELLS], tmp_path)
+    fit_out = nb.cells[2].outputs
+    loss = _text(nb.cells[3].outputs).split()[1]
+    assert not [o for o in fit_out if o.output_type == "display_data"]
+    assert not nb.metadata.get("widgets")
+    # no TqdmWarning ("IProgress not found"), no text bar with carriage returns
+    assert _text(fit_out, "stderr") == ""
+    lines = _text(fit_out, "stdout").splitlines()
+    assert "\r" not in _text(fit_out)
+    assert [line.split()[:3] for line in lines] == [
+        ["training:", "epoch", f"{k}/5"] for k in range(1, 6)
+    ]
+    assert lines[-1].split()[3] == loss

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -113,3 +116,68 @@ def test_format_logs_and_bad_arguments():
         ProgressBar(mode="fancy")
     with pytest.raises(ValueError, match="every must be"):
         ProgressBar(every=0)
+
+
+# -- in a Jupyter kernel (simulated here; tests/test_notebook.py runs a real one) ----------
+@pytest.fixture
+def no_ipywidgets(monkeypatch):
+    """``import ipywidgets`` fails, and tqdm.notebook is imported afresh (then put back)."""
+    tqdm = pytest.importorskip("tqdm")
+    saved = sys.modules.pop("tqdm.notebook", None)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    monkeypatch.delattr(tqdm, "notebook", raising=False)  # restored afterwards
+    monkeypatch.setattr(progress, "in_notebook", lambda: True)
+    yield
+    sys.modules.pop("tqdm.notebook", None)
+    if saved is not None:
+        sys.modules["tqdm.notebook"] = saved
+
+
+def test_notebook_without_ipywidgets_prints_lines_on_stdout_and_no_warning(no_ipywidgets, capsys):
+    assert progress._tqdm_class(True) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tqdm.auto would raise TqdmWarning here
+        h = _fit(ProgressBar(3))
+    out, err = capsys.readouterr()
+    assert err == ""  # nothing on the stream a notebook paints red
+    lines = out.splitlines()
+    assert [line.split()[2] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert f"loss={h['loss'][-1]:.4g}" in lines[-1]
+
+
+def test_notebook_forced_bar_without_ipywidgets_also_prints_lines(no_ipywidgets, capsys):
+    bar = ProgressBar(3, mode="bar")
+    _fit(bar)
+    assert bar._mode == "lines" and capsys.readouterr().out.count("training: epoch ") == 3
+
+
+def test_notebook_with_ipywidgets_uses_the_widget_class():
+    pytest.importorskip("ipywidgets")
+    tqdm_notebook = pytest.importorskip("tqdm.notebook")
+    assert progress._tqdm_class(True) is tqdm_notebook.tqdm
+    assert progress._tqdm_class(False) is not tqdm_notebook.tqdm
+
+
+def test_a_file_given_is_text_even_in_a_notebook(monkeypatch):
+    monkeypatch.setattr(progress, "in_notebook", lambda: True)
+    out = io.StringIO()
+    bar = ProgressBar(3, file=out)
+    _fit(bar)
+    assert bar._mode == "lines" and out.getvalue().count("epoch ") == 3
+
+
+class _Kernel:
+    config = {"IPKernelApp": {}}
+
+
+def test_in_notebook_needs_a_kernel_and_a_widget_front_end(monkeypatch):
+    fake_ipython = type(sys)("IPython")
+    fake_ipython.get_ipython = lambda: None
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+    for key in [k for k in os.environ if k == "QT_API" or k.startswith("SPYDER")]:
+        monkeypatch.delenv(key)
+    assert not progress.in_notebook()  # IPython imported, but no shell running
+    fake_ipython.get_ipython = _Kernel
+    assert progress.in_notebook()
+    monkeypatch.setenv("SPYDER_ARGS", "[]")  # Spyder's console runs a kernel too
+    assert not progress.in_notebook()

@@ -1,18 +1,25 @@
 """A progress bar for ``fit``: one bar over the epochs with the loss and metrics.
 
-``ProgressBar`` is a ``Callback``. It draws a tqdm
-bar in a terminal (``tqdm.auto``, so a widget in a Jupyter notebook), and
-prints one plain line per epoch when the output is not a terminal (a pipe, a
-log file, CI) or when tqdm is not installed:
+``ProgressBar`` is a ``Callback``. Where it draws depends on where it runs:
+
+* a terminal: a tqdm text bar on stderr;
+* a Jupyter kernel with ipywidgets: tqdm's notebook widget, and when training
+  ends the last epoch's line printed below it (a saved notebook keeps that
+  text even where its widgets are not rendered);
+* anywhere else (a pipe, a log file, CI, a notebook without ipywidgets, no
+  tqdm installed): one plain line per epoch, never a warning about it.
 
     net.fit(X, y, loss="cross_entropy", epochs=20, callbacks=[ProgressBar(20)])
 
-tqdm is optional (``pip install tqdm``); nothing else is needed.
+tqdm is optional (``pip install tqdm``), and so is ipywidgets for the widget
+(``pip install "chainrule[notebook]"`` brings both kernel and widgets).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+import os
 import sys
 import time
 from typing import IO
@@ -25,7 +32,12 @@ __all__ = ["MODES", "ProgressBar", "format_logs", "in_notebook"]
 
 
 def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where tqdm.auto draws a widget)."""
+    """True inside a Jupyter kernel whose front end draws widgets.
+
+    Jupyter Notebook and Lab, VS Code and Colab do; the Qt console and
+    Spyder run the same kernel but show widgets as text, so they count as
+    a console here (tqdm.auto makes the same exception).
+    """
     shell = sys.modules.get("IPython")
     if shell is None:
         return False
@@ -33,7 +45,10 @@ def in_notebook() -> bool:
         ip = shell.get_ipython()
     except AttributeError:  # pragma: no cover - unusual IPython builds
         return False
-    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
+    if ip is None or "IPKernelApp" not in getattr(ip, "config", {}):
+        return False
+    qt_or_spyder = any(k == "QT_API" or k.startswith("SPYDER") for k in os.environ)
+    return not qt_or_spyder
 
 
 def format_logs(logs: dict | None, digits: int = 4) -> str:
@@ -48,18 +63,25 @@ def format_logs(logs: dict | None, digits: int = 4) -> str:
 
 
 def _tqdm_class(notebook: bool):
+    """The tqdm class to draw with, or None to print plain lines instead.
+
+    In a notebook that is ``tqdm.notebook.tqdm`` (an ipywidgets widget); when
+    ipywidgets is missing it is None, not ``tqdm.auto``, which would warn
+    and then write a text bar full of carriage returns to the cell.
+    """
     try:
         if notebook:
-            from tqdm.auto import tqdm
-        else:
-            from tqdm import tqdm
+            module = importlib.import_module("tqdm.notebook")
+            # tqdm.notebook imports without ipywidgets but leaves IProgress None
+            return module.tqdm if getattr(module, "IProgress", None) is not None else None
+        from tqdm import tqdm
     except ImportError:
         return None
     return tqdm
 
 
 class ProgressBar(Callback):
-    """Show training progress: a tqdm bar in a terminal, plain lines elsewhere.
+    """Show training progress: a bar in a terminal or notebook, plain lines elsewhere.
 
     Parameters
     ----------
@@ -69,10 +91,13 @@ class ProgressBar(Callback):
     mode : {"auto", "bar", "lines", "off"}
         ``"auto"``: a bar in a terminal or notebook, one line per epoch
         otherwise. ``"bar"``: a tqdm bar even in a pipe. ``"lines"``: one line
-        per epoch. ``"off"``: nothing.
+        per epoch. ``"off"``: nothing. In a notebook a bar is tqdm's widget;
+        without ipywidgets both bar modes print lines instead.
     file : file-like or None
         Where to write (default: ``sys.stderr``, resolved when training
-        starts, so results on stdout stay clean).
+        starts, so results on stdout stay clean; in a Jupyter kernel
+        ``sys.stdout``, which the notebook does not paint as an error). A
+        file given here is always written as text, never as a widget.
     desc : str
         Label shown before the bar.
     update_interval : float
@@ -109,19 +134,22 @@ class ProgressBar(Callback):
         self.lines: list[str] = []
         self._bar = None
         self._mode = "off"
+        self._notebook = False
         self._total = epochs
 
     # -- choosing how to show it -----------------------------------------------------
     def _stream(self) -> IO[str]:
-        return self.file if self.file is not None else sys.stderr
+        if self.file is not None:
+            return self.file
+        return sys.stdout if self._notebook else sys.stderr
 
     def _resolve(self) -> tuple[str, object]:
         """The effective mode ("bar", "lines", "off") and the tqdm class for a bar."""
         if self.mode == "off":
             return "off", None
+        notebook = self._notebook = self.file is None and in_notebook()
         if self.mode == "lines":
             return "lines", None
-        notebook = self.file is None and in_notebook()
         stream = self._stream()
         tty = bool(getattr(stream, "isatty", lambda: False)())
         if self.mode == "auto" and not (tty or notebook):
@@ -138,12 +166,13 @@ class ProgressBar(Callback):
         self._batches = 0
         self._last_update = time.monotonic()
         self.lines = []
+        self._printed = None
         if self._mode == "bar":
             self._bar = tqdm(
                 total=total,
                 desc=self.desc,
                 unit="epoch",
-                file=self.file,  # None: tqdm's default (stderr)
+                file=self.file,  # None: stderr, or the cell's stdout for a widget
                 dynamic_ncols=True,
                 leave=True,
             )
@@ -193,7 +222,12 @@ class ProgressBar(Callback):
             and getattr(self, "_printed", None) != self.lines[-1]
         ):
             self._print(self.lines[-1])  # training stopped early: show where it ended
+        widget = self._mode == "bar" and self._notebook and self._bar is not None
         self.close()
+        if widget and self.lines:
+            # the widget lives only as long as the page (and a saved notebook
+            # often stores its first frame): say in text where training ended
+            self._print(self.lines[-1])
 
     def close(self) -> None:
         """Close the bar (safe to call twice)."""
