@@ -104,6 +104,42 @@ def test_export_gives_a_model_file_that_loads_and_predicts_the_same(client, tmp_
         np.testing.assert_array_equal(net(session.X_test), session.net(session.X_test))
 
 
+@pytest.mark.parametrize(
+    "dataset,features",
+    [("xor", ["x1", "x2", "x1*x2"]), ("blobs", ["x1", "x2"]), ("sin", ["x", "sin(x)"])],
+)
+def test_exported_model_predicts_a_csv_with_the_command_line(client, tmp_path, dataset, features):
+    """The file carries a full preprocessing description: `chainrule predict` reads it."""
+    pytest.importorskip("pandas")
+    import base64
+
+    from chainrule.cli import main
+
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        configure(ws, dataset=dataset, hidden=[4], features=features)
+        for _ in range(3):
+            ws.send_json({"type": "step"})
+            receive_until(ws, "update")
+        ws.send_json({"type": "export"})
+        m = receive_until(ws, "export")
+        (session,) = client.app_state.sessions.values()
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(base64.b64decode(m["data"]))
+    F = session.transform(session.X_test)
+    header = ",".join(f'"{f}"' for f in features)
+    rows = "\n".join(",".join(repr(float(v)) for v in row) for row in F)
+    (tmp_path / "points.csv").write_text(header + "\n" + rows + "\n")
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), str(tmp_path / "points.csv"), "--out", str(out), "-q"]) == 0
+    got = np.loadtxt(out, delimiter=",", skiprows=1, usecols=0)
+    expected = session.net.predict(F)
+    if dataset == "sin":
+        np.testing.assert_allclose(got, expected.ravel(), rtol=1e-5, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_weight_message_returns_the_traced_chain_rule_product(client):
     with client.websocket_connect("/ws") as ws:
         receive_until(ws, "hello")

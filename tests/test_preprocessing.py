@@ -208,3 +208,20 @@ def test_arguments_are_checked():
         Preprocessor(impute="zero")
     with pytest.raises(RuntimeError, match="not fitted"):
         Preprocessor().transform(_table())
+
+
+def test_identity_preprocessor_passes_columns_through_and_checks_its_arguments():
+    from chainrule.preprocessing import Preprocessor
+
+    pre = Preprocessor.identity(["a", "b"], "classify", classes=[0, 1])
+    d = pre.to_dict()
+    assert d["feature_names"] == ["a", "b"] and d["mean"] == [0.0, 0.0] and d["scale"] == [1.0, 1.0]
+    assert Preprocessor.from_dict(d).classes == [0, 1]
+    reg = Preprocessor.identity(["x"], "regress").to_dict()
+    assert reg["classes"] is None and (reg["target_mean"], reg["target_scale"]) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="task must be one of"):
+        Preprocessor.identity(["a"], "cluster")
+    with pytest.raises(ValueError, match="distinct and not empty"):
+        Preprocessor.identity(["a", "a"], "regress")
+    with pytest.raises(ValueError, match="a classifier needs its classes"):
+        Preprocessor.identity(["a"], "classify")

@@ -540,6 +540,52 @@ class Preprocessor:
         }
 
     @classmethod
+    def identity(
+        cls,
+        feature_names: list[str],
+        task: str,
+        target: str = "y",
+        classes: list | None = None,
+    ) -> Preprocessor:
+        """A fitted Preprocessor that passes numeric columns to the network unchanged.
+
+        For a network trained on features you computed yourself (the
+        playground's exports use it): each named column goes to one input,
+        with mean 0 and scale 1, and no imputation. A classifier's output
+        ``k`` is ``classes[k]``; a regression output is the value itself.
+
+        Raises
+        ------
+        ValueError
+            For an unknown task, no or repeated feature names, or a classifier
+            without classes.
+        """
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        names = [str(n) for n in feature_names]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"feature_names must be distinct and not empty, got {names!r}")
+        if task == "classify" and not classes:
+            raise ValueError("a classifier needs its classes, e.g. classes=[0, 1]")
+        k = len(names)
+        return cls.from_dict(
+            {
+                "version": PREPROCESSING_VERSION,
+                "task": task,
+                "target": target,
+                "impute": None,
+                "ignore": [],
+                "columns": [{"name": n, "kind": "numeric", "fill": 0.0} for n in names],
+                "feature_names": names,
+                "mean": [0.0] * k,
+                "scale": [1.0] * k,
+                "classes": list(classes) if task == "classify" else None,
+                "target_mean": 0.0 if task == "regress" else None,
+                "target_scale": 1.0 if task == "regress" else None,
+            }
+        )
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
         """Rebuild a fitted Preprocessor from ``to_dict`` output."""
         if not isinstance(data, dict) or "mean" not in data or "scale" not in data:

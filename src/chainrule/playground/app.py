@@ -45,6 +45,7 @@ from ..diagnostics import diagnose
 from ..layers import Dense
 from ..network import Sequential
 from ..optimizers import OPTIMIZERS, get_optimizer
+from ..preprocessing import Preprocessor
 from ..trace import trace
 
 STATIC = Path(__file__).parent / "static"
@@ -293,7 +294,13 @@ class Session:
         self.net = Sequential(*layers, seed=seed)
         self.net.loss_ = cfg["loss"]  # what fit would record: predict_proba works before epoch 1
         # an exported model expects these feature columns, in this order
-        self.net.preprocessing_ = {"feature_names": list(self.features)}
+        # (a full description, so `chainrule predict` reads a CSV with these columns)
+        self.net.preprocessing_ = Preprocessor.identity(
+            self.features,
+            task,
+            target="y",
+            classes=None if task == "regress" else list(range(_n_outputs(cfg["dataset"]))),
+        ).to_dict()
         self.opt = get_optimizer(cfg["optimizer"], self.net.parameters(), lr=cfg["lr"])
         self.cfg = cfg
         self.epoch = 0
