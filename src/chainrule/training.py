@@ -274,8 +274,8 @@ def fit(
     metrics : list of str or callables
         Logged per epoch, e.g. ``["accuracy"]``; ``val_`` versions too.
     verbose : int
-        0 silent; 1 a progress bar in a terminal or notebook (plain lines in a
-        pipe), on stderr; 2 one line per epoch.
+        0 silent; 1 a progress bar: tqdm's on stderr in a terminal, its widget
+        in a notebook, plain lines in a pipe; 2 one line per epoch.
     seed : int or None
         Seed for shuffling and the validation split (default: the network's seed).
     clip_norm, clip_value : float or None
