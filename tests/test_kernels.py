@@ -228,3 +228,30 @@ def test_without_numba_the_numpy_path_runs():
     assert lines[1].startswith(
         'the "numba" kernel backend needs Numba: pip install "chainrule[fast]"'
     )
+
+
+SIZES = """
+import sys
+import numpy as np
+import chainrule as cr
+X = np.random.default_rng(0).standard_normal((256, 8)).astype(np.float32)
+y = np.arange(256) % 2
+small = cr.Sequential(cr.Dense(8, 16, activation="relu"), cr.Dense(16, 2), seed=0)
+small.fit(X, y, loss="cross_entropy", epochs=1, batch_size=64)
+print("numba" in sys.modules)
+big = cr.Sequential(cr.Dense(8, 128, activation="relu"), cr.Dense(128, 64), seed=0)
+big.fit(X, y, loss="cross_entropy", epochs=1, batch_size=64)
+print("numba" in sys.modules)
+"""
+
+
+def test_auto_leaves_small_arrays_to_numpy_and_never_imports_numba_for_them():
+    proc = subprocess.run(
+        [sys.executable, "-c", SIZES],
+        env=dict(os.environ, CHAINRULE_KERNELS="auto"),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "True"]
+    assert kernels.MIN_SIZE == 4096

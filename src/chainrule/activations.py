@@ -226,14 +226,14 @@ class ReLU(Activation):
 
     # one compiled pass each way instead of two or three NumPy calls (see kernels.py)
     def bias_f_(self, z, bias):
-        loops = kernels.fused()
+        loops = kernels.fused(z.size)
         if loops is None or z.ndim != 2 or not kernels.fusable(z, bias):
             return super().bias_f_(z, bias)
         loops.add_bias_relu(z, bias)
         return z
 
     def vjp_bias_(self, grad, z, a, bias_grad):
-        loops = kernels.fused()
+        loops = kernels.fused(grad.size)
         if loops is None or grad.ndim != 2 or not kernels.fusable(grad, a, bias_grad):
             return super().vjp_bias_(grad, z, a, bias_grad)
         loops.relu_backward_bias_grad(grad, a, bias_grad, grad.dtype.type(0))

@@ -14,6 +14,10 @@ check that. The NumPy code stays in place as the reference and the fallback.
     with cr.kernels.use("numpy"):  # ... or only inside this block
         net.fit(X, y)
 
+With the default choice, ``"auto"``, arrays of fewer than ``MIN_SIZE`` elements
+stay with NumPy, where a compiled call would save nothing; so a small network
+never imports Numba. ``"numba"`` fuses every array, whatever its size.
+
 The environment variable ``CHAINRULE_KERNELS`` (``auto``, ``numba`` or
 ``numpy``) sets the starting choice. The first fused call compiles the loops
 (about a second), and Numba caches them on disk for later processes.
@@ -26,9 +30,11 @@ from types import ModuleType
 
 import numpy as np
 
-__all__ = ["BACKENDS", "backend", "fusable", "fused", "use"]
+__all__ = ["BACKENDS", "MIN_SIZE", "backend", "fusable", "fused", "use"]
 
 BACKENDS = ("auto", "numba", "numpy")
+#: With the "auto" backend, arrays smaller than this stay with NumPy.
+MIN_SIZE = 4096
 
 _choice: str = "auto"
 _loaded: ModuleType | None | bool = None  # the compiled module, False if unavailable
@@ -85,9 +91,14 @@ class use:
         _choice = self._previous
 
 
-def fused() -> ModuleType | None:
-    """The compiled loops if the Numba backend is in use, else ``None`` (use NumPy)."""
-    if _choice == "numpy":
+def fused(size: int = MIN_SIZE) -> ModuleType | None:
+    """The compiled loops for an array of ``size`` elements, or ``None`` (use NumPy).
+
+    With ``"auto"``, arrays under ``MIN_SIZE`` elements stay with NumPy: a
+    compiled call saves nothing there, and a small network then never pays
+    Numba's import (about half a second). ``"numba"`` fuses every size.
+    """
+    if _choice == "numpy" or (_choice == "auto" and size < MIN_SIZE):
         return None
     loops = _load()
     if loops is None and _choice == "numba":
@@ -99,7 +110,7 @@ def fused() -> ModuleType | None:
 
 
 def backend() -> str:
-    """``"numba"`` or ``"numpy"``: which implementation the next step uses."""
+    """``"numba"`` or ``"numpy"``: which implementation runs (for arrays of ``MIN_SIZE`` or more)."""
     return "numpy" if fused() is None else "numba"
 
 
