@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -336,3 +337,201 @@ def test_agg_backend_is_chosen_without_a_display(tmp_path):
                          check=True)  # fmt: skip
     assert out.stdout.strip() == "agg"
     assert png_size(tmp_path / "cm.png")[0] > 0
+
+
+# -- SVG for web pages ------------------------------------------------------------------------
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_texts(root) -> set[str]:
+    return {"".join(e.itertext()).strip() for e in root.iter(f"{SVG}text")} - {""}
+
+
+def points(length: str) -> float:
+    assert length.endswith("pt"), length
+    return float(length[:-2])
+
+
+def test_to_svg_keeps_text_as_text_and_closes_the_figure():
+    fig = plots.plot_confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2])
+    title = fig.axes[0].get_title()
+    with matplotlib.rc_context({"svg.fonttype": "path"}):
+        svg = plots.to_svg(fig)
+        assert matplotlib.rcParams["svg.fonttype"] == "path"  # only that one save was changed
+    assert not plt.fignum_exists(fig.number)
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")  # no <?xml or doctype
+    root = ET.fromstring(svg)  # well-formed, or this raises
+    assert root.tag == f"{SVG}svg"
+    texts = svg_texts(root)
+    assert title in texts
+    assert {"predicted class", "true class", "samples"} <= texts
+    assert "Date" not in svg and "dc:date" not in svg  # the same figure, the same markup
+    w, h = fig.get_size_inches()  # left as it was: it fits any width given below
+    assert points(root.get("width")) == pytest.approx(72 * w)
+    assert points(root.get("height")) == pytest.approx(72 * h)
+
+
+def test_to_svg_shrinks_a_wide_figure_to_the_width_given():
+    fig = plots.plot_activations(["relu", "tanh", "sigmoid", "gelu"], ncols=4)
+    w, h = fig.get_size_inches()
+    assert w > 7
+    root = ET.fromstring(plots.to_svg(fig, max_width_in=7))
+    assert points(root.get("width")) == pytest.approx(7 * 72)
+    assert points(root.get("height")) == pytest.approx(72 * h * 7 / w)  # same aspect ratio
+    _, _, vw, vh = (float(v) for v in root.get("viewBox").split())
+    assert (vw, vh) == pytest.approx((7 * 72, 72 * h * 7 / w))
+    assert {"relu", "tanh", "sigmoid", "gelu"} <= svg_texts(root)
+    narrow = plots.plot_confusion_matrix([0, 1], [0, 1])
+    nw = narrow.get_size_inches()[0]
+    assert nw < 7
+    assert points(ET.fromstring(plots.to_svg(narrow, 7)).get("width")) == pytest.approx(72 * nw)
+
+
+@pytest.mark.parametrize("bad", [0, -3.0, float("nan"), float("inf"), "7", True])
+def test_to_svg_refuses_a_bad_width_and_leaves_the_figure_open(bad):
+    fig = plots.plot_confusion_matrix([0, 1], [0, 1])
+    with pytest.raises(ValueError, match="max_width_in"):
+        plots.to_svg(fig, max_width_in=bad)
+    assert plt.fignum_exists(fig.number)
+
+
+def test_to_svg_closes_the_figure_when_saving_fails(monkeypatch):
+    fig = plots.plot_confusion_matrix([0, 1], [0, 1])
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fig, "savefig", broken)
+    with pytest.raises(OSError, match="disk full"):
+        plots.to_svg(fig)
+    assert not plt.fignum_exists(fig.number)
+
+
+# -- readability ------------------------------------------------------------------------------
+def relative_luminance(colour) -> float:
+    """WCAG relative luminance: 0 for black, 1 for white."""
+
+    def linear(u: float) -> float:
+        return u / 12.92 if u <= 0.04045 else ((u + 0.055) / 1.055) ** 2.4
+
+    r, g, b = matplotlib.colors.to_rgb(colour)
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+
+
+# at most this luminance, a line has a contrast of at least 3:1 against white (WCAG's
+# minimum for graphics): (1 + 0.05) / (0.30 + 0.05) = 3
+DARK_ENOUGH = 0.30
+
+
+def test_luminance_helper_tells_light_from_dark():
+    assert relative_luminance("white") == pytest.approx(1.0)
+    assert relative_luminance("black") == 0.0
+    assert relative_luminance("#fde725") > DARK_ENOUGH  # viridis' yellow end, hard to see
+    assert relative_luminance("#1f77b4") < DARK_ENOUGH
+
+
+def fake_diagnostics(n_layers: int, epochs: int = 4):
+    """What plot_diagnostics reads from a Diagnostics callback, for ``n_layers`` layers."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(n_layers)
+    grad = {i: list(rng.uniform(1e-3, 1.0, epochs)) for i in range(n_layers)}
+    grad[0][1] = 0.0  # drawn as an x at the bottom of the log panel, in the layer's colour
+    dead = {i: list(rng.uniform(0, 1, epochs)) for i in range(n_layers)}
+    return SimpleNamespace(
+        epochs=list(range(epochs)),
+        history={"grad_norm": grad, "dead_fraction": dead},
+        kinds={i: "relu" for i in range(n_layers)},
+    )
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 3, 5, 8, 9, 13])
+def test_diagnostics_lines_are_dark_enough_on_white(n_layers):
+    fig = plots.plot_diagnostics(fake_diagnostics(n_layers))
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_lines()]
+    assert len(panels) == 2
+    for ax in panels:
+        colours = {ln.get_label(): ln.get_color() for ln in ax.get_lines()
+                   if ln.get_label().startswith("layer")}  # fmt: skip
+        assert len(colours) == n_layers
+        for label, colour in colours.items():
+            assert relative_luminance(colour) <= DARK_ENOUGH, f"{label}: {colour} is too light"
+        for line in ax.get_lines():  # the x marks of zero gradients too
+            assert relative_luminance(line.get_color()) <= DARK_ENOUGH
+        rgb = {matplotlib.colors.to_hex(c) for c in colours.values()}
+        assert len(rgb) == n_layers, "two layers share a colour"
+    from matplotlib.collections import QuadMesh
+
+    bars = [ax for ax in fig.axes if "layer index" in ax.get_ylabel()]
+    assert len(bars) == (1 if n_layers > 8 else 0)
+    for bar in bars:  # the colour bar's scale is the lines' scale: dark from end to end
+        (solids,) = [c for c in bar.collections if isinstance(c, QuadMesh)]  # the colour strip
+        cmap = solids.get_cmap()
+        assert max(relative_luminance(cmap(x)) for x in np.linspace(0, 1, 51)) <= DARK_ENOUGH
+
+
+def test_diagnostics_two_layers_get_two_different_hues():
+    fig = plots.plot_diagnostics(fake_diagnostics(2))
+    first, last = (ln.get_color() for ln in fig.axes[0].get_lines()[::2][:2])
+    h1 = matplotlib.colors.rgb_to_hsv(matplotlib.colors.to_rgb(first))[0]
+    h2 = matplotlib.colors.rgb_to_hsv(matplotlib.colors.to_rgb(last))[0]
+    assert min(abs(h1 - h2), 1 - abs(h1 - h2)) > 0.2  # not two shades of one colour
+
+
+def node_tops(fig) -> list[float]:
+    """The top edge of every node circle drawn, in pixels from the bottom of the figure."""
+    from matplotlib.collections import PathCollection
+
+    ax = fig.axes[0]
+    tops = []
+    for c in ax.collections:
+        if isinstance(c, PathCollection):
+            radius = np.sqrt(c.get_sizes()[0]) / 2 * fig.dpi / 72 + c.get_linewidths()[0]
+            tops.extend(ax.transData.transform(c.get_offsets())[:, 1] + radius)
+    return tops
+
+
+@pytest.mark.parametrize("sizes", [(1, 2, 1), (2, 3, 1), (2, 8, 8, 1), (4, 12, 12, 12, 3)])
+@pytest.mark.parametrize("scale", [1.0, 0.7])
+def test_network_nodes_stay_clear_of_the_title(sizes, scale):
+    net = cr.Sequential(*[cr.Dense(a, b, activation="tanh") for a, b in zip(sizes, sizes[1:])],
+                        seed=0)  # fmt: skip
+    fig = plots.plot_network(net)
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w * scale, h * scale)  # as to_svg(fig, max_width_in=...) shrinks it
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    tops = node_tops(fig)
+    assert len(tops) == sum(sizes)
+    gap = 5 * fig.dpi / 72  # pixels in 5 points
+    assert max(tops) <= ax.bbox.y1 - gap, "the top node reaches the edge of the axes"
+    assert max(tops) <= ax.title.get_window_extent().y0 - gap, "the top node meets the title"
+
+
+def legend_overlaps(ax) -> list[str]:
+    """Labels of the panel's f and f' lines that pass through its legend box."""
+    box = ax.get_legend().get_window_extent()
+    hit = []
+    for line in ax.get_lines():
+        if line.get_label() in ("f(z)",) or line.get_label().startswith("f'(z)"):
+            path = line.get_transform().transform_path(line.get_path())
+            if path.intersects_bbox(box, filled=False):
+                hit.append(line.get_label())
+    return hit
+
+
+@pytest.mark.parametrize(
+    "names, ncols",
+    [(None, 4), (["step", "sigmoid", "tanh", "relu", "leaky_relu", "gelu"], 2), (["step"], 1)],
+)
+def test_activation_legends_do_not_cover_the_curves(names, ncols):
+    fig = plots.plot_activations(names, ncols=ncols)
+    fig.canvas.draw()
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert panels
+    for ax in panels:
+        lines = [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+        assert len(lines) == 2  # f and f', the lines that must stay visible
+        assert ax.bbox.contains(*ax.get_legend().get_window_extent().p0)  # inside the panel
+        assert ax.bbox.contains(*ax.get_legend().get_window_extent().p1)
+        assert legend_overlaps(ax) == [], f"{ax.get_title()}: the legend covers a curve"

@@ -27,12 +27,10 @@ only reported in the table.
 that lie on the flat tails of the function, where the derivative that the
 chain rule multiplies by is nearly 0:
 
-==========  =====================  =======================================
-activation  saturated when         largest derivative there
-==========  =====================  =======================================
-sigmoid     ``|z| > 4``            sigma'(4) = 0.0177 (7% of the peak 0.25)
-tanh        ``|z| > 2.5``          tanh'(2.5) = 0.0266 (3% of the peak 1)
-==========  =====================  =======================================
+| activation | saturated when | largest derivative there                 |
+| ---------- | -------------- | ---------------------------------------- |
+| sigmoid    | ``|z| > 4``    | sigma'(4) = 0.0177 (7% of the peak 0.25) |
+| tanh       | ``|z| > 2.5``  | tanh'(2.5) = 0.0266 (3% of the peak 1)   |
 
 (``SIGMOID_SATURATION_Z``, ``TANH_SATURATION_Z``). Both functions
 are monotonic, so the test is made on the output ``a`` with the same result.

@@ -1,6 +1,6 @@
 """Pictures of a network and its training, with matplotlib (an optional extra).
 
-Every function returns the ``matplotlib.figure.Figure`` it draws and
+Every ``plot_*`` function returns the ``matplotlib.figure.Figure`` it draws and
 takes ``save=PATH`` to write it too, as PNG, SVG or PDF according to the
 suffix (written to a temporary name, then renamed into place, so a file is
 never left half-written). Figures are drawn with ``layout="constrained"``
@@ -8,7 +8,8 @@ and saved without cropping, so a PNG is exactly ``figsize * dpi`` pixels.
 
 The data behind each picture is kept on the figure (``fig.chainrule_*``
 attributes, documented per function) so that what is drawn can be checked
-against the model.
+against the model. ``to_svg(fig)`` turns a figure into SVG markup to put in
+a web page (the guide's figures are made this way).
 
 matplotlib is imported only when a plot is made; without a display (a
 server, CI) the non-interactive Agg backend is selected, unless a backend
@@ -23,6 +24,7 @@ import os
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ __all__ = [
     "plot_weight_histograms",
     "plot_weight_images",
     "save_figure",
+    "to_svg",
 ]
 
 #: the activations drawn by ``plot_activations()`` by default
@@ -119,6 +122,72 @@ def save_figure(fig, path) -> Any:
         If ``path`` does not end in .png, .svg or .pdf.
     """
     return _finish(fig, path)
+
+
+def to_svg(fig, max_width_in: float | None = None) -> str:
+    """The figure as SVG markup, with its text kept as text; the figure is closed.
+
+    Made for putting a figure straight into a web page or a Markdown file
+    (the guide's figures are drawn this way while the site is built): the
+    result starts at the ``<svg>`` element, without the XML declaration and
+    doctype, so it can be printed inside HTML as it is, or written to a
+    ``.svg`` file on its own. Labels stay ``<text>`` elements (matplotlib's
+    ``svg.fonttype`` is ``"none"`` for this one save only; the global setting is
+    left alone), so they can be selected, searched and scaled with the page.
+    The date is left out, so the same figure gives the same drawing.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to convert, for example one returned by a ``plot_*``
+        function. It is closed afterwards (also when saving fails), so
+        drawing many figures does not keep them all in memory.
+    max_width_in : float, optional
+        Largest width in inches. A wider figure is resized to this width,
+        keeping its aspect ratio, before it is saved; the fonts keep their
+        size and the layout is redone, so the text stays readable in a
+        narrow page column. A narrower figure is left as it is. The default,
+        None, keeps the figure's size.
+
+    Returns
+    -------
+    str
+        The ``<svg>...</svg>`` element. Its ``width`` and ``height`` attributes
+        are in points (72 per inch).
+
+    Raises
+    ------
+    ValueError
+        If ``max_width_in`` is not a positive finite number.
+
+    Examples
+    --------
+    >>> from chainrule import plots
+    >>> svg = plots.to_svg(plots.plot_activations(["relu"]), max_width_in=3)
+    >>> svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    True
+    """
+    import io
+
+    if max_width_in is not None and not (
+        isinstance(max_width_in, Real)
+        and not isinstance(max_width_in, bool)
+        and math.isfinite(max_width_in)
+        and max_width_in > 0
+    ):
+        raise ValueError(f"max_width_in must be a positive number of inches, got {max_width_in!r}")
+    plt = _pyplot()
+    try:
+        width, height = fig.get_size_inches()
+        if max_width_in is not None and width > max_width_in:
+            fig.set_size_inches(max_width_in, height * max_width_in / width)
+        out = io.StringIO()
+        with plt.rc_context({"svg.fonttype": "none"}):
+            fig.savefig(out, format="svg", metadata={"Date": None})
+    finally:
+        plt.close(fig)
+    markup = out.getvalue()
+    return markup[markup.index("<svg") :]
 
 
 def _finish(fig, save) -> Any:
@@ -247,7 +316,13 @@ def plot_activations(
         ax.set_xlim(z[0], z[-1])
         lo, hi = float(min(a.min(), d.min())), float(max(a.max(), d.max()))
         pad = 0.08 * max(hi - lo, 1e-3)
-        ax.set_ylim(lo - pad, hi + pad)
+        # The legend goes in the upper left corner, which these functions leave empty
+        # (they are low for z < 0), except the step: it is at its top over the whole
+        # right half and its legend is half a panel wide, so it gets a band of its own.
+        room = 0.6 * (hi - lo) if d_label != "f'(z)" else 0.0
+        ax.set_ylim(lo - pad, hi + pad + room)
+        if room:  # no ticks in the legend's band, which the function never reaches
+            ax.set_yticks([t for t in ax.get_yticks() if lo - pad <= t <= hi + pad])
         ax.legend(loc="upper left", fontsize=8, frameon=False)
         fig.chainrule_data[name] = {"z": z, "f": a, "df": d}
     for k in range(len(names), rows * cols):
@@ -420,6 +495,32 @@ def plot_decision_boundary(
 
 
 # -- diagnostics ------------------------------------------------------------------------------
+# Line colours for up to 8 layers, told apart by hue, each dark enough for a contrast of at
+# least 3:1 against the white background (relative luminance at most 0.27).
+_LAYER_COLORS = (
+    "#1f77b4",  # blue
+    "#d55e00",  # vermilion
+    "#2ca02c",  # green
+    "#9467bd",  # purple
+    "#8c564b",  # brown
+    "#e7298a",  # magenta
+    "#006d77",  # dark teal
+    "#7f7f7f",  # grey
+)
+
+
+def _layer_colormap():
+    """The colour scale for more than 8 layers: plasma without its light, yellow end.
+
+    Cut at 0.6, it runs from dark blue through purple to pink, every shade
+    with a contrast of at least 3:1 against white.
+    """
+    from matplotlib.colors import ListedColormap
+
+    plasma = _pyplot().get_cmap("plasma")
+    return ListedColormap(plasma(np.linspace(0.0, 0.6, 256)), name="plasma_dark")
+
+
 def plot_diagnostics(diagnostics, save=None):
     """Per-layer gradient norms, dead units, saturation and update sizes over the epochs.
 
@@ -462,8 +563,11 @@ def plot_diagnostics(diagnostics, save=None):
     fig = _figure((5.6 * cols, 3.8 * rows))
     axes = fig.subplots(rows, cols, squeeze=False)
     layers = sorted({i for p in panels for i in h[p[0]]})
-    cmap = _pyplot().get_cmap("viridis")
-    color = {i: cmap(k / max(1, len(layers) - 1)) for k, i in enumerate(layers)}
+    cmap = _layer_colormap()
+    if len(layers) <= len(_LAYER_COLORS):  # few lines, each named in a legend: distinct hues
+        color = {i: _LAYER_COLORS[k] for k, i in enumerate(layers)}
+    else:  # many lines: shades along a colour scale, explained by a colour bar
+        color = {i: cmap(k / (len(layers) - 1)) for k, i in enumerate(layers)}
     for k, (metric, title, ylabel, log) in enumerate(panels):
         ax = axes[k // cols][k % cols]
         zeros = False
@@ -800,6 +904,24 @@ def plot_perceptron(perceptron, X, y, save=None):
 
 
 # -- the network as a diagram -----------------------------------------------------------------
+_NODE_AREA = 260  # scatter size of a node, in points squared: a circle sqrt(260) pt across
+_NETWORK_BOTTOM = -0.62  # the nodes span y = 0..1; below them, the layer labels and legend
+
+
+def _network_top(fig_height: float, gap: float = 6.0) -> float:
+    """Upper y-limit that keeps ``gap`` points between the top node and the title.
+
+    The nodes are drawn in points, the limits are in data units, so the room
+    a node needs depends on the axes' height. It is estimated for the figure
+    shrunk to 70% (as ``to_svg(fig, max_width_in=7)`` does with a wide
+    network), so the nodes stay clear of the title at that size too.
+    """
+    radius = math.sqrt(_NODE_AREA) / 2 + 1.0  # points, with the edge line
+    axes_height = 0.7 * fig_height * 72 - 24  # points: the figure less the title's band
+    f = (radius + gap) / axes_height  # the share of the axes height above y = 1
+    return (1 - f * _NETWORK_BOTTOM) / (1 - f)
+
+
 def plot_network(net, max_units: int = 12, save=None):
     """The network as nodes and edges: each weight an edge, blue positive, red negative.
 
@@ -837,7 +959,8 @@ def plot_network(net, max_units: int = 12, save=None):
     widths = [dense[0][1].in_features] + [d.out_features for _, d in dense]
     shown = [min(w, max_units) for w in widths]
     n_cols = len(widths)
-    fig = _figure((max(6.5, 2.2 * n_cols), max(3.5, 0.45 * max(shown) + 1.5)))
+    fig_height = max(3.5, 0.45 * max(shown) + 1.5)
+    fig = _figure((max(6.5, 2.2 * n_cols), fig_height))
     ax = fig.add_subplot()
     ys = [np.linspace(0, 1, s) if s > 1 else np.array([0.5]) for s in shown]
     edges: list[tuple[int, int, int, float]] = []
@@ -858,7 +981,7 @@ def plot_network(net, max_units: int = 12, save=None):
         ax.add_collection(lc)
         collections.append(lc)
     for k, s in enumerate(shown):
-        ax.scatter(np.full(s, k), ys[k], s=260, color="white", edgecolor="k", zorder=3)
+        ax.scatter(np.full(s, k), ys[k], s=_NODE_AREA, color="white", edgecolor="k", zorder=3)
         if k == 0:
             name = "input"
         else:
@@ -868,7 +991,7 @@ def plot_network(net, max_units: int = 12, save=None):
         units = f"{widths[k]} unit" + ("s" if widths[k] != 1 else "")
         ax.text(k, -0.08, f"{name}\n{units}{more}", ha="center", va="top", fontsize=9)
     ax.set_xlim(-0.4, n_cols - 0.6)
-    ax.set_ylim(-0.62, 1.05)
+    ax.set_ylim(_NETWORK_BOTTOM, _network_top(fig_height))
     ax.axis("off")
     from matplotlib.lines import Line2D
 
