@@ -11,7 +11,8 @@ blocks of the same ``session="..."``), and what they print goes into the page.
 They are run the same way here. Those with ``html="on"`` draw the guide's
 figures: each must print one inline SVG that contains drawn shapes and the
 figure's text, from a matplotlib figure with a title and labelled axes that
-the block has closed.
+the block has closed. The SVG comes from ``chainrule.plots.to_svg``, so a
+block hides at most the one line that prints it.
 
 The built site must render its formulas as MathML (docs/hooks/mathml.py) and
 load nothing from a CDN, so that it reads the same offline.
@@ -125,6 +126,10 @@ def test_guide_page_has_a_figure_drawn_by_its_code(name):
     assert codes, f'{name}.md has no ```python exec="on" html="on"``` figure block'
     for code in codes:
         assert "cr.plots.plot_" in code  # drawn by the library, not pasted
+        # the SVG is made by the library too: at most the line printing it is hidden
+        hidden = [line for line in code.splitlines() if line.endswith("# markdown-exec: hide")]
+        assert len(hidden) <= 1, f"hidden helper lines: {hidden}"
+        assert "cr.plots.to_svg(fig" in code
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
