@@ -291,6 +291,10 @@ class Optimizer:
 
     # -- helpers ------------------------------------------------------------ #
 
+    def _largest_size(self) -> int:
+        """Elements in the largest parameter: a network worth fusing fuses all of them."""
+        return max(p.value.size for p in self.parameters)
+
     def _buffer(self, i: int, key: str, fill: float = 0.0) -> np.ndarray:
         """State array ``key`` of parameter ``i``, created (filled with ``fill``) if absent."""
         state = self.state[i]
@@ -426,10 +430,10 @@ class SGD(Optimizer):
         """Apply one SGD update to every parameter."""
         self.step_count += 1
         lr, mu, tau, wd = float(self.lr), self.momentum, self.dampening, self.weight_decay
+        loops = kernels.fused(self._largest_size())
         for i, p in enumerate(self.parameters):
             theta = p.value
             g = p.grad
-            loops = kernels.fused(theta.size)
             if loops is not None and self._fused_step(loops, i, theta, g, lr):
                 continue
             if wd or self.maximize:  # g ← ±g_t + λθ
@@ -814,9 +818,9 @@ class Adam(Optimizer):
         step_size = lr * c / bias_correction1
         eps_hat = self.eps * c
         decoupled = self._decoupled_weight_decay
+        loops = kernels.fused(self._largest_size())
         for i, p in enumerate(self.parameters):
             theta = p.value
-            loops = kernels.fused(theta.size)
             if loops is not None and kernels.fusable(theta, p.grad):
                 m, v = self._buffer(i, "exp_avg"), self._buffer(i, "exp_avg_sq")
                 v_max = self._buffer(i, "max_exp_avg_sq") if self.amsgrad else v
