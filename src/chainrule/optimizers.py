@@ -431,10 +431,11 @@ class SGD(Optimizer):
         self.step_count += 1
         lr, mu, tau, wd = float(self.lr), self.momentum, self.dampening, self.weight_decay
         loops = kernels.fused(self._largest_size())
+        constants: dict = {}  # the step's scalars, per dtype, for the compiled loop
         for i, p in enumerate(self.parameters):
             theta = p.value
             g = p.grad
-            if loops is not None and self._fused_step(loops, i, theta, g, lr):
+            if loops is not None and self._fused_step(loops, i, theta, g, lr, constants):
                 continue
             if wd or self.maximize:  # g ← ±g_t + λθ
                 d = self._tmp(i, 0)
@@ -468,7 +469,9 @@ class SGD(Optimizer):
             np.multiply(g, lr, out=u)  # θ ← θ − γ g
             theta -= u
 
-    def _fused_step(self, loops, i: int, theta: np.ndarray, g: np.ndarray, lr: float) -> bool:
+    def _fused_step(
+        self, loops, i: int, theta: np.ndarray, g: np.ndarray, lr: float, constants: dict
+    ) -> bool:
         """The update above as one compiled loop (``kernels``); False if it cannot run."""
         mu, tau = self.momentum, self.dampening
         buf = self.state[i].get("momentum_buffer")
@@ -477,20 +480,20 @@ class SGD(Optimizer):
         first = bool(mu) and buf is None
         if first:
             buf = self.state[i]["momentum_buffer"] = np.empty_like(theta)
-        c = theta.dtype.type  # Python floats round to the array's dtype, as in NumPy
-        loops.sgd_step(
-            theta.reshape(-1),
-            g.reshape(-1),
-            (theta if buf is None else buf).reshape(-1),  # unused without momentum
-            c(lr),
-            c(mu),
-            bool(tau),
-            c(1.0 - tau),
-            c(self.weight_decay),
-            self.maximize,
-            self.nesterov,
-            first,
-        )
+        scalars = constants.get(theta.dtype)
+        if scalars is None:
+            c = theta.dtype.type  # Python floats round to the array's dtype, as in NumPy
+            scalars = constants[theta.dtype] = (
+                c(lr),
+                c(mu),
+                bool(tau),
+                c(1.0 - tau),
+                c(self.weight_decay),
+                self.maximize,
+                self.nesterov,
+            )
+        unused = theta if buf is None else buf  # no momentum: the loop never reads buf
+        loops.sgd_step(theta.reshape(-1), g.reshape(-1), unused.reshape(-1), *scalars, first)
         return True
 
 
@@ -819,25 +822,29 @@ class Adam(Optimizer):
         eps_hat = self.eps * c
         decoupled = self._decoupled_weight_decay
         loops = kernels.fused(self._largest_size())
+        constants: dict = {}  # the step's scalars, per dtype, for the compiled loop
         for i, p in enumerate(self.parameters):
             theta = p.value
             if loops is not None and kernels.fusable(theta, p.grad):
                 m, v = self._buffer(i, "exp_avg"), self._buffer(i, "exp_avg_sq")
                 v_max = self._buffer(i, "max_exp_avg_sq") if self.amsgrad else v
                 if kernels.fusable(theta, m, v, v_max):
-                    c = theta.dtype.type  # Python floats round to the array's dtype, as in NumPy
-                    loops.adam_step(
-                        *(a.reshape(-1) for a in (theta, p.grad, m, v, v_max)),
-                        c(1.0 - beta1),
-                        c(beta2),
-                        c(1.0 - beta2),
-                        c(eps_hat),
-                        c(step_size),
-                        c(wd),
-                        c(1.0 - lr * wd),
-                        decoupled,
-                        self.amsgrad,
-                    )
+                    scalars = constants.get(theta.dtype)
+                    if scalars is None:
+                        c = theta.dtype.type  # Python floats round to the dtype, as in NumPy
+                        scalars = constants[theta.dtype] = (
+                            c(1.0 - beta1),
+                            c(beta2),
+                            c(1.0 - beta2),
+                            c(eps_hat),
+                            c(step_size),
+                            c(wd),
+                            c(1.0 - lr * wd),
+                            decoupled,
+                            self.amsgrad,
+                        )
+                    flat = [a.reshape(-1) for a in (theta, p.grad, m, v, v_max)]
+                    loops.adam_step(*flat, *scalars)
                     continue
             if decoupled:
                 if wd:
