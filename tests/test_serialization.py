@@ -330,3 +330,49 @@ def test_checkpoint_refuses_a_foreign_optimizer(tmp_path):
     with pytest.raises(ValueError, match="only chainrule's built-in optimizers"):
         save(net, tmp_path / "c.safetensors", optimizer=MyAdam(net.parameters()))
     assert not list(tmp_path.iterdir())
+
+
+def test_load_gives_an_inference_ready_network_and_a_checkpoint_a_training_one(tmp_path):
+    pytest.importorskip("safetensors")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 5)).astype(np.float32)
+    net = cr.Sequential(
+        cr.Dense(5, 32, activation="relu"),
+        cr.Dropout(0.5),
+        cr.BatchNorm(32),
+        cr.Dense(32, 2),
+        seed=0,
+    )
+    opt = cr.SGD(net.parameters(), lr=0.1)
+    net.fit(X, (X[:, 0] > 0).astype(int), loss="cross_entropy", optimizer=opt, epochs=2)
+    assert net.training  # fit leaves the modes as they were
+    net.save(tmp_path / "m.safetensors", optimizer=opt)
+
+    loaded = cr.load(tmp_path / "m.safetensors")
+    assert not any(layer.training for layer in loaded.layers)
+    first, second = loaded(X), loaded(X)  # no dropout mask, running BatchNorm statistics
+    np.testing.assert_array_equal(first, second)
+    inferred = X
+    for layer in loaded.layers:
+        inferred = layer.infer(inferred)
+    np.testing.assert_allclose(first, inferred, rtol=1e-5, atol=1e-6)  # as predict computes it
+
+    resumed, _ = cr.load_checkpoint(tmp_path / "m.safetensors")
+    assert all(layer.training for layer in resumed.layers)
+    assert not np.array_equal(resumed(X), resumed(X))  # dropout draws a new mask each time
+
+
+def test_a_relu_subclass_with_its_own_f_is_not_fused():
+    class ReLU6(cr.ReLU):
+        name = "relu6"
+
+        def f(self, z):
+            return np.minimum(np.maximum(z, 0), 6)
+
+        def f_(self, z):
+            return self.f(z)
+
+    z = np.full((64, 128), 10.0, np.float32)  # large enough for the fused loop
+    with cr.kernels.use("auto"):
+        out = ReLU6().bias_f_(z.copy(), np.zeros(128, np.float32))
+    assert out.max() == 6

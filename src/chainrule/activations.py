@@ -227,14 +227,20 @@ class ReLU(Activation):
     # one compiled pass each way instead of two or three NumPy calls (see kernels.py)
     def bias_f_(self, z, bias):
         loops = kernels.fused(z.size)
-        if loops is None or z.ndim != 2 or not kernels.fusable(z, bias):
+        # a subclass may redefine f: only ReLU itself takes the compiled loop
+        if loops is None or type(self) is not ReLU or z.ndim != 2 or not kernels.fusable(z, bias):
             return super().bias_f_(z, bias)
         loops.add_bias_relu(z, bias)
         return z
 
     def vjp_bias_(self, grad, z, a, bias_grad):
         loops = kernels.fused(grad.size)
-        if loops is None or grad.ndim != 2 or not kernels.fusable(grad, a, bias_grad):
+        if (
+            loops is None
+            or type(self) is not ReLU
+            or grad.ndim != 2
+            or not kernels.fusable(grad, a, bias_grad)
+        ):
             return super().vjp_bias_(grad, z, a, bias_grad)
         loops.relu_backward_bias_grad(grad, a, bias_grad, grad.dtype.type(0))
         return grad

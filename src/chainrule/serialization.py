@@ -339,6 +339,11 @@ def load(path: str | os.PathLike) -> Sequential:
     holds none). A checkpoint's optimizer state is ignored: see
     ``load_checkpoint``.
 
+    The network comes back in evaluation mode (``net.eval()``), ready for
+    inference: ``net(X)`` applies no dropout and BatchNorm uses its running
+    statistics. ``fit`` switches to training mode by itself; call
+    ``net.train()`` before a hand-written training loop.
+
     Raises
     ------
     FileNotFoundError
@@ -347,7 +352,9 @@ def load(path: str | os.PathLike) -> Sequential:
         The file is truncated, is not a chainrule model, or comes from a
         newer chainrule (format version above ``FORMAT_VERSION``).
     """
-    return _build(*_read(path))
+    net = _build(*_read(path))
+    net.eval()
+    return net
 
 
 def load_checkpoint(path: str | os.PathLike):
@@ -368,6 +375,7 @@ def load_checkpoint(path: str | os.PathLike):
     shuffling generator from its seed at every call), no ``validation_split``
     (pass ``validation_data``), no ``Dropout`` (its random generator is not
     stored), and no learning-rate schedule (its state is not stored).
+    The network is in training mode, as it was when training stopped.
     """
     path, metadata, tensors = _read(path)
     net = _build(path, metadata, tensors)
