@@ -182,20 +182,21 @@ def test_backend_choice_and_errors():
         kernels.use("fast")
 
 
-def _import_with(env_value):
-    env = dict(os.environ, CHAINRULE_KERNELS=env_value)
+def _python(code: str, backend: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter with CHAINRULE_KERNELS=backend."""
     return subprocess.run(
-        [sys.executable, "-c", "import chainrule as cr; print(cr.kernels.backend())"],
-        env=env,
+        [sys.executable, "-c", code],
+        env=dict(os.environ, CHAINRULE_KERNELS=backend),
         capture_output=True,
         text=True,
     )
 
 
 def test_environment_variable_sets_the_backend():
-    proc = _import_with("NumPy")
+    show = "import chainrule as cr; print(cr.kernels.backend())"
+    proc = _python(show, "NumPy")
     assert proc.returncode == 0 and proc.stdout.strip() == "numpy"
-    proc = _import_with("sse")
+    proc = _python(show, "sse")
     assert proc.returncode != 0
     assert "CHAINRULE_KERNELS='sse' is not a kernel backend" in proc.stderr
 
@@ -216,12 +217,7 @@ except ImportError as exc:
 
 
 def test_without_numba_the_numpy_path_runs():
-    proc = subprocess.run(
-        [sys.executable, "-c", WITHOUT_NUMBA],
-        env=dict(os.environ, CHAINRULE_KERNELS="auto"),
-        capture_output=True,
-        text=True,
-    )
+    proc = _python(WITHOUT_NUMBA, "auto")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "numpy"
@@ -246,12 +242,7 @@ print("numba" in sys.modules)
 
 
 def test_auto_leaves_small_arrays_to_numpy_and_never_imports_numba_for_them():
-    proc = subprocess.run(
-        [sys.executable, "-c", SIZES],
-        env=dict(os.environ, CHAINRULE_KERNELS="auto"),
-        capture_output=True,
-        text=True,
-    )
+    proc = _python(SIZES, "auto")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "True"]
     assert kernels.MIN_SIZE == 4096
