@@ -831,15 +831,15 @@ class Adam(Optimizer):
                 if kernels.fusable(theta, m, v, v_max):
                     scalars = constants.get(theta.dtype)
                     if scalars is None:
-                        c = theta.dtype.type  # Python floats round to the dtype, as in NumPy
+                        cast = theta.dtype.type  # Python floats round to the dtype, as NumPy's
                         scalars = constants[theta.dtype] = (
-                            c(1.0 - beta1),
-                            c(beta2),
-                            c(1.0 - beta2),
-                            c(eps_hat),
-                            c(step_size),
-                            c(wd),
-                            c(1.0 - lr * wd),
+                            cast(1.0 - beta1),
+                            cast(beta2),
+                            cast(1.0 - beta2),
+                            cast(eps_hat),
+                            cast(step_size),
+                            cast(wd),
+                            cast(1.0 - lr * wd),
                             decoupled,
                             self.amsgrad,
                         )
