@@ -441,3 +441,37 @@ def test_batchnorm_never_gets_a_one_row_batch():
     net = cr.Sequential(cr.Dense(3, 4), cr.BatchNorm(4), cr.Dense(4, 1), seed=0)
     history = net.fit(X, y, loss="mse", epochs=2, batch_size=4)  # 4 + 5 rows, not 4 + 4 + 1
     assert len(history) == 2
+
+
+def test_fitting_again_goes_on_to_new_batch_orders():
+    """Two fit calls of one epoch are one fit of two epochs, batch for batch."""
+    X, y = cr.datasets.spirals(200, seed=1)
+
+    def make():
+        net = cr.Sequential(cr.Dense(2, 16, activation="tanh"), cr.Dense(16, 3), seed=7)
+        return net, cr.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+    once, opt_once = make()
+    once.fit(X, y, loss="cross_entropy", optimizer=opt_once, epochs=2, batch_size=16)
+    twice, opt_twice = make()
+    for _ in range(2):
+        twice.fit(X, y, loss="cross_entropy", optimizer=opt_twice, epochs=1, batch_size=16)
+    for a, b in zip(once.get_weights(), twice.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    # a seed given to fit starts the shuffling afresh: the same seed, the same batches
+    first, opt_first = make()
+    first.fit(X, y, loss="cross_entropy", optimizer=opt_first, epochs=1, batch_size=16, seed=3)
+    snapshot = first.get_weights()
+    again, opt_again = make()
+    again.fit(X, y, loss="cross_entropy", optimizer=opt_again, epochs=1, batch_size=16, seed=3)
+    for a, b in zip(snapshot, again.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    # re-seeding the network forgets the shuffling too: it trains as a new network
+    twice.reset_parameters(7)
+    fresh, opt_fresh = make()
+    twice.fit(X, y, loss="cross_entropy", optimizer="sgd", lr=0.1, epochs=1, batch_size=16)
+    fresh.fit(X, y, loss="cross_entropy", optimizer="sgd", lr=0.1, epochs=1, batch_size=16)
+    for a, b in zip(fresh.get_weights(), twice.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

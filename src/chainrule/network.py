@@ -126,10 +126,15 @@ class Sequential:
                 p.name = f"{i}.{layer.name}.{base}"
 
     def reset_parameters(self, seed: int | None = None) -> None:
-        """Draw fresh initial weights for every layer from one seeded generator."""
+        """Draw fresh initial weights for every layer from one seeded generator.
+
+        Also forgets where ``fit``'s shuffling had got to, so a re-seeded
+        network trains exactly as a new one built with the same seed.
+        """
         rng = np.random.default_rng(seed)
         for layer in self.layers:
             layer.reset_parameters(rng)
+        self._shuffle_state = None
 
     def __getitem__(self, i: int) -> Layer:
         return self.layers[i]

@@ -371,8 +371,8 @@ def load_checkpoint(path: str | os.PathLike):
     -----
     ``fit(net, X, y, optimizer=optimizer, ...)`` then continues training
     where it stopped. The continuation is bit-identical to an uninterrupted
-    run when every batch is the same: ``shuffle=False`` (``fit`` draws a new
-    shuffling generator from its seed at every call), no ``validation_split``
+    run when every batch is the same: ``shuffle=False`` (where ``fit``'s
+    shuffling had got to is not stored), no ``validation_split``
     (pass ``validation_data``), no ``Dropout`` (its random generator is not
     stored), and no learning-rate schedule (its state is not stored).
     The network is in training mode, as it was when training stopped.

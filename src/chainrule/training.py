@@ -277,7 +277,10 @@ def fit(
         0 silent; 1 a progress bar: tqdm's on stderr in a terminal, its widget
         in a notebook, plain lines in a pipe; 2 one line per epoch.
     seed : int or None
-        Seed for shuffling and the validation split (default: the network's seed).
+        Seed for shuffling and the validation split (default: the network's
+        seed). Without it, shuffling goes on across ``fit`` calls where the
+        last call stopped, so fitting an epoch at a time gives new batch
+        orders; with it, shuffling starts afresh from that seed.
     clip_norm, clip_value : float or None
         Gradient clipping by global norm or by value, before each step.
     schedule
@@ -335,6 +338,7 @@ def fit(
 
     X, y = _prepare(net, X, y, loss)
     sw = None if sample_weight is None else _check_sample_weight(sample_weight, len(X))
+    seed_given = seed is not None
     seed = net.seed if seed is None else seed
     rng = np.random.default_rng(seed) if seed is not None else np.random.default_rng()
 
@@ -391,7 +395,16 @@ def fit(
     weighted = sw is not None
     total_weight = float(sw.sum()) if weighted else float(n)
     penalised = [layer.weight for layer in net.layers if isinstance(layer, Dense)] if l2 else []
-    order = np.arange(n)
+    # The shuffling generator and row order live on the network between calls,
+    # so fitting again (an epoch at a time, say) goes on to new batch orders
+    # instead of replaying the first call's; a seed passed to fit starts afresh.
+    if shuffle:
+        state = getattr(net, "_shuffle_state", None)
+        if seed_given or state is None or len(state[1]) != n:
+            state = net._shuffle_state = (rng, np.arange(n))
+        rng, order = state
+    else:
+        order = np.arange(n)
     train_answers = (
         np.empty((n,) + _answer_shape(net, task), dtype=np.float64) if metric_fns else None
     )
