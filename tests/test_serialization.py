@@ -166,8 +166,8 @@ def test_format_1_files_still_load(tmp_path):
 
 def test_newer_format_is_refused_with_upgrade_advice(tmp_path):
     _net().save(tmp_path / "m.safetensors")
-    _rewrite(tmp_path / "m.safetensors", tmp_path / "future.safetensors", format_version="3")
-    with pytest.raises(ValueError, match=r"newer chainrule \(model format 3\).*upgrade"):
+    _rewrite(tmp_path / "m.safetensors", tmp_path / "future.safetensors", format_version="4")
+    with pytest.raises(ValueError, match=r"newer chainrule \(model format 4\).*upgrade"):
         cr.load(tmp_path / "future.safetensors")
     _rewrite(tmp_path / "m.safetensors", tmp_path / "odd.safetensors", format_version="x")
     with pytest.raises(ValueError, match="unknown chainrule model format version 'x'"):
@@ -376,3 +376,49 @@ def test_a_relu_subclass_with_its_own_f_is_not_fused():
     with cr.kernels.use("auto"):
         out = ReLU6().bias_f_(z.copy(), np.zeros(128, np.float32))
     assert out.max() == 6
+
+
+@pytest.mark.parametrize("validation", [None, "split"])
+def test_checkpoint_resumes_shuffling_and_dropout_bit_for_bit(tmp_path, validation):
+    """Shuffled batches, Dropout masks and a validation split: the resumed run is the same."""
+    pytest.importorskip("safetensors")
+    X, y = cr.datasets.spirals(240, seed=2)
+    extra = {"validation_split": 0.25} if validation else {}
+
+    def make():
+        net = cr.Sequential(
+            cr.Dense(2, 32, activation="relu"), cr.Dropout(0.3), cr.Dense(32, 3), seed=11
+        )
+        return net, cr.Adam(net.parameters(), lr=0.01)
+
+    straight, opt = make()
+    full = straight.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=4, batch_size=32, **extra)
+
+    first, opt = make()
+    first.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=2, batch_size=32, **extra)
+    first.save(tmp_path / "ckpt.safetensors", optimizer=opt)
+    assert cr.serialization.read_metadata(tmp_path / "ckpt.safetensors")["format_version"] == "3"
+    resumed, opt = cr.load_checkpoint(tmp_path / "ckpt.safetensors")
+    rest = resumed.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=2, batch_size=32, **extra)
+
+    assert rest.history["loss"] == full.history["loss"][2:]
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_plain_model_file_stays_format_2_and_bad_generator_states_are_refused(tmp_path):
+    pytest.importorskip("safetensors")
+    net = cr.Sequential(cr.Dense(2, 4), cr.Dropout(0.5), cr.Dense(4, 1), seed=0)
+    opt = cr.SGD(net.parameters(), lr=0.1)
+    net.fit(np.ones((8, 2)), np.ones(8), loss="mse", optimizer=opt, epochs=1)
+    net.save(tmp_path / "plain.safetensors")
+    assert cr.serialization.read_metadata(tmp_path / "plain.safetensors")["format_version"] == "2"
+    net.save(tmp_path / "ckpt.safetensors", optimizer=opt)
+    meta = cr.serialization.read_metadata(tmp_path / "ckpt.safetensors")
+    assert meta["random"]["shuffle"]["bit_generator"] == "PCG64"
+    random = meta["random"]
+    random["shuffle"]["bit_generator"] = "os.system"
+    _rewrite(tmp_path / "ckpt.safetensors", tmp_path / "bad.safetensors", random=json.dumps(random))
+    with pytest.raises(ValueError, match="names an unknown random generator 'os.system'"):
+        cr.load_checkpoint(tmp_path / "bad.safetensors")
+    cr.load(tmp_path / "bad.safetensors")  # a plain load never reads the training randomness

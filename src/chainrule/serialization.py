@@ -4,11 +4,14 @@ No pickle anywhere: a model file holds only numbers and text, so loading one
 cannot run code. The file is written under a temporary name and renamed into
 place, so a crash never leaves a half-written model behind.
 
-Layout of ``model.safetensors`` (format version 2):
+Layout of ``model.safetensors`` (format version 2, or 3 for a checkpoint
+that carries training randomness):
 
     tensors   "<layer index>.<name>"   e.g. "0.weight", "0.bias", "1.running_mean"
               "optimizer.<key>"         checkpoints only: the optimizer's state
                                         arrays, e.g. "optimizer.state.0.exp_avg"
+              "random.shuffle_order"    checkpoints only (format 3): ``fit``'s
+                                        current row order
     metadata  (string -> string, each JSON where noted)
       "format":         "chainrule"
       "format_version": "2"
@@ -23,10 +26,15 @@ Layout of ``model.safetensors`` (format version 2):
       "optimizer":      JSON, checkpoints only: {"name": "adam", "scalars":
                         {"step": 12, "lr": 0.001, ...}}; with the
                         "optimizer.*" tensors this is ``optimizer.state_dict()``
+      "random":         JSON, checkpoints only (format 3): {"shuffle": the
+                        state of ``fit``'s shuffling generator or null,
+                        "dropout": [[layer index, generator state], ...]}
 
-Versions: format 1 is format 2 without the optional keys; this module reads
-both and writes 2. A file from a newer format is refused with a message
-saying to upgrade chainrule.
+Versions: format 1 is format 2 without the optional keys; format 3 is format
+2 plus "random", written only for checkpoints that have it, so a plain model
+file stays readable by chainrule versions that read format 2. This module
+reads all three. A file from a newer format is refused with a message saying
+to upgrade chainrule.
 """
 
 from __future__ import annotations
@@ -43,10 +51,13 @@ from .layer import Layer
 from .layers import BatchNorm, Dense, Dropout
 from .network import Sequential
 
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 #: Every format version this module can read.
-READABLE_VERSIONS = ("1", "2")
+READABLE_VERSIONS = ("1", "2", "3")
 _OPTIMIZER_PREFIX = "optimizer."
+_RANDOM_PREFIX = "random."
+#: Bit generators a checkpoint may name (a name from a file is never looked up freely).
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
 def _require_safetensors():
@@ -157,6 +168,53 @@ def _optimizer_state(net: Sequential, optimizer) -> tuple[dict[str, np.ndarray],
     return tensors, {"name": name, "scalars": scalars}
 
 
+def _random_state(net: Sequential) -> tuple[dict[str, np.ndarray], dict | None]:
+    """``fit``'s shuffling and each Dropout's generator, for a checkpoint to resume."""
+    tensors: dict[str, np.ndarray] = {}
+    info: dict = {"shuffle": None, "dropout": []}
+    shuffle = getattr(net, "_shuffle_state", None)
+    if shuffle is not None:
+        rng, order = shuffle
+        info["shuffle"] = rng.bit_generator.state
+        tensors[_RANDOM_PREFIX + "shuffle_order"] = np.ascontiguousarray(order, dtype=np.int64)
+    for i, layer in enumerate(net.layers):
+        if isinstance(layer, Dropout):
+            info["dropout"].append([i, layer._rng.bit_generator.state])
+    if info["shuffle"] is None and not info["dropout"]:
+        return {}, None
+    return tensors, info
+
+
+def _generator(state: dict, path: Path) -> np.random.Generator:
+    """A generator in exactly the state a checkpoint recorded."""
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in _BIT_GENERATORS:
+        raise ValueError(f"{path} names an unknown random generator {name!r}")
+    bit_generator = getattr(np.random, name)()
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path} holds a corrupt random generator state ({exc})") from exc
+    return np.random.Generator(bit_generator)
+
+
+def _restore_random_state(net: Sequential, path: Path, metadata, tensors) -> None:
+    info = _metadata_json(path, metadata, "random")
+    if not info:
+        return
+    if info.get("shuffle") is not None:
+        order = tensors.get(_RANDOM_PREFIX + "shuffle_order")
+        if order is None:
+            raise ValueError(f"{path} has a shuffling state but no shuffle_order tensor")
+        net._shuffle_state = (_generator(info["shuffle"], path), order.astype(np.intp))
+    for i, state in info.get("dropout", []):
+        if not (isinstance(i, int) and 0 <= i < len(net.layers)) or not isinstance(
+            net.layers[i], Dropout
+        ):
+            raise ValueError(f"{path} has a Dropout generator for layer {i!r}, which is not one")
+        net.layers[i]._rng = _generator(state, path)
+
+
 def save(net: Sequential, path: str | os.PathLike, optimizer=None) -> Path:
     """Write ``net`` to ``path`` (safetensors), atomically. Returns the path.
 
@@ -170,13 +228,15 @@ def save(net: Sequential, path: str | os.PathLike, optimizer=None) -> Path:
     optimizer : Optimizer or None
         Also store its state (a checkpoint): read it back with
         ``load_checkpoint`` to continue training exactly where it stopped.
+        A checkpoint also records where ``fit``'s shuffling and each
+        Dropout's random draws had got to.
         ``net.preprocessing_`` and ``net.history_`` are stored when present.
     """
     st = _require_safetensors()
     path = Path(path)
     metadata = {
         "format": "chainrule",
-        "format_version": FORMAT_VERSION,
+        "format_version": "2",  # 3 only when the file needs it (below)
         "architecture": json.dumps(architecture(net)),
     }
     preprocessing = getattr(net, "preprocessing_", None)
@@ -190,6 +250,11 @@ def save(net: Sequential, path: str | os.PathLike, optimizer=None) -> Path:
         opt_tensors, opt_meta = _optimizer_state(net, optimizer)
         tensors.update(opt_tensors)
         metadata["optimizer"] = _json(opt_meta, "the optimizer state")
+        random_tensors, random_info = _random_state(net)
+        if random_info is not None:
+            tensors.update(random_tensors)
+            metadata["random"] = _json(random_info, "the random generator states")
+            metadata["format_version"] = FORMAT_VERSION
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot save to {path}: the folder {directory} does not exist")
@@ -321,7 +386,9 @@ def _build(path: Path, metadata: dict[str, str], tensors: dict[str, np.ndarray])
     net.metrics_ = arch.get("metrics")
     net.preprocessing_ = _metadata_json(path, metadata, "preprocessing")
     net.history_ = _metadata_json(path, metadata, "history")
-    weights = {k: v for k, v in tensors.items() if not k.startswith(_OPTIMIZER_PREFIX)}
+    weights = {
+        k: v for k, v in tensors.items() if not k.startswith((_OPTIMIZER_PREFIX, _RANDOM_PREFIX))
+    }
     expected = set(_tensors(net))
     if expected != set(weights):
         raise ValueError(
@@ -370,12 +437,14 @@ def load_checkpoint(path: str | os.PathLike):
     Notes
     -----
     ``fit(net, X, y, optimizer=optimizer, ...)`` then continues training
-    where it stopped. The continuation is bit-identical to an uninterrupted
-    run when every batch is the same: ``shuffle=False`` (where ``fit``'s
-    shuffling had got to is not stored), no ``validation_split``
-    (pass ``validation_data``), no ``Dropout`` (its random generator is not
-    stored), and no learning-rate schedule (its state is not stored).
-    The network is in training mode, as it was when training stopped.
+    where it stopped, bit for bit as an uninterrupted run: the file records
+    the optimizer's state, where ``fit``'s shuffling had got to and each
+    Dropout's generator, and ``validation_split`` draws the same split from
+    the network's seed at every call. Two things are not stored: a
+    learning-rate schedule's state (pass a schedule positioned where it was)
+    and a ``seed`` given to ``fit`` (it restarts the shuffling; leave it out
+    when resuming). The network is in training mode, as it was when
+    training stopped.
     """
     path, metadata, tensors = _read(path)
     net = _build(path, metadata, tensors)
@@ -395,6 +464,7 @@ def load_checkpoint(path: str | os.PathLike):
         optimizer.load_state_dict(state)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path} holds an unusable optimizer state ({exc})") from exc
+    _restore_random_state(net, path, metadata, tensors)
     return net, optimizer
 
 
@@ -402,12 +472,13 @@ def read_metadata(path: str | os.PathLike) -> dict:
     """The decoded metadata of a model file, without building the network.
 
     Returns a dict with ``format``, ``format_version`` (str) and, decoded
-    from JSON, ``architecture``, ``preprocessing``, ``history`` and
-    ``optimizer`` (``None`` when absent), plus ``tensors``: name -> shape.
+    from JSON, ``architecture``, ``preprocessing``, ``history``,
+    ``optimizer`` and ``random`` (``None`` when absent), plus ``tensors``:
+    name -> shape.
     """
     path, metadata, tensors = _read(path)
     out: dict = {"format": metadata["format"], "format_version": metadata["format_version"]}
-    for key in ("architecture", "preprocessing", "history", "optimizer"):
+    for key in ("architecture", "preprocessing", "history", "optimizer", "random"):
         out[key] = _metadata_json(path, metadata, key)
     out["tensors"] = {k: list(v.shape) for k, v in tensors.items()}
     return out
