@@ -422,3 +422,14 @@ def test_a_plain_model_file_stays_format_2_and_bad_generator_states_are_refused(
     with pytest.raises(ValueError, match="names an unknown random generator 'os.system'"):
         cr.load_checkpoint(tmp_path / "bad.safetensors")
     cr.load(tmp_path / "bad.safetensors")  # a plain load never reads the training randomness
+
+    import safetensors.numpy as st
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "ckpt.safetensors"), framework="np") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    tensors["random.shuffle_order"] = np.full(8, 99, np.int64)  # would be clipped silently
+    st.save_file(tensors, str(tmp_path / "order.safetensors"), metadata=meta)
+    with pytest.raises(ValueError, match="shuffle_order that is not a permutation of the rows"):
+        cr.load_checkpoint(tmp_path / "order.safetensors")

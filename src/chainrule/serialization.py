@@ -204,9 +204,13 @@ def _restore_random_state(net: Sequential, path: Path, metadata, tensors) -> Non
         return
     if info.get("shuffle") is not None:
         order = tensors.get(_RANDOM_PREFIX + "shuffle_order")
-        if order is None:
-            raise ValueError(f"{path} has a shuffling state but no shuffle_order tensor")
-        net._shuffle_state = (_generator(info["shuffle"], path), order.astype(np.intp))
+        if order is None or order.ndim != 1:
+            raise ValueError(f"{path} has a shuffling state but no shuffle_order vector")
+        order = order.astype(np.intp)
+        # fit gathers rows with mode="clip": a corrupt order must not reach it
+        if not np.array_equal(np.sort(order), np.arange(len(order))):
+            raise ValueError(f"{path} has a shuffle_order that is not a permutation of the rows")
+        net._shuffle_state = (_generator(info["shuffle"], path), order)
     for i, state in info.get("dropout", []):
         if not (isinstance(i, int) and 0 <= i < len(net.layers)) or not isinstance(
             net.layers[i], Dropout
@@ -440,7 +444,7 @@ def load_checkpoint(path: str | os.PathLike):
     where it stopped, bit for bit as an uninterrupted run: the file records
     the optimizer's state, where ``fit``'s shuffling had got to and each
     Dropout's generator, and ``validation_split`` draws the same split from
-    the network's seed at every call. Two things are not stored: a
+    the network's seed at every call (when the network has a seed). Two things are not stored: a
     learning-rate schedule's state (pass a schedule positioned where it was)
     and a ``seed`` given to ``fit`` (it restarts the shuffling; leave it out
     when resuming). The network is in training mode, as it was when
