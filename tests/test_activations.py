@@ -510,3 +510,30 @@ def test_float32_in_float32_out(name):
     dx = net.backward(np.ones_like(out))
     assert dx.dtype == np.float32
     assert all(p.grad.dtype == np.float32 for p in net.parameters())
+
+
+@pytest.mark.parametrize("parent", [cr.ReLU, cr.Tanh, cr.Sigmoid])
+def test_a_subclass_that_redefines_f_and_df_does_not_inherit_fast_paths(parent):
+    """ReLU's in-place max, Tanh's in-place tanh, Sigmoid's in-place vjp, the fused loop:
+    each computes the parent's function, so a subclass with its own f and df skips them."""
+
+    class Cube(parent):
+        name = "cube"
+
+        def f(self, z):
+            return z**3
+
+        def df(self, z, a):
+            return 3 * z**2
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 8))
+    g = rng.standard_normal((64, 128))
+    with cr.kernels.use("auto"):  # 64 x 128 is large enough for the fused loop
+        layer = cr.Dense(8, 128, activation=Cube(), seed=0, dtype=np.float64)
+        z = x @ layer.weight.value + layer.bias.value
+        np.testing.assert_allclose(layer.forward(x), z**3, rtol=1e-12)
+        layer.backward(g.copy())
+    dz = g * 3 * z**2
+    np.testing.assert_allclose(layer.bias.grad, dz.sum(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(layer.weight.grad, x.T @ dz, rtol=1e-10)

@@ -79,6 +79,24 @@ class Activation(Layer):
     needs_input = True
     _cache = ("_z", "_a")
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass that redefines f or df must not inherit its parent's fast
+        # paths (ReLU's in-place max, Tanh's in-place tanh, a compiled loop...):
+        # they compute the parent's function. Without its own, it gets the
+        # plain ones, which call its f and df.
+        own = cls.__dict__
+        if "f" in own:
+            for fast in ("f_", "bias_f_"):
+                if fast not in own:
+                    setattr(cls, fast, getattr(Activation, fast))
+        if "df" in own:
+            for fast in ("vjp", "vjp_", "vjp_bias_"):
+                if fast not in own:
+                    setattr(cls, fast, getattr(Activation, fast))
+            if "needs_input" not in own:  # the parent's df may have needed only a
+                cls.needs_input = True
+
     def f(self, z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -227,20 +245,14 @@ class ReLU(Activation):
     # one compiled pass each way instead of two or three NumPy calls (see kernels.py)
     def bias_f_(self, z, bias):
         loops = kernels.fused(z.size)
-        # a subclass may redefine f: only ReLU itself takes the compiled loop
-        if loops is None or type(self) is not ReLU or z.ndim != 2 or not kernels.fusable(z, bias):
+        if loops is None or z.ndim != 2 or not kernels.fusable(z, bias):
             return super().bias_f_(z, bias)
         loops.add_bias_relu(z, bias)
         return z
 
     def vjp_bias_(self, grad, z, a, bias_grad):
         loops = kernels.fused(grad.size)
-        if (
-            loops is None
-            or type(self) is not ReLU
-            or grad.ndim != 2
-            or not kernels.fusable(grad, a, bias_grad)
-        ):
+        if loops is None or grad.ndim != 2 or not kernels.fusable(grad, a, bias_grad):
             return super().vjp_bias_(grad, z, a, bias_grad)
         loops.relu_backward_bias_grad(grad, a, bias_grad, grad.dtype.type(0))
         return grad
