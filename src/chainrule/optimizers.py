@@ -126,6 +126,16 @@ def _as_parameter_list(parameters: Iterable[Parameter], owner: str) -> list[Para
     return params
 
 
+def _in_dtype(cache: dict, dtype: np.dtype, values: tuple) -> tuple:
+    """``values`` for a compiled loop: floats rounded to ``dtype`` as NumPy rounds a
+    Python float operand, bools kept; converted once per step and dtype (``cache``)."""
+    converted = cache.get(dtype)
+    if converted is None:
+        cast = dtype.type
+        converted = cache[dtype] = tuple(v if isinstance(v, bool) else cast(v) for v in values)
+    return converted
+
+
 def _decayed_grad(param: Parameter, weight_decay: float, out: np.ndarray) -> np.ndarray:
     """Return ``g + λθ`` (written into ``out``), or ``g`` itself when ``λ = 0``."""
     if not weight_decay:
@@ -431,11 +441,12 @@ class SGD(Optimizer):
         self.step_count += 1
         lr, mu, tau, wd = float(self.lr), self.momentum, self.dampening, self.weight_decay
         loops = kernels.fused(self._largest_size())
-        constants: dict = {}  # the step's scalars, per dtype, for the compiled loop
+        scalars = (lr, mu, bool(tau), 1.0 - tau, wd, self.maximize, self.nesterov)
+        cache: dict = {}
         for i, p in enumerate(self.parameters):
             theta = p.value
             g = p.grad
-            if loops is not None and self._fused_step(loops, i, theta, g, lr, constants):
+            if loops is not None and self._fused_step(loops, i, theta, g, scalars, cache):
                 continue
             if wd or self.maximize:  # g ← ±g_t + λθ
                 d = self._tmp(i, 0)
@@ -470,30 +481,18 @@ class SGD(Optimizer):
             theta -= u
 
     def _fused_step(
-        self, loops, i: int, theta: np.ndarray, g: np.ndarray, lr: float, constants: dict
+        self, loops, i: int, theta: np.ndarray, g: np.ndarray, scalars: tuple, cache: dict
     ) -> bool:
         """The update above as one compiled loop (``kernels``); False if it cannot run."""
-        mu, tau = self.momentum, self.dampening
         buf = self.state[i].get("momentum_buffer")
         if not kernels.fusable(theta, g, theta if buf is None else buf):
             return False
-        first = bool(mu) and buf is None
+        first = bool(self.momentum) and buf is None
         if first:
             buf = self.state[i]["momentum_buffer"] = np.empty_like(theta)
-        scalars = constants.get(theta.dtype)
-        if scalars is None:
-            c = theta.dtype.type  # Python floats round to the array's dtype, as in NumPy
-            scalars = constants[theta.dtype] = (
-                c(lr),
-                c(mu),
-                bool(tau),
-                c(1.0 - tau),
-                c(self.weight_decay),
-                self.maximize,
-                self.nesterov,
-            )
         unused = theta if buf is None else buf  # no momentum: the loop never reads buf
-        loops.sgd_step(theta.reshape(-1), g.reshape(-1), unused.reshape(-1), *scalars, first)
+        args = _in_dtype(cache, theta.dtype, scalars)
+        loops.sgd_step(theta.reshape(-1), g.reshape(-1), unused.reshape(-1), *args, first)
         return True
 
 
@@ -822,29 +821,27 @@ class Adam(Optimizer):
         eps_hat = self.eps * c
         decoupled = self._decoupled_weight_decay
         loops = kernels.fused(self._largest_size())
-        constants: dict = {}  # the step's scalars, per dtype, for the compiled loop
+        scalars = (
+            1.0 - beta1,
+            beta2,
+            1.0 - beta2,
+            eps_hat,
+            step_size,
+            wd,
+            1.0 - lr * wd,
+            decoupled,
+            self.amsgrad,
+        )
+        cache: dict = {}
         for i, p in enumerate(self.parameters):
             theta = p.value
-            if loops is not None and kernels.fusable(theta, p.grad):
+            if loops is not None:
                 m, v = self._buffer(i, "exp_avg"), self._buffer(i, "exp_avg_sq")
                 v_max = self._buffer(i, "max_exp_avg_sq") if self.amsgrad else v
-                if kernels.fusable(theta, m, v, v_max):
-                    scalars = constants.get(theta.dtype)
-                    if scalars is None:
-                        cast = theta.dtype.type  # Python floats round to the dtype, as NumPy's
-                        scalars = constants[theta.dtype] = (
-                            cast(1.0 - beta1),
-                            cast(beta2),
-                            cast(1.0 - beta2),
-                            cast(eps_hat),
-                            cast(step_size),
-                            cast(wd),
-                            cast(1.0 - lr * wd),
-                            decoupled,
-                            self.amsgrad,
-                        )
-                    flat = [a.reshape(-1) for a in (theta, p.grad, m, v, v_max)]
-                    loops.adam_step(*flat, *scalars)
+                arrays = (theta, p.grad, m, v, v_max)
+                if kernels.fusable(*arrays):
+                    args = _in_dtype(cache, theta.dtype, scalars)
+                    loops.adam_step(*(a.reshape(-1) for a in arrays), *args)
                     continue
             if decoupled:
                 if wd:
