@@ -135,6 +135,7 @@ class ProgressBar(Callback):
         self._bar = None
         self._mode = "off"
         self._notebook = False
+        self._printed: str | None = None  # the last line printed
         self._total = epochs
 
     # -- choosing how to show it -----------------------------------------------------
@@ -216,11 +217,7 @@ class ProgressBar(Callback):
         self._printed = line
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        if (
-            self._mode == "lines"
-            and self.lines
-            and getattr(self, "_printed", None) != self.lines[-1]
-        ):
+        if self._mode == "lines" and self.lines and self._printed != self.lines[-1]:
             self._print(self.lines[-1])  # training stopped early: show where it ended
         widget = self._mode == "bar" and self._notebook and self._bar is not None
         self.close()
