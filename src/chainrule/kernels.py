@@ -36,7 +36,11 @@ BACKENDS = ("auto", "numba", "numpy")
 #: With the "auto" backend, arrays smaller than this stay with NumPy.
 MIN_SIZE = 4096
 
-_choice: str = "auto"
+_choice = os.environ.get("CHAINRULE_KERNELS", "auto").strip().lower() or "auto"
+if _choice not in BACKENDS:
+    raise ValueError(
+        f"CHAINRULE_KERNELS={_choice!r} is not a kernel backend; use one of {BACKENDS} or unset it"
+    )
 _loaded: ModuleType | None | bool = None  # the compiled module, False if unavailable
 
 
@@ -126,11 +130,3 @@ def fusable(*arrays: np.ndarray) -> bool:
         if a.dtype != dtype or not a.flags.c_contiguous:
             return False
     return True
-
-
-_env = os.environ.get("CHAINRULE_KERNELS", "auto").strip().lower() or "auto"
-if _env not in BACKENDS:
-    raise ValueError(
-        f"CHAINRULE_KERNELS={_env!r} is not a kernel backend; use one of {BACKENDS} or unset it"
-    )
-_choice = _env
