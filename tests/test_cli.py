@@ -507,17 +507,15 @@ def test_missing_optional_modules_degrade_to_one_line():
 _FAILING_SAVE = textwrap.dedent(
     """
     import os, signal, sys
-    import safetensors.numpy as st
+    import chainrule.atomic
 
-    def broken(tensors, filename, metadata=None):
-        with open(filename, "wb") as f:
-            f.write(b"half a model")
-            f.flush()
+    def broken(fd, data):
+        os.write(fd, b"half a model")
         if sys.argv[1] == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         raise OSError(28, "No space left on device")
 
-    st.save_file = broken
+    chainrule.atomic._write_all = broken
     from chainrule.cli import main
     sys.exit(main(sys.argv[2:]))
     """
@@ -547,8 +545,7 @@ def test_a_failed_or_killed_save_keeps_the_previous_model(work, models, tmp_path
         )
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     assert failed.stderr.strip().splitlines() == [
-        f"chainrule: error: could not save {target}: No space left on device; the previous "
-        "file is unchanged"
+        f"chainrule: error: could not save {target}: disk full; the previous file is unchanged"
     ]
     assert killed.returncode == -9
     assert target.read_bytes() == before  # never half-written

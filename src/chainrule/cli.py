@@ -24,7 +24,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -744,25 +743,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise CLIError(f"cannot write {path}: the folder {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    from .atomic import write_atomic
+
     try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        _set_mode(Path(tmp), path)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _set_mode(tmp: Path, path: Path) -> None:
-    """Give a temporary file the permissions a plain ``open(path, "w")`` would give."""
-    from .serialization import _file_mode
-
-    os.chmod(tmp, _file_mode(path))
+        write_atomic(path, text)
+    except FileNotFoundError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _check_out_folder(path: str | os.PathLike) -> Path:
@@ -977,8 +963,12 @@ def _save_model(net, out: Path, optimizer=None) -> None:
     try:
         save(net, out, optimizer=optimizer)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        from .atomic import SaveError
+
         kept = "the previous file is unchanged" if existed else "nothing was written"
+        if isinstance(exc, SaveError):  # already says "could not save <out>: <why>"
+            raise CLIError(f"{exc}; {kept}") from exc
+        reason = exc.strerror or str(exc)
         raise CLIError(f"could not save {out}: {reason}; {kept}") from exc
 
 
@@ -1369,12 +1359,17 @@ def cmd_export(args: argparse.Namespace, ui: UI) -> int:
     module = export.to_torch(net)
     import torch
 
+    from .atomic import write_atomic
+
     try:
-        torch.jit.script(module.eval()).save(str(out))
+        scripted = torch.jit.script(module.eval())
+        write_atomic(out, lambda f: torch.jit.save(scripted, f))
         how = "torch.jit.load"
     except Exception as exc:  # scripting unsupported: save the whole module
+        if isinstance(exc, OSError):
+            raise
         ui.detail(f"TorchScript failed ({_one_line(exc)}); saving with torch.save")
-        torch.save(module, str(out))
+        write_atomic(out, lambda f: torch.save(module, f))
         how = "torch.load(..., weights_only=False)"
     ui.out(f"wrote {out} (PyTorch; load it with {how})")
     return 0

@@ -50,7 +50,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -743,23 +742,10 @@ def to_onnx(
     >>> sess = ort.InferenceSession("model.onnx")                               # doctest: +SKIP
     >>> logits, proba, label = sess.run(None, {"input": X.astype(np.float32)})  # doctest: +SKIP
     """
+    from ..atomic import write_atomic
+
     model = to_onnx_model(net, opset=opset, include_probabilities=include_probabilities)
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the folder {directory} does not exist")
-    data = model.SerializeToString()
-    # a new file with the usual permissions (0o666 less the umask, unlike mkstemp's 0o600)
-    tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(Path(path), model.SerializeToString())
 
 
 __all__ = ["MIN_OPSET", "to_onnx", "to_onnx_model"]
