@@ -706,11 +706,11 @@ def scores(model: _ModelData, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
     ``loss`` (the training objective, on the standardised target), then
     ``mse``, ``rmse``, ``mae`` and ``r2`` in the target's units.
     """
-    from . import metrics
+    from . import metrics, training
 
     net = model.net
-    result = {"loss": float(net.evaluate(X, y, metrics=[])["loss"])} if net.loss_ else {}
-    answers = net.predict(X)
+    result = {"loss": float(training.evaluate(net, X, y, metrics=[])["loss"])} if net.loss_ else {}
+    answers = training.predict(net, X)
     if model.task == "classify":
         for name in ("accuracy", "precision", "recall", "f1"):
             result[name] = float(getattr(metrics, name)(y, answers))
@@ -812,10 +812,14 @@ def figure_confusion(ui: UI, net, X, y_true, y_pred, class_names: Sequence, titl
 
 def figure_boundary(ui: UI, net, X, y, class_names: Sequence, feature_names=None, title=""):
     """The classes a 2-input network assigns over the plane, with the points on top."""
-    from . import plots
+    from types import SimpleNamespace
 
+    from . import plots, training
+
+    # the grid is in the network's (standardised) inputs: predict without the stored preprocessing
+    bare = SimpleNamespace(predict=lambda A: training.predict(net, A))
     fig = plots.plot_decision_boundary(
-        net, X, y, title=f"{title}: decision boundary" if title else None
+        bare, X, y, title=f"{title}: decision boundary" if title else "decision boundary"
     )
     names = feature_names or ["x1", "x2"]
     fig.axes[0].set_xlabel(f"{names[0]} (standardised)")
@@ -1105,6 +1109,8 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
 
 def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule predict``: a CSV of predictions in the target's own terms."""
+    from . import training
+
     pd = _pandas()
     out = _check_out_folder(args.out) if args.out else None
     model = _ModelData(load_model(args.model))
@@ -1114,7 +1120,7 @@ def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
         for warning in model.pre.warnings:
             ui.warn(warning)
     result = pd.DataFrame(index=range(len(df)))
-    labels = model.decode(model.net.predict(X)) if len(X) else np.empty(0)
+    labels = model.decode(training.predict(model.net, X)) if len(X) else np.empty(0)
     if model.task == "classify":
         column = np.full(len(df), None, dtype=object)
     else:
@@ -1125,7 +1131,11 @@ def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
         if model.task != "classify":
             raise CLIError("--proba is for classifiers; this model is a regressor", code=2)
         try:
-            proba = model.net.predict_proba(X) if len(X) else np.empty((0, len(model.classes)))
+            proba = (
+                training.predict_proba(model.net, X)
+                if len(X)
+                else np.empty((0, len(model.classes)))
+            )
         except ValueError as exc:
             raise CLIError(f"--proba: {exc}") from None
         if proba.shape[1] == 1:
@@ -1268,6 +1278,8 @@ def cmd_summary(args: argparse.Namespace, ui: UI) -> int:
 
 def cmd_plot(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule plot``: one figure to an image file."""
+    from . import training
+
     _require_matplotlib()
     if args.what == "activations" and not Path(args.what).is_file():
         out = _check_out_folder(args.out or "activations.png")
@@ -1295,7 +1307,7 @@ def cmd_plot(args: argparse.Namespace, ui: UI) -> int:
             )
         df = read_table(args.data)
         X, y, target = _labelled(model, df, args.target, ui, args.data)
-        answers = model.net.predict(X)
+        answers = training.predict(model.net, X)
         if kind in ("confusion", "boundary") and model.task != "classify":
             raise CLIError(f"--kind {kind} is for classifiers; this model is a regressor", code=2)
         if kind == "scatter" and model.task != "regress":
@@ -1434,7 +1446,7 @@ def _demo_model(ui, df, target, hidden, activation, epochs, lr, seed, test_fract
 
 def cmd_demo(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule demo``: digits (accuracy, confusion, diagnosis) and spirals (boundary)."""
-    from . import datasets
+    from . import datasets, training
     from .serialization import save
 
     out = Path(args.out)
@@ -1459,7 +1471,7 @@ def cmd_demo(args: argparse.Namespace, ui: UI) -> int:
     digits, history, _, (Xt, yt) = _demo_model(
         ui, df, "digit", [64], "relu", args.epochs or 30, 1e-3, args.seed, 0.25, "digits"
     )
-    pred = digits.net.predict(Xt)
+    pred = training.predict(digits.net, Xt)
     accuracy = float(np.mean(pred == yt))
     ui.out(
         f"   network: 64 -> 64 (relu) -> 10, {digits.net.n_parameters():,} parameters, "
@@ -1493,7 +1505,7 @@ def cmd_demo(args: argparse.Namespace, ui: UI) -> int:
     spirals, history, (Xtr, ytr), (Xt, yt) = _demo_model(
         ui, df, "arm", [64, 64], "tanh", args.epochs or 300, 1e-2, args.seed, 0.2, "spirals"
     )
-    accuracy = float(np.mean(spirals.net.predict(Xt) == yt))
+    accuracy = float(np.mean(training.predict(spirals.net, Xt) == yt))
     ui.out(f"   network: 2 -> 64 -> 64 (tanh) -> 2, {len(history)} epochs")
     ui.out(f"   test accuracy: {accuracy:.1%} on {len(yt)} unseen points", style="green")
     written.append(save(spirals.net, out / "spirals.safetensors"))

@@ -19,7 +19,7 @@ def check_features(
 
     ``owner`` names what expects the input, for the messages.
     """
-    if isinstance(X, (list, tuple)) or not hasattr(X, "ndim"):
+    if isinstance(X, (list, tuple)) or not hasattr(X, "dtype"):  # lists, DataFrames
         X = np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise TypeError(f"{what} must hold numbers, got dtype {X.dtype}; encode text columns first")
@@ -289,14 +289,19 @@ class Sequential:
         return fit(self, X, y, **kwargs)
 
     def predict(self, X, batch_size: int | None = None) -> np.ndarray:
-        """Answer the task in inference mode: class labels for a classifier, values otherwise."""
-        from .training import predict
+        """Answer the task in inference mode: class labels for a classifier, values otherwise.
+
+        With stored preprocessing (``self.preprocessing_``, from ``chainrule
+        train``), ``X`` is a raw table and the answers are in its own terms:
+        see ``chainrule.answers``.
+        """
+        from .answers import predict
 
         return predict(self, X, batch_size=batch_size)
 
     def predict_proba(self, X, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities (softmax, or sigmoid for binary outputs), in inference mode."""
-        from .training import predict_proba
+        from .answers import predict_proba
 
         return predict_proba(self, X, batch_size=batch_size)
 
@@ -311,8 +316,11 @@ class Sequential:
         save(self, path, optimizer=optimizer)
 
     def evaluate(self, X, y, loss=None, metrics=None, batch_size: int | None = None) -> dict:
-        """Loss and metrics on (X, y) in inference mode, as a dict of floats."""
-        from .training import evaluate
+        """Loss and metrics on (X, y) in inference mode, as a dict of floats.
+
+        With stored preprocessing, raw ``X`` and ``y`` in the table's terms.
+        """
+        from .answers import evaluate
 
         return evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
 

@@ -134,7 +134,7 @@ def _tensor(array: np.ndarray, like):
     return torch.from_numpy(np.array(array, copy=True, order="C")).to(like.dtype)
 
 
-def to_torch(net: Sequential) -> torch.nn.Sequential:
+def to_torch(net: Sequential, preprocessing: bool = True) -> torch.nn.Sequential:
     """The same network as a ``torch.nn.Sequential``, with copies of its weights.
 
     Parameters
@@ -170,9 +170,14 @@ def to_torch(net: Sequential) -> torch.nn.Sequential:
     ``Softplus(threshold=None)`` (exact everywhere) becomes
     ``nn.Softplus(threshold=40)``, which is exact in float32 and float64: above
     ``beta * x = 40`` the two differ by less than half an ulp. Building the
-    modules does not draw from torch's global random generator. Preprocessing
-    stored on the network (``net.preprocessing_``) is not part of the torch
-    model: apply it to the inputs yourself (``to_onnx`` does include it).
+    modules does not draw from torch's global random generator.
+
+    Preprocessing stored on the network (``net.preprocessing_``) becomes a
+    first module, ``Standardise``: ``(x - mean) / scale``, as ``to_onnx``
+    prepends it, so the module takes encoded table rows
+    (``Preprocessor.encode``; for a table of numbers, its raw rows) and gives
+    the outputs ``chainrule predict`` computes. ``preprocessing=False``
+    leaves it out: the module is then exactly ``net(X)``.
 
     Examples
     --------
@@ -221,9 +226,27 @@ def to_torch(net: Sequential) -> torch.nn.Sequential:
         for module in group:
             module.train(layer.training)
         modules.extend(group)
+    standardise = _standardise_module(net, dtype) if preprocessing else None
+    if standardise is not None:
+        modules.insert(0, standardise)
     model = nn.Sequential(*modules)
     model.training = net.training  # the container only; children keep their layer's mode
     return model
+
+
+def _standardise_module(net: Sequential, dtype):
+    """The stored ``(x - mean) / scale`` as a torch module, or None when nothing is stored."""
+    from ..answers import standardisation
+
+    stored = standardisation(net)
+    if stored is None:
+        return None
+    import torch
+
+    from ._torch_modules import Standardise
+
+    mean, scale = (torch.tensor(a, dtype=dtype) for a in stored)
+    return Standardise(mean, scale)
 
 
 # -- back from torch ----------------------------------------------------------------------
@@ -364,11 +387,23 @@ def from_torch(
         )
     if len(module) == 0:
         raise ValueError("from_torch got an empty nn.Sequential")
+    children = list(module.named_children())
+    from ._torch_modules import Standardise
+
+    stored = None
+    if isinstance(children[0][1], Standardise):  # to_torch's stored preprocessing
+        first = children.pop(0)[1]
+        stored = {
+            "mean": first.mean.detach().cpu().double().tolist(),
+            "scale": first.scale.detach().cpu().double().tolist(),
+        }
+        if not children:
+            raise ValueError("from_torch got a Standardise module and no network after it")
     dtype = _params_dtype(module)
     supported = _supported_modules()
     layers: list[Layer] = []
     modes: list[bool] = []
-    for i, (name, child) in enumerate(module.named_children()):
+    for i, (name, child) in enumerate(children):
         kind = type(child)
         where = f"module {i} ({name!r}: {child!r})" if name != str(i) else f"module {i} ({child!r})"
         if kind is nn.Sequential:
@@ -435,6 +470,8 @@ def from_torch(
         layer.training = training
     if loss is not None:
         net.loss_ = get_loss(loss).name
+    if stored is not None:
+        net.preprocessing_ = stored
     return net
 
 
