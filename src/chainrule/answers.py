@@ -107,8 +107,8 @@ def standardisation(net) -> tuple[np.ndarray, np.ndarray] | None:
         raise ValueError("net.preprocessing_ mean and scale must be finite")
     if np.any(scale <= 0):
         raise ValueError(
-            "net.preprocessing_['scale'] must be > 0; use 1 for constant columns (as "
-            "scikit-learn's StandardScaler does)"
+            "net.preprocessing_['scale'] contains 0 or a negative value; it must be > 0 (use 1 "
+            "for constant columns, as scikit-learn's StandardScaler does)"
         )
     return mean, scale
 
