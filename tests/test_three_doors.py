@@ -147,3 +147,35 @@ def test_a_dataframe_never_raises_attribute_error():
         net.predict(pd.DataFrame({"a": [0.5], "b": ["x"]}))
     with pytest.raises(TypeError, match="must hold numbers"):
         net(pd.DataFrame({"a": [0.5], "b": ["x"]}))
+
+
+def test_a_regressor_answers_in_the_target_units_through_every_door(tmp_path):
+    """The CLI standardises a regression target; every door gives values in its units."""
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"rooms": rng.integers(1, 8, 200), "area": rng.normal(90.0, 30.0, 200)})
+    df["price"] = 40_000 * df["rooms"] + 2_000 * df["area"] + rng.normal(0, 5_000, 200)
+    df.to_csv(tmp_path / "houses.csv", index=False)
+    new = df.drop(columns="price").head(20)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    model = tmp_path / "price.safetensors"
+    args = ["train", str(tmp_path / "houses.csv"), "--target", "price", "--epochs", "10"]
+    assert cli.main([*args, "-q", "--out", str(model)]) == 0
+    out = tmp_path / "pred.csv"
+    assert cli.main(["predict", str(model), str(tmp_path / "new.csv"), "--out", str(out)]) == 0
+    expected = pd.read_csv(out)["prediction"].to_numpy()
+    assert expected.std() > 10_000  # values in dollars, not standardised units
+    net = cr.load(model)
+    np.testing.assert_allclose(net.predict(new), expected, rtol=1e-5)
+    np.testing.assert_allclose(net.predict(new.to_numpy()), expected, rtol=1e-5)
+    X = new.to_numpy(dtype=np.float32)
+    with torch.no_grad():
+        values = cr.export.to_torch(net).eval()(torch.from_numpy(X)).numpy()[:, 0]
+    np.testing.assert_allclose(values, expected, rtol=1e-5)
+    cr.export.to_onnx(net, tmp_path / "price.onnx")
+    session = ort.InferenceSession(str(tmp_path / "price.onnx"))
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"input": X})))
+    np.testing.assert_allclose(got["value"], expected, rtol=1e-5)
+    back = cr.export.from_torch(cr.export.to_torch(net))  # Standardise and Rescale read back
+    np.testing.assert_allclose(back.predict(X), expected, rtol=1e-5)

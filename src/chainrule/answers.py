@@ -27,7 +27,15 @@ import numpy as np
 
 from .preprocessing import MissingValuesError, Preprocessor, _label_key
 
-__all__ = ["model_inputs", "predict", "predict_proba", "evaluate", "stored_preprocessor"]
+__all__ = [
+    "evaluate",
+    "model_inputs",
+    "predict",
+    "predict_proba",
+    "standardisation",
+    "stored_preprocessor",
+    "target_scaling",
+]
 
 
 def _is_frame(X) -> bool:
@@ -110,6 +118,33 @@ def standardisation(net) -> tuple[np.ndarray, np.ndarray] | None:
             "net.preprocessing_['scale'] contains 0 or a negative value; it must be > 0 (use 1 "
             "for constant columns, as scikit-learn's StandardScaler does)"
         )
+    return mean, scale
+
+
+def target_scaling(net) -> tuple[float, float] | None:
+    """``(target_mean, target_scale)`` of a regressor whose target was standardised, or None.
+
+    A network trained on ``(y - target_mean) / target_scale`` (as ``chainrule
+    train`` does for a regression) answers ``output * target_scale +
+    target_mean`` in the target's units. None for a classifier (``net.loss_``
+    a classification loss) or when nothing is stored.
+    """
+    spec = getattr(net, "preprocessing_", None)
+    if isinstance(spec, Preprocessor):
+        spec = spec.to_dict()
+    if not isinstance(spec, dict) or spec.get("task") == "classify":
+        return None
+    if net.loss_ in ("cross_entropy", "binary_cross_entropy", "hinge"):
+        return None
+    mean, scale = spec.get("target_mean"), spec.get("target_scale")
+    if mean is None or scale is None:
+        return None
+    try:
+        mean, scale = float(mean), float(scale)
+    except (TypeError, ValueError):
+        raise ValueError("net.preprocessing_ target_mean and target_scale must be numbers") from None
+    if not (np.isfinite(mean) and np.isfinite(scale)) or scale == 0:
+        raise ValueError("net.preprocessing_ target_scale must be finite and non-zero")
     return mean, scale
 
 
@@ -219,7 +254,8 @@ def predict(net, X, batch_size: int | None = None) -> np.ndarray:
     Xn, kept, pre = model_inputs(net, X)
     answers = training.predict(net, Xn, batch_size=batch_size)
     if pre is None:
-        return answers
+        target = target_scaling(net)  # a plain stored standardisation of the target
+        return answers if target is None else answers * target[1] + target[0]
     decoded = pre.decode_target(answers)
     return _scatter(decoded, kept, None if decoded.dtype == object else np.nan)
 

@@ -407,21 +407,11 @@ def _class_names(net: Sequential, n_out: int | None) -> list[bytes] | None:
 
 def _target_scaling(net: Sequential) -> tuple[float, float] | None:
     """``(target_mean, target_scale)`` of a regression target standardised in training, or None."""
-    spec = getattr(net, "preprocessing_", None)
-    if not isinstance(spec, dict) or _task(net) is not None:
+    if _task(net) is not None:
         return None
-    mean, scale = spec.get("target_mean"), spec.get("target_scale")
-    if mean is None or scale is None:
-        return None
-    try:
-        mean, scale = float(mean), float(scale)
-    except (TypeError, ValueError):
-        raise ValueError(
-            "net.preprocessing_ target_mean and target_scale must be numbers"
-        ) from None
-    if not (math.isfinite(mean) and math.isfinite(scale)) or scale == 0:
-        raise ValueError("net.preprocessing_ target_scale must be finite and non-zero")
-    return mean, scale
+    from ..answers import target_scaling
+
+    return target_scaling(net)
 
 
 def _json_props(spec) -> str:

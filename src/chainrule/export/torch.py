@@ -177,7 +177,11 @@ def to_torch(net: Sequential, preprocessing: bool = True) -> torch.nn.Sequential
     prepends it, so the module takes encoded table rows
     (``Preprocessor.encode``; for a table of numbers, its raw rows) and gives
     the outputs ``chainrule predict`` computes. ``preprocessing=False``
-    leaves it out: the module is then exactly ``net(X)``.
+    leaves it out: the module is then exactly ``net(X)``. A regressor whose
+    target was standardised in training (``target_mean``/``target_scale``
+    stored) ends with ``Rescale``, ``y * target_scale + target_mean``, so it
+    answers in the target's units, as ``chainrule predict`` and ONNX's
+    ``"value"`` output do.
 
     Examples
     --------
@@ -226,27 +230,30 @@ def to_torch(net: Sequential, preprocessing: bool = True) -> torch.nn.Sequential
         for module in group:
             module.train(layer.training)
         modules.extend(group)
-    standardise = _standardise_module(net, dtype) if preprocessing else None
-    if standardise is not None:
-        modules.insert(0, standardise)
+    if preprocessing:
+        modules = _with_preprocessing(net, modules, dtype)
     model = nn.Sequential(*modules)
     model.training = net.training  # the container only; children keep their layer's mode
     return model
 
 
-def _standardise_module(net: Sequential, dtype):
-    """The stored ``(x - mean) / scale`` as a torch module, or None when nothing is stored."""
-    from ..answers import standardisation
+def _with_preprocessing(net: Sequential, modules: list, dtype) -> list:
+    """``Standardise`` before the network and, for a regressor, ``Rescale`` after it."""
+    from ..answers import standardisation, target_scaling
 
-    stored = standardisation(net)
-    if stored is None:
-        return None
+    stored, target = standardisation(net), target_scaling(net)
+    if stored is None and target is None:
+        return modules
     import torch
 
-    from ._torch_modules import Standardise
+    from ._torch_modules import Rescale, Standardise
 
-    mean, scale = (torch.tensor(a, dtype=dtype) for a in stored)
-    return Standardise(mean, scale)
+    if stored is not None:
+        mean, scale = (torch.tensor(a, dtype=dtype) for a in stored)
+        modules = [Standardise(mean, scale), *modules]
+    if target is not None:
+        modules = [*modules, Rescale(*target)]
+    return modules
 
 
 # -- back from torch ----------------------------------------------------------------------
@@ -388,17 +395,18 @@ def from_torch(
     if len(module) == 0:
         raise ValueError("from_torch got an empty nn.Sequential")
     children = list(module.named_children())
-    from ._torch_modules import Standardise
+    from ._torch_modules import Rescale, Standardise
 
-    stored = None
+    stored: dict = {}
     if isinstance(children[0][1], Standardise):  # to_torch's stored preprocessing
         first = children.pop(0)[1]
-        stored = {
-            "mean": first.mean.detach().cpu().double().tolist(),
-            "scale": first.scale.detach().cpu().double().tolist(),
-        }
-        if not children:
-            raise ValueError("from_torch got a Standardise module and no network after it")
+        stored["mean"] = first.mean.detach().cpu().double().tolist()
+        stored["scale"] = first.scale.detach().cpu().double().tolist()
+    if children and isinstance(children[-1][1], Rescale):  # a regressor's target scaling
+        last = children.pop()[1]
+        stored.update(target_mean=last.mean, target_scale=last.scale)
+    if not children:
+        raise ValueError("from_torch got chainrule's preprocessing modules and no network")
     dtype = _params_dtype(module)
     supported = _supported_modules()
     layers: list[Layer] = []
@@ -470,7 +478,7 @@ def from_torch(
         layer.training = training
     if loss is not None:
         net.loss_ = get_loss(loss).name
-    if stored is not None:
+    if stored:
         net.preprocessing_ = stored
     return net
 
