@@ -290,13 +290,14 @@ def _set(path, value):
 
 
 DENSE0 = ("layers", 0, "config")
-for value in ("float16", "int8", None, 32, "object"):
+for value in ("float16", "int8", None, 32, "object", ["float32"], {"a": 1}):
     _arch(f"dtype {value!r}", _set(("dtype",), value), "expected 'float32' or 'float64'")
 _arch("layers missing", _set(("layers",), ...), "has no list of layers")
 _arch("layers empty", _set(("layers",), []), "has no list of layers")
 _arch("layers a dict", _set(("layers",), {"0": {}}), "has no list of layers")
 _arch("10001 layers", _set(("layers",), [{"type": "dropout", "config": {"p": 0.1}}] * 10001), "more than 10000")  # fmt: skip
 _arch("layer a string", _set(("layers", 1), "dense"), "layer 1 is a str, not an object")
+_arch("layer type a dict", _set(("layers", 1, "type"), {"dense": 1}), "layer 1 has an unknown type")  # fmt: skip
 _arch("layer type unknown", _set(("layers", 1, "type"), "conv2d"), "layer 1 has an unknown type 'conv2d'")  # fmt: skip
 _arch("layer type missing", _set(("layers", 1, "type"), ...), "layer 1 lacks the field.s. 'type'")
 _arch("layer config missing", _set(("layers", 1, "config"), ...), "layer 1 lacks the field.s. 'config'")  # fmt: skip
@@ -679,3 +680,34 @@ def test_shape_bombs_cost_at_most_50_mb(base, tmp_path):
     traced, worst = max((p[1], name) for name, p in peaks.items())
     print(f"peak RSS over baseline {rss:.1f} MB; peak allocations {traced:.1f} MB ({worst})")
     assert rss <= 50 and traced <= 50, peaks
+
+
+@pytest.mark.parametrize("kind", ["model", "checkpoint"])
+def test_random_corruptions_raise_value_error_or_load(base, tmp_path, kind):
+    """300 seeded corruptions (bytes changed in the header, cuts, insertions): every one
+    either loads (a change inside a weight's bytes) or raises ValueError, nothing else."""
+    data = _pack(*base[kind])
+    n = int.from_bytes(data[:8], "little")
+    loader = cr.load_checkpoint if kind == "checkpoint" else cr.load
+    rng = np.random.default_rng(7)
+    path = tmp_path / "fuzz.safetensors"
+    outcomes = {"loaded": 0, "refused": 0}
+    for _ in range(300):
+        corrupt = bytearray(data)
+        how = rng.integers(0, 3)
+        if how == 0:  # change 1-4 bytes of the header JSON
+            for _ in range(rng.integers(1, 5)):
+                corrupt[rng.integers(8, 8 + n)] = rng.integers(0, 256)
+        elif how == 1:  # cut the file anywhere
+            corrupt = corrupt[: rng.integers(0, len(corrupt))]
+        else:  # insert bytes anywhere
+            at = rng.integers(0, len(corrupt))
+            corrupt[at:at] = bytes(rng.integers(0, 256, rng.integers(1, 9)).tolist())
+        path.write_bytes(bytes(corrupt))
+        try:
+            loader(path)
+        except ValueError:
+            outcomes["refused"] += 1
+        else:
+            outcomes["loaded"] += 1
+    assert outcomes["refused"] >= 250, outcomes

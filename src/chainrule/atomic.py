@@ -124,7 +124,8 @@ def write_atomic(path: str | os.PathLike, data: bytes | str | Callable[[BinaryIO
                     f.flush()
             else:
                 _write_all(fd, data)
-            os.fchmod(fd, _file_mode(path))
+            if hasattr(os, "fchmod"):  # POSIX: the mode open(path, "w") would give
+                os.fchmod(fd, _file_mode(path))
             os.fsync(fd)
         finally:
             os.close(fd)

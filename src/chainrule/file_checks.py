@@ -333,7 +333,7 @@ def check_architecture(arch, path) -> tuple[dict[str, tuple[int, ...]], list[str
     if not isinstance(arch, dict):
         _fail(path, f"its architecture is a JSON {type(arch).__name__}, not an object")
     dtype = arch.get("dtype")
-    if dtype not in _NET_DTYPES:
+    if not isinstance(dtype, str) or dtype not in _NET_DTYPES:
         _fail(path, f"its architecture has dtype {dtype!r}; expected 'float32' or 'float64'")
     _check_training_fields(arch, path)
     layers = arch.get("layers")
