@@ -711,3 +711,18 @@ def test_random_corruptions_raise_value_error_or_load(base, tmp_path, kind):
         else:
             outcomes["loaded"] += 1
     assert outcomes["refused"] >= 250, outcomes
+
+
+@pytest.mark.parametrize(
+    "name", ["shape bomb 1e5x1e5", "header nested 100000 deep", "nan in 0.weight", "ELU alpha inf"]
+)
+def test_the_cli_refuses_a_hostile_file_in_one_line(base, tmp_path, capsys, name):
+    from chainrule import cli
+
+    path, _ = _build_file(base, name, tmp_path)
+    for command in (["summary", str(path)], ["export", str(path), "--to", "onnx", str(tmp_path / "m.onnx")]):  # fmt: skip
+        assert cli.main(command) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("chainrule: error: ") and str(path) in err[0]
+        assert "Traceback" not in err[0]
+        assert not (tmp_path / "m.onnx").exists()
