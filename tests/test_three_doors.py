@@ -179,3 +179,28 @@ def test_a_regressor_answers_in_the_target_units_through_every_door(tmp_path):
     np.testing.assert_allclose(got["value"], expected, rtol=1e-5)
     back = cr.export.from_torch(cr.export.to_torch(net))  # Standardise and Rescale read back
     np.testing.assert_allclose(back.predict(X), expected, rtol=1e-5)
+
+
+def test_rows_dropped_for_missing_values_answer_nothing_in_every_door(tmp_path):
+    """A model trained with --impute drop leaves rows with missing values unanswered,
+    from the CLI (an empty cell) and from Python (None, NaN probabilities) alike."""
+    df = _table(200, 4)
+    df.loc[::7, "size"] = np.nan
+    df.to_csv(tmp_path / "train.csv", index=False)
+    new = df.drop(columns="grade").head(30)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    model = tmp_path / "m.safetensors"
+    args = ["train", str(tmp_path / "train.csv"), "--target", "grade", "--impute", "drop"]
+    assert cli.main([*args, "--epochs", "5", "-q", "--out", str(model)]) == 0
+    out = tmp_path / "p.csv"
+    assert cli.main(["predict", str(model), str(tmp_path / "new.csv"), "--proba", "--out", str(out)]) == 0  # fmt: skip
+    expected = pd.read_csv(out)
+    net = cr.load(model)
+    labels = net.predict(new)
+    missing = new["size"].isna().to_numpy()
+    assert missing.sum() == 5 and all(v is None for v in labels[missing])
+    assert expected["prediction"].isna().to_numpy().tolist() == missing.tolist()
+    assert labels[~missing].tolist() == expected["prediction"][~missing].tolist()
+    proba = net.predict_proba(new)
+    assert np.isnan(proba[missing]).all()
+    np.testing.assert_allclose(proba[~missing], expected.iloc[:, 1:].to_numpy()[~missing], atol=1e-6)  # fmt: skip
