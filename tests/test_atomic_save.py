@@ -131,10 +131,15 @@ def test_stale_temporaries_of_dead_writers_are_removed_by_the_next_save(tmp_path
     alive.write_bytes(b"y")
     other = tmp_path / f".other.safetensors.{pid}.0123456789ab.tmp"  # another target's
     other.write_bytes(b"z")
-    assert stale_temp_files(tmp_path / "model.safetensors") == [stale]
+    legacy_old = tmp_path / ".model.safetensors.k3j_x9a2.tmp"  # an old chainrule's mkstemp
+    legacy_old.write_bytes(b"old")
+    os.utime(legacy_old, (time.time() - 7200, time.time() - 7200))
+    legacy_new = tmp_path / ".model.safetensors.q8w7e6r5.tmp"  # maybe still being written
+    legacy_new.write_bytes(b"new")
+    assert sorted(stale_temp_files(tmp_path / "model.safetensors")) == sorted([legacy_old, stale])
     _net().save(tmp_path / "model.safetensors")
-    assert not stale.exists()
-    assert alive.exists() and other.exists()
+    assert not stale.exists() and not legacy_old.exists()
+    assert alive.exists() and other.exists() and legacy_new.exists()
 
 
 def test_a_missing_folder_is_named(tmp_path):

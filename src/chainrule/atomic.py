@@ -14,7 +14,8 @@ TorchScript exports) goes through ``write_atomic``:
 
 A process killed in the middle (``kill -9``, a power cut) cannot clean up
 after itself, so the next write of the same target removes the temporary
-files of that target left by processes that no longer run.
+files of that target left by processes that no longer run (and those of
+older chainrule versions, ``.<name>.<8 characters>.tmp``, once an hour old).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import errno
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -41,6 +43,15 @@ def _temp_pattern(name: str) -> re.Pattern:
     return re.compile(r"\." + re.escape(name) + r"\.(\d+)\.[0-9a-f]{12}\.tmp")
 
 
+def _legacy_pattern(name: str) -> re.Pattern:
+    """Temporaries of chainrule versions before this writer (``tempfile.mkstemp`` names)."""
+    return re.compile(r"\." + re.escape(name) + r"\.[A-Za-z0-9_]{8}\.tmp")
+
+
+#: A legacy temporary (no writer pid in its name) this old is left by a dead writer.
+LEGACY_AGE_S = 3600.0
+
+
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -57,16 +68,23 @@ def stale_temp_files(path: str | os.PathLike) -> list[Path]:
     """Temporary files of ``path`` left by writers that no longer run."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    pattern = _temp_pattern(path.name)
+    pattern, legacy = _temp_pattern(path.name), _legacy_pattern(path.name)
     stale = []
     try:
         entries = list(os.scandir(directory))
     except OSError:
         return []
+    now = time.time()
     for entry in entries:
         match = pattern.fullmatch(entry.name)
         if match and not _alive(int(match.group(1))):
             stale.append(directory / entry.name)
+        elif legacy.fullmatch(entry.name):
+            try:
+                if now - entry.stat(follow_symlinks=False).st_mtime > LEGACY_AGE_S:
+                    stale.append(directory / entry.name)
+            except OSError:
+                pass
     return stale
 
 
