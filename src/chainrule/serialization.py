@@ -49,7 +49,7 @@ import numpy as np
 from .activations import ACTIVATIONS, Activation, FunctionActivation, get_activation
 from .layer import Layer
 from .layers import BatchNorm, Dense, Dropout
-from .network import Sequential
+from .network import Sequential, provides
 
 FORMAT_VERSION = "3"
 #: Every format version this module can read.
@@ -219,6 +219,7 @@ def _restore_random_state(net: Sequential, path: Path, metadata, tensors) -> Non
         net.layers[i]._rng = _generator(state, path)
 
 
+@provides("save")
 def save(net: Sequential, path: str | os.PathLike, optimizer=None) -> Path:
     """Write ``net`` to ``path`` (safetensors), atomically. Returns the path.
 

@@ -26,7 +26,7 @@ from .clipping import clip_grad_norm, clip_grad_value
 from .layers import BatchNorm, Dense
 from .losses import Loss, get_loss
 from .metrics import get_metric
-from .network import Sequential, check_features
+from .network import Sequential, check_features, provides
 from .optimizers import Optimizer, get_optimizer
 
 
@@ -175,12 +175,14 @@ def _inference(net: Sequential, X, batch_size: int | None) -> np.ndarray:
     return np.concatenate(parts)
 
 
+@provides("predict")
 def predict(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
     """Class labels for a classifier (net fitted with a classification loss), else values."""
     loss = get_loss(net.loss_) if net.loss_ else None
     return _answer(_inference(net, X, batch_size), _task_of(net, loss))
 
 
+@provides("predict_proba")
 def predict_proba(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
     """Softmax of the outputs for ``cross_entropy``, sigmoid for ``binary_cross_entropy``."""
     out = _inference(net, X, batch_size)
@@ -206,6 +208,7 @@ def _metric_list(metrics) -> list[tuple[str, Callable]]:
     return [get_metric(m) for m in metrics]
 
 
+@provides("evaluate")
 def evaluate(
     net: Sequential, X, y, loss=None, metrics=None, batch_size: int | None = None
 ) -> dict[str, float]:
@@ -229,6 +232,7 @@ def _evaluate_prepared(net, X, y, loss, metric_fns, batch_size=None) -> dict[str
     return result
 
 
+@provides("fit")
 def fit(
     net: Sequential,
     X,
