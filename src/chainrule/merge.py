@@ -25,6 +25,22 @@ class Merge(Layer):
     def merged_features(self, widths: list[int | None], parents: tuple) -> int | None:
         raise NotImplementedError
 
+    def combine(self, xs: tuple[np.ndarray, ...]) -> np.ndarray:
+        """The forward rule, caching nothing."""
+        raise NotImplementedError
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        self._check_rows(xs)
+        self._remember(xs)
+        return self.combine(xs)
+
+    def _remember(self, xs: tuple[np.ndarray, ...]) -> None:
+        """Keep what ``backward`` needs."""
+
+    def infer(self, *xs: np.ndarray) -> np.ndarray:
+        self._check_rows(xs)
+        return self.combine(xs)
+
     def output_features(self, in_features: int) -> int:
         return in_features
 
@@ -57,6 +73,13 @@ class Merge(Layer):
             )
 
 
+def _same_shapes(layer: Layer, xs: tuple[np.ndarray, ...]) -> None:
+    if len({x.shape for x in xs}) > 1:
+        raise ValueError(
+            f"{type(layer).__name__} needs arrays of one shape, got {[x.shape for x in xs]}"
+        )
+
+
 class Add(Merge):
     """Elementwise sum: y = x_1 + x_2 + ... (a skip or residual connection).
 
@@ -65,18 +88,19 @@ class Add(Merge):
     """
 
     name = "add"
+    _cache = ("_n",)
 
     def merged_features(self, widths, parents):
         return self._same_widths(self, widths, parents)
 
-    def forward(self, *xs: np.ndarray) -> np.ndarray:
-        self._check_rows(xs)
-        if len({x.shape for x in xs}) > 1:
-            raise ValueError(f"Add needs arrays of one shape, got {[x.shape for x in xs]}")
+    def _remember(self, xs):
+        self._n = len(xs)
+
+    def combine(self, xs):
+        _same_shapes(self, xs)
         out = xs[0] + xs[1]
         for x in xs[2:]:
             out += x
-        self._n = len(xs)
         return out
 
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> list[np.ndarray]:
@@ -98,14 +122,14 @@ class Multiply(Merge):
     def merged_features(self, widths, parents):
         return self._same_widths(self, widths, parents)
 
-    def forward(self, *xs: np.ndarray) -> np.ndarray:
-        self._check_rows(xs)
-        if len({x.shape for x in xs}) > 1:
-            raise ValueError(f"Multiply needs arrays of one shape, got {[x.shape for x in xs]}")
+    def _remember(self, xs):
+        self._xs = xs
+
+    def combine(self, xs):
+        _same_shapes(self, xs)
         out = xs[0] * xs[1]
         for x in xs[2:]:
             out *= x
-        self._xs = xs
         return out
 
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> list[np.ndarray]:
@@ -133,9 +157,10 @@ class Concatenate(Merge):
     def merged_features(self, widths, parents):
         return None if any(w is None for w in widths) else sum(widths)
 
-    def forward(self, *xs: np.ndarray) -> np.ndarray:
-        self._check_rows(xs)
+    def _remember(self, xs):
         self._widths = [x.shape[1] for x in xs]
+
+    def combine(self, xs):
         return np.concatenate(xs, axis=1)
 
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> list[np.ndarray]:
