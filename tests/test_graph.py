@@ -275,6 +275,8 @@ def test_a_residual_network_learns_with_one_array():
     net.fit(X, y, loss="cross_entropy", lr=0.02, epochs=60, batch_size=32)
     assert np.mean(net.predict(X) == y) > 0.9
     assert net.predict_proba(X).shape == (400, 2)
+    np.testing.assert_array_equal(net([X]), net(X))  # a one-element list, or a dict by name
+    np.testing.assert_array_equal(net({"x": X}), net(X))
 
 
 # -- files ------------------------------------------------------------------------------------------
@@ -395,3 +397,14 @@ def test_duplicate_node_names_are_refused():
     x = cr.Input(2, name="h")
     with pytest.raises(ValueError, match="two nodes of the network are named 'h'"):
         cr.Network(x, cr.Dense(2, 1)(x, name="h"))
+
+
+def test_node_names_stay_when_another_network_shares_the_nodes():
+    x = cr.Input(3)
+    h = cr.Dense(3, 4)(x)
+    a, b = cr.Dense(4, 1)(h), cr.Dense(4, 2)(h)
+    first = cr.Network(x, [a, b])
+    assert first.output_names == ["dense_1", "dense_2"]
+    second = cr.Network(x, [b, a])  # walks b's branch first, but keeps the names
+    assert second.output_names == ["dense_2", "dense_1"]
+    assert first.output_names == ["dense_1", "dense_2"]
