@@ -5,7 +5,17 @@ chain rule backward, a *loss* says how wrong the output is, each *parameter*
 carries its gradient, and an *optimizer* steps the parameters downhill.
 """
 
-from . import callbacks, datasets, diagnostics, export, initializers, kernels, metrics, plots
+from . import (
+    answers,
+    callbacks,
+    datasets,
+    diagnostics,
+    export,
+    initializers,
+    kernels,
+    metrics,
+    plots,
+)
 from .activations import (
     ELU,
     GELU,
@@ -27,12 +37,15 @@ from .activations import (
 from .callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
 from .clipping import clip_grad_norm, clip_grad_value
 from .diagnostics import Diagnostics, diagnose
+from .embedding import Embedding
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
 from .layer import Layer
 from .layers import BatchNorm, Dense, Dropout
 from .losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Hinge, Huber, Loss, get_loss
-from .network import Sequential
+from .merge import Add, Concatenate, Multiply
+from .network import Network, Sequential
+from .node import Input, Node
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, get_optimizer
 from .parameter import Parameter
 from .perceptron import ConvergenceWarning, Perceptron
@@ -61,6 +74,13 @@ __all__ = [
     "save",
     "trace",
     "Activation",
+    "Add",
+    "Concatenate",
+    "Embedding",
+    "Input",
+    "Multiply",
+    "Network",
+    "Node",
     "Adagrad",
     "Adam",
     "AdamW",
@@ -108,6 +128,7 @@ __all__ = [
     "StepLR",
     "Tanh",
     "activation_from_functions",
+    "answers",
     "callbacks",
     "clip_grad_norm",
     "clip_grad_value",

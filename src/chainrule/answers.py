@@ -18,13 +18,19 @@ Accepted inputs, for a model with stored preprocessing:
 
 A model without stored preprocessing takes network inputs as before (a
 DataFrame of numeric columns is read as its values). ``net(X)`` and the
-functions of ``chainrule.training`` always take network inputs.
+functions of ``chainrule.training`` always take network inputs; the
+``Network`` methods ``predict``, ``predict_proba`` and ``evaluate`` are the
+functions of this module (registered with ``chainrule.network.provides``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+# training first: its network-input predict/predict_proba/evaluate register as the
+# Network methods, and the ones below, which add the stored preprocessing, replace them
+from . import training
+from .network import provides
 from .preprocessing import MissingValuesError, Preprocessor, _label_key
 
 __all__ = [
@@ -142,7 +148,9 @@ def target_scaling(net) -> tuple[float, float] | None:
     try:
         mean, scale = float(mean), float(scale)
     except (TypeError, ValueError):
-        raise ValueError("net.preprocessing_ target_mean and target_scale must be numbers") from None
+        raise ValueError(
+            "net.preprocessing_ target_mean and target_scale must be numbers"
+        ) from None
     if not (np.isfinite(mean) and np.isfinite(scale)) or scale == 0:
         raise ValueError("net.preprocessing_ target_scale must be finite and non-zero")
     return mean, scale
@@ -242,6 +250,7 @@ def _scatter(values: np.ndarray, kept: np.ndarray | None, fill) -> np.ndarray:
     return out
 
 
+@provides("predict")
 def predict(net, X, batch_size: int | None = None) -> np.ndarray:
     """Answers in the target's own terms: class names, or values in the target's units.
 
@@ -249,8 +258,6 @@ def predict(net, X, batch_size: int | None = None) -> np.ndarray:
     Rows dropped for missing values (``impute="drop"``) answer None (classes)
     or NaN (values).
     """
-    from . import training
-
     Xn, kept, pre = model_inputs(net, X)
     answers = training.predict(net, Xn, batch_size=batch_size)
     if pre is None:
@@ -260,6 +267,7 @@ def predict(net, X, batch_size: int | None = None) -> np.ndarray:
     return _scatter(decoded, kept, None if decoded.dtype == object else np.nan)
 
 
+@provides("predict_proba")
 def predict_proba(net, X, batch_size: int | None = None) -> np.ndarray:
     """Class probabilities (as ``chainrule.training.predict_proba``) for raw ``X``.
 
@@ -267,8 +275,6 @@ def predict_proba(net, X, batch_size: int | None = None) -> np.ndarray:
     a one-output binary network gives one column, the probability of the
     second class. Rows dropped for missing values are NaN.
     """
-    from . import training
-
     Xn, kept, _ = model_inputs(net, X)
     return _scatter(training.predict_proba(net, Xn, batch_size=batch_size), kept, np.nan)
 
@@ -290,6 +296,7 @@ def _encode_targets(pre: Preprocessor, y) -> np.ndarray:
     return (y - (pre.target_mean or 0.0)) / (pre.target_scale or 1.0)
 
 
+@provides("evaluate")
 def evaluate(net, X, y, loss=None, metrics=None, batch_size: int | None = None) -> dict:
     """Loss and metrics for raw ``X`` and targets ``y`` in the table's own terms.
 
@@ -297,8 +304,6 @@ def evaluate(net, X, y, loss=None, metrics=None, batch_size: int | None = None) 
     target's units); they are encoded as in training, so the loss is the
     training objective, as ``chainrule evaluate`` reports it.
     """
-    from . import training
-
     Xn, kept, pre = model_inputs(net, X)
     if pre is not None:
         if len(y) != len(X):

@@ -321,7 +321,7 @@ def check_activation(spec, what: str, path) -> None:
 
 
 def check_architecture(arch, path) -> tuple[dict[str, tuple[int, ...]], list[str]]:
-    """Check every field of a layer-list architecture; no array is made.
+    """Check every field of an architecture (a chain, or a graph with "graph"); no array is made.
 
     Returns
     -------
@@ -341,10 +341,15 @@ def check_architecture(arch, path) -> tuple[dict[str, tuple[int, ...]], list[str
         _fail(path, "its architecture has no list of layers")
     if len(layers) > MAX_LAYERS:
         _fail(path, f"its architecture has {len(layers)} layers, more than {MAX_LAYERS}")
+    graph = "graph" in arch
+    if graph:
+        check_graph(arch["graph"], len(layers), path)
     shapes: dict[str, tuple[int, ...]] = {}
     parameters: list[str] = []
     width = None
     for i, spec in enumerate(layers):
+        if graph:  # layers of a graph are not a chain: no width follows from the one before
+            width = None
         where = f"layer {i}"
         if not isinstance(spec, dict):
             _fail(path, f"{where} is a {type(spec).__name__}, not an object")
@@ -383,34 +388,115 @@ def check_architecture(arch, path) -> tuple[dict[str, tuple[int, ...]], list[str
             width = n
         elif kind == "activation":
             check_activation(config, where, path)
+        elif kind == "embedding":
+            _keys(config, ("num_embeddings", "dim"), ("num_embeddings", "dim"), where, path)
+            n = _size(config["num_embeddings"], f"{where} (embedding) num_embeddings", path)
+            dim = _size(config["dim"], f"{where} (embedding) dim", path)
+            shapes[f"{i}.weight"] = (n, dim)
+            parameters.append(f"{i}.weight")
+            width = dim
+        elif kind in ("add", "multiply", "concatenate"):
+            if not graph:
+                _fail(path, f"{where} is a {kind} layer, which only a graph network has")
+            _keys(config, (), (), where, path)
         else:
             _fail(path, f"{where} has an unknown type {kind!r}")
     return shapes, parameters
 
 
+def _name(value, what: str, path) -> str:
+    if not isinstance(value, str) or not value or len(value) > 200:
+        _fail(path, f"{what} must be a name (text), got {value!r}")
+    return value
+
+
+def check_graph(spec, n_layers: int, path) -> None:
+    """A graph network's connections: inputs, nodes (layer index, parent names), outputs.
+
+    Every name is defined once and before it is used; every node's layer is
+    one of the listed layers; the sizes are bounded.
+    """
+    if not isinstance(spec, dict):
+        _fail(path, f"its graph must be an object, got {type(spec).__name__}")
+    _keys(spec, ("inputs", "nodes", "outputs", "single_output", "loss_weights"), ("inputs", "nodes", "outputs"), "its graph", path)  # fmt: skip
+    inputs, nodes, outputs = spec["inputs"], spec["nodes"], spec["outputs"]
+    for key, value in (("inputs", inputs), ("nodes", nodes), ("outputs", outputs)):
+        if not isinstance(value, list) or not value or len(value) > 4 * MAX_LAYERS:
+            _fail(path, f"its graph {key} must be a non-empty list")
+    defined: set[str] = set()
+    for item in inputs:
+        if not isinstance(item, dict):
+            _fail(path, f"its graph input {item!r} must be an object")
+        _keys(item, ("name", "n_features"), ("name", "n_features"), "a graph input", path)
+        name = _name(item["name"], "a graph input's name", path)
+        _size(item["n_features"], f"graph input {name!r} n_features", path)
+        if name in defined:
+            _fail(path, f"its graph defines {name!r} twice")
+        defined.add(name)
+    for item in nodes:
+        if not isinstance(item, dict):
+            _fail(path, f"its graph node {item!r} must be an object")
+        _keys(item, ("name", "layer", "inputs"), ("name", "layer", "inputs"), "a graph node", path)
+        name = _name(item["name"], "a graph node's name", path)
+        layer = item["layer"]
+        if not _is_int(layer) or not 0 <= layer < n_layers:
+            _fail(path, f"graph node {name!r} names layer {layer!r} of {n_layers}")
+        parents = item["inputs"]
+        if not isinstance(parents, list) or not parents:
+            _fail(path, f"graph node {name!r} must list its inputs")
+        for parent in parents:
+            if not isinstance(parent, str) or parent not in defined:
+                _fail(path, f"graph node {name!r} reads {parent!r}, which is not defined before it")
+        if name in defined:
+            _fail(path, f"its graph defines {name!r} twice")
+        defined.add(name)
+    for name in outputs:
+        if not isinstance(name, str) or name not in defined:
+            _fail(path, f"its graph output {name!r} is not a node of the graph")
+    if not isinstance(spec.get("single_output", False), bool):
+        _fail(path, "its graph single_output must be true or false")
+    weights = spec.get("loss_weights")
+    if weights is not None:
+        if not isinstance(weights, list) or len(weights) != len(outputs):
+            _fail(path, "its graph loss_weights must be a list, one number per output")
+        for w in weights:
+            _finite(w, "a graph loss weight", path, low=0)
+
+
 def _check_training_fields(arch: dict, path) -> None:
+    """loss (a name, or one per output of a graph), metrics (names, or per output), seed."""
     from .losses import get_loss
     from .metrics import get_metric
 
-    loss = arch.get("loss")
-    if loss is not None:
+    def known(name, lookup, what: str) -> None:
         try:
-            if not isinstance(loss, str):
+            if not isinstance(name, str):
                 raise TypeError
-            get_loss(loss)
+            lookup(name)
         except (TypeError, ValueError, KeyError):
-            _fail(path, f"its architecture names an unknown loss {loss!r}")
+            _fail(path, f"its architecture names an unknown {what} {name!r}")
+
+    loss = arch.get("loss")
+    if isinstance(loss, list) and "graph" in arch and 0 < len(loss) <= MAX_LAYERS:
+        for name in loss:
+            if name is not None:
+                known(name, get_loss, "loss")
+    elif loss is not None:
+        known(loss, get_loss, "loss")
     metrics = arch.get("metrics")
-    if metrics is not None:
-        if not isinstance(metrics, list) or len(metrics) > 100:
-            _fail(path, f"its architecture's metrics must be a list of names, got {metrics!r}")
-        for m in metrics:
-            try:
-                if not isinstance(m, str):
-                    raise TypeError
-                get_metric(m)
-            except (TypeError, ValueError, KeyError):
-                _fail(path, f"its architecture names an unknown metric {m!r}")
+    if isinstance(metrics, dict) and "graph" in arch:
+        groups = list(metrics.values())
+    else:
+        groups = [metrics]
+    for group in groups:
+        if group is None:
+            continue
+        if isinstance(group, str) and isinstance(metrics, dict):
+            group = [group]
+        if not isinstance(group, list) or len(group) > 100:
+            _fail(path, f"its architecture's metrics must be a list of names, got {group!r}")
+        for m in group:
+            known(m, get_metric, "metric")
     seed = arch.get("seed")
     if seed is not None and (not _is_int(seed) or not 0 <= seed < 2**128):
         _fail(path, f"its architecture's seed must be a non-negative integer or null, got {seed!r}")
