@@ -74,9 +74,17 @@ def base(tmp_path_factory):
     net.save(folder / "checkpoint.safetensors", optimizer=net.optimizer_)
     cr.load(folder / "model.safetensors")  # both are valid to begin with
     cr.load_checkpoint(folder / "checkpoint.safetensors")
+    x = cr.Input(3, name="x")
+    h = cr.Dense(3, 4, activation="tanh")(x)
+    s = cr.Add()(h, cr.Dense(4, 4)(h))
+    graph = cr.Network(inputs=x, outputs=cr.Dense(4, 2)(s), seed=0)
+    graph.loss_ = "cross_entropy"
+    graph.save(folder / "graph.safetensors")
+    cr.load(folder / "graph.safetensors")
     return {
         "model": _parts(folder / "model.safetensors"),
         "checkpoint": _parts(folder / "checkpoint.safetensors"),
+        "graph": _parts(folder / "graph.safetensors"),
     }
 
 
@@ -574,6 +582,33 @@ def _not_a_permutation(header, metadata, data):
 _opt_tensor("shuffle order not a permutation", _not_a_permutation, "not a permutation of the rows")
 
 
+# graph networks: their connections
+def _graph(name, change_graph, message):
+    def change(header, metadata, data):
+        arch = json.loads(metadata["architecture"])
+        change_graph(arch)
+        metadata["architecture"] = json.dumps(arch)
+
+    CASES[name] = ("graph", change, message)
+
+
+_graph("graph a list", _set(("graph",), []), "its graph must be an object, got list")
+_graph("graph without nodes", _set(("graph", "nodes"), []), "graph nodes must be a non-empty list")
+_graph("graph node layer 99", _set(("graph", "nodes", 0, "layer"), 99), "names layer 99 of")
+_graph("graph node layer -1", _set(("graph", "nodes", 0, "layer"), -1), "names layer -1 of")
+_graph("graph node reads the future", _set(("graph", "nodes", 0, "inputs"), ["nowhere"]), "reads 'nowhere', which is not defined before it")  # fmt: skip
+_graph("graph node a cycle", lambda a: a["graph"]["nodes"][0].update(inputs=[a["graph"]["nodes"][-1]["name"]]), "which is not defined before it")  # fmt: skip
+_graph(
+    "graph output unknown", _set(("graph", "outputs"), ["ghost"]), "output 'ghost' is not a node"
+)
+_graph("graph input bomb", _set(("graph", "inputs", 0, "n_features"), 10**9), "n_features must be an integer from 1")  # fmt: skip
+_graph("graph name twice", lambda a: a["graph"]["nodes"][1].update(name=a["graph"]["nodes"][0]["name"]), "defines .* twice")  # fmt: skip
+_graph("graph loss weight NaN", _set(("graph", "loss_weights"), [math.nan]), "graph loss weight must be a finite number")  # fmt: skip
+_graph("graph unknown field", _set(("graph", "code"), "x"), "its graph has unknown field.s. 'code'")
+_graph("merge layer outside a graph", lambda a: a.pop("graph"), "is a add layer, which only a graph network has")  # fmt: skip
+_graph("embedding bomb", lambda a: a["layers"].append({"type": "embedding", "config": {"num_embeddings": 10**8, "dim": 10**8}}), "num_embeddings must be an integer from 1")  # fmt: skip
+
+
 # -- building the files --------------------------------------------------------------------------
 def _build_file(base, name, folder):
     kind, change, _ = CASES[name]
@@ -610,7 +645,7 @@ def test_there_are_at_least_100_hostile_files():
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_hostile_file_is_refused_with_a_specific_message(base, tmp_path, name):
     path, kind = _build_file(base, name, tmp_path)
-    loader = cr.load_checkpoint if kind == "checkpoint" else cr.load
+    loader = cr.load_checkpoint if kind == "checkpoint" else cr.load  # graph: cr.load
     message = CASES[name][2]
     with pytest.raises(ValueError, match=message) as info:
         loader(path)
