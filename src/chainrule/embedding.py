@@ -90,7 +90,7 @@ class Embedding(Layer):
             if not np.isfinite(x).all() or (x != np.round(x)).any():
                 bad = x[~np.isfinite(x) | (x != np.round(x))][0]
                 raise ValueError(
-                    f"Embedding takes integer codes, got the non-integer value {bad!r}; encode "
+                    f"Embedding takes integer codes, got the non-integer value {float(bad)!r}; encode "
                     "the categories as 0..K-1 (e.g. with pandas' factorize)"
                 )
             codes = x.astype(np.intp)

@@ -164,19 +164,30 @@ def _graph(inputs: list[Input], outputs: list[Node]) -> list[Node]:
 
 
 def _name_nodes(inputs: list[Input], nodes: list[Node]) -> None:
-    """Give each unnamed node a name (``input_0``, ``dense_1``...), unique in this graph."""
+    """Give each unnamed node a name (``input_0``, ``dense_1``...), unique in this graph.
+
+    A name, once given, stays (another network built on the same nodes keeps
+    it), unless it was given automatically and clashes with one here.
+    """
     taken: dict[str, Node] = {}
     for node in nodes:
         if node.name is not None and not node._auto_named:
             if node.name in taken and taken[node.name] is not node:
                 raise ValueError(f"two nodes of the network are named {node.name!r}")
             taken[node.name] = node
+    for node in nodes:
+        if node._auto_named:
+            if node.name in taken and taken[node.name] is not node:
+                node.name = None
+            else:
+                taken[node.name] = node
     counts: dict[str, int] = {}
     for node in nodes:
-        if node.name is not None and not node._auto_named:
+        if node.name is not None:
             continue
         if node.layer is None:
-            base, k = "input", inputs.index(node) if node in inputs else counts.get("input", 0)
+            base = "input"
+            k = next((i for i, x in enumerate(inputs) if x is node), counts.get(base, 0))
         else:
             base = node.layer.name
             k = counts.get(base, 0)
@@ -401,8 +412,9 @@ class Network:
                     "array for each"
                 )
             arrays = [X[k] for k in names]
-        elif len(names) == 1:
-            arrays = [X]
+        elif len(names) == 1:  # one array; a list holding just that array is taken too
+            one = isinstance(X, (list, tuple)) and len(X) == 1 and getattr(X[0], "ndim", 0) == 2
+            arrays = [X[0]] if one else [X]
         elif isinstance(X, (list, tuple)):
             if len(X) != len(names):
                 raise ValueError(
