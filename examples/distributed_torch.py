@@ -12,7 +12,9 @@ What happens:
 1. every process builds the same chainrule network (``--hidden``, or a model
    file given with ``--model``) and loads the same data set (a generated one,
    ``--dataset``, or a CSV file, ``--csv``);
-2. ``to_torch`` turns it into a ``torch.nn.Sequential``; DistributedDataParallel
+2. ``to_torch`` turns it into a ``torch.nn.Sequential`` (a graph network with one
+   input and one output, e.g. a residual one saved with ``net.save``, into a
+   ``GraphModule`` that follows its graph); DistributedDataParallel
    wraps it, and a DistributedSampler gives each process its own share of
    every epoch; gradients are averaged across processes after each backward;
 3. process 0 turns the trained module back into chainrule with ``from_torch``,
@@ -171,6 +173,11 @@ def build_network(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> cr.
     """The chainrule network to train: loaded from ``--model``, or a new MLP."""
     if args.model is not None:
         net = cr.load(args.model)
+        if len(net.inputs) > 1 or len(net.outputs) > 1:
+            raise ValueError(
+                f"{args.model} has {len(net.inputs)} inputs and {len(net.outputs)} outputs; this "
+                "example trains networks with one input (the data table) and one output"
+            )
         net.loss_ = choose_loss(args, net)
         if net.n_features_in != X.shape[1]:
             raise ValueError(

@@ -217,3 +217,36 @@ def test_cpu_path_trains_exactly_like_a_plain_torch_loop(tmp_path):
     np.testing.assert_allclose(check["epoch_loss"], losses, rtol=1e-12, atol=0)
     np.testing.assert_allclose(check["torch_output"], expected, rtol=1e-12, atol=1e-14)
     np.testing.assert_array_equal(check["X"], X)
+
+
+@pytest.mark.slow
+def test_a_graph_network_trains_through_the_example(tmp_path, max_rel_err):
+    """A residual graph network (cr.Add skips) saved with net.save goes through DDP and back."""
+    x = cr.Input(2, name="x")
+    h = cr.Dense(2, 8, activation="tanh")(x)
+    for _ in range(2):
+        h = cr.Add()(h, cr.Dense(8, 8, activation="tanh")(h))
+    net = cr.Network(inputs=x, outputs=cr.Dense(8, 2)(h), seed=0)
+    net.loss_ = "cross_entropy"
+    start, out, npz = (
+        tmp_path / "start.safetensors",
+        tmp_path / "out.safetensors",
+        tmp_path / "c.npz",
+    )
+    net.save(start)
+    command = [
+        sys.executable, str(EXAMPLE), "--model", str(start), "--nproc", "2",
+        "--dataset", "moons", "--n-samples", "300", "--epochs", "8", "--batch-size", "16",
+        "--out", str(out), "--npz", str(npz),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    trained = cr.load(out).eval()
+    assert isinstance(trained, cr.Network) and not isinstance(trained, cr.Sequential)
+    assert [type(layer).__name__ for layer in trained.layers].count("Add") == 2
+    check = np.load(npz)
+    assert max_rel_err(trained(check["X"]), check["torch_output"]) <= 1e-6
+    assert check["epoch_loss"][-1] < check["epoch_loss"][0]
+    before = net.eval()(check["X"])
+    assert not np.allclose(trained(check["X"]), before)  # the weights came back trained
