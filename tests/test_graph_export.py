@@ -160,6 +160,9 @@ def test_to_torch_graph_module_structure_shared_layer_and_errors():
     custom = cr.Network(inputs=x2, outputs=Twice()(x2))
     with pytest.raises(ValueError, match="node 'twice_0'|has no torch equivalent"):
         to_torch(custom)
+    net.preprocessing_ = {"mean": [0.0, 1.0, 2.0]}
+    with pytest.raises(ValueError, match="preprocessing_ into a graph network"):
+        to_torch(net)
 
 
 @pytest.mark.parametrize("seed", [0, 3, 5, 8])

@@ -588,6 +588,12 @@ def graph_to_torch(net: Network):
         For a layer with no torch equivalent (named by its node).
     """
     _require_torch()
+    spec = getattr(net, "preprocessing_", None)
+    if isinstance(spec, dict) and ("mean" in spec or "scale" in spec):
+        raise ValueError(
+            "to_torch cannot yet build net.preprocessing_ into a graph network's module; "
+            "standardise the inputs before calling it, or remove preprocessing_ from the network"
+        )
     layer_index = {id(layer): i for i, layer in enumerate(net.layers)}
     first_node = {}
     for node in net.nodes:
