@@ -408,3 +408,26 @@ def test_node_names_stay_when_another_network_shares_the_nodes():
     second = cr.Network(x, [b, a])  # walks b's branch first, but keeps the names
     assert second.output_names == ["dense_2", "dense_1"]
     assert first.output_names == ["dense_1", "dense_2"]
+
+
+def test_embedding_example_beats_the_one_hot_stack_with_a_sixth_of_the_parameters(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "embedding_tabular.py"
+    spec = importlib.util.spec_from_file_location("example_embedding_tabular", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.main(tmp_path, small=True)
+    out = capsys.readouterr().out
+    r = result["results"]
+    # Embedding(200, 4) + Dense(9, 32) + Dense(32, 1), against Dense(205, 32) + Dense(32, 1)
+    assert r["embedding network"]["parameters"] == 200 * 4 + (9 * 32 + 32) + (32 + 1)
+    assert r["one-hot stack"]["parameters"] == (205 * 32 + 32) + (32 + 1)
+    ignored = r["numeric only"]["test_mse"]
+    assert r["one-hot stack"]["test_mse"] < ignored / 4
+    assert r["embedding network"]["test_mse"] < r["one-hot stack"]["test_mse"]
+    assert result["embedding_r2"] > 0.7  # the 4 learned numbers carry the hidden u_c
+    assert "lowest test error: embedding network" in out
+    assert [p.name for p in tmp_path.iterdir()] == ["embedding_tabular.png"]

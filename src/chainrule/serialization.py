@@ -233,12 +233,13 @@ def _restore_random_state(net: Sequential, path: Path, metadata, tensors) -> Non
 
 
 @provides("save")
-def save(net: Sequential, path: str | os.PathLike, optimizer=None) -> Path:
+def save(net: Network, path: str | os.PathLike, optimizer=None) -> Path:
     """Write ``net`` to ``path`` (safetensors), atomically. Returns the path.
 
     Parameters
     ----------
-    net : Sequential
+    net : Network
+        A ``Sequential`` or a graph ``Network``.
     path : str or path-like
         The file to write; its folder must exist. The data goes to a
         temporary file in the same folder, renamed over ``path`` only once
@@ -423,7 +424,7 @@ def _build(path: Path, metadata: dict[str, str], tensors: dict[str, np.ndarray])
     return net
 
 
-def load(path: str | os.PathLike) -> Sequential:
+def load(path: str | os.PathLike) -> Network:
     """Read a network written by ``save``; its predictions are bit-identical.
 
     Sets ``net.preprocessing_`` and ``net.history_`` (``None`` when the file

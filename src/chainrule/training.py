@@ -321,7 +321,7 @@ def _pack(net: Network, items: list):
 
 
 @provides("predict")
-def predict(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
+def predict(net: Network, X, batch_size: int | None = None) -> np.ndarray | list:
     """Class labels for a classifier (net fitted with a classification loss), else values.
 
     A list, in outputs order, for a network with several outputs.
@@ -340,7 +340,7 @@ def predict(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
 
 
 @provides("predict_proba")
-def predict_proba(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
+def predict_proba(net: Network, X, batch_size: int | None = None) -> np.ndarray | list:
     """Softmax of the outputs for ``cross_entropy``, sigmoid for ``binary_cross_entropy``.
 
     With several outputs: a list in outputs order, ``None`` for an output
@@ -390,7 +390,7 @@ def _metric_list(metrics) -> list[tuple[str, Callable]]:
 
 @provides("evaluate")
 def evaluate(
-    net: Sequential, X, y, loss=None, metrics=None, batch_size: int | None = None
+    net: Network, X, y, loss=None, metrics=None, batch_size: int | None = None
 ) -> dict[str, float]:
     """``{"loss": ..., metric: ...}`` on (X, y), in inference mode."""
     loss_spec = loss if loss is not None else net.loss_
@@ -485,7 +485,7 @@ def _evaluate_prepared(net, X, y, loss, metric_fns, batch_size=None) -> dict[str
 
 @provides("fit")
 def fit(
-    net: Sequential,
+    net: Network,
     X,
     y,
     loss: str | Loss | None = None,
