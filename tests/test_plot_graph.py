@@ -97,3 +97,25 @@ def test_plot_network_of_a_sequential_is_unchanged():
     fig = plots.plot_network(net)
     assert len(fig.chainrule_edges) == 2 * 3 + 3 * 1  # one edge per weight, as before
     assert not hasattr(fig, "chainrule_graph")
+
+
+def test_plot_network_folds_a_deep_graph_into_bands():
+    """A 16-block residual network is 50 columns deep: drawn in bands of 10, not 100+ inches."""
+    x = cr.Input(2, name="x")
+    h = cr.Dense(2, 4)(x)
+    for _ in range(16):
+        h = cr.Add()(h, cr.Dense(4, 4)(cr.Dense(4, 4, activation="sigmoid")(h)))
+    net = cr.Network(inputs=x, outputs=cr.Dense(4, 1)(h, name="out"))
+    fig = plots.plot_network(net)
+    ax = fig.axes[0]
+    width, height = fig.get_size_inches()
+    assert width <= 24 and height <= 16
+    graph = fig.chainrule_graph
+    assert len(graph["nodes"]) == 51 and len(graph["edges"]) == 66
+    assert len([p for p in ax.patches if isinstance(p, Circle)]) == 16  # the 16 Add nodes
+    xs = {n["xy"][0] for n in graph["nodes"]}
+    assert xs == set(range(10))  # depth 0..49 folded into columns 0..9
+    out_y = next(n["xy"][1] for n in graph["nodes"] if n["name"] == "out")
+    assert out_y < min(n["xy"][1] for n in graph["nodes"] if n["name"] != "out")  # last band
+    y0, y1 = ax.get_ylim()
+    assert all(y0 < n["xy"][1] < y1 for n in graph["nodes"])  # every node inside the axes

@@ -1040,8 +1040,16 @@ def _graph_label(node) -> tuple[str, str]:
     return "layer", f"{node.name}\n{layer!r}"
 
 
+_GRAPH_BAND = 10  # depth columns per band: a deeper graph continues in a band below
+_BAND_STEP = 1.6  # vertical distance between bands, in the units of y (a band spans 0..1)
+
+
 def _graph_layout(net) -> dict[int, tuple[float, float]]:
-    """x = the node's depth (longest path from an input), y spread within each depth."""
+    """x = the node's depth (longest path from an input), y spread within each depth.
+
+    Depths beyond ``_GRAPH_BAND`` columns fold into bands below (like lines of
+    text), so a deep network stays a readable width.
+    """
     depth: dict[int, int] = {}
     for node in net.nodes:
         depth[id(node)] = max((depth[id(p)] + 1 for p in node.inputs), default=0)
@@ -1051,15 +1059,18 @@ def _graph_layout(net) -> dict[int, tuple[float, float]]:
     xy = {}
     for d, column in columns.items():
         n = len(column)
+        band, x = divmod(d, _GRAPH_BAND)
         for r, node in enumerate(column):
-            xy[id(node)] = (float(d), 0.5 if n == 1 else 1.0 - r / (n - 1))
+            y = 0.5 if n == 1 else 1.0 - r / (n - 1)
+            xy[id(node)] = (float(x), y - band * _BAND_STEP)
     return xy
 
 
 def plot_graph(net, save=None):
     """A graph network drawn as its graph: one box per node, one arrow per connection.
 
-    Columns are depths (the longest path from an input); inputs are green
+    Columns are depths (the longest path from an input), ten to a band (a
+    deeper graph continues in the band below); inputs are green
     boxes, ``Dense`` and other layers white boxes with their name, widths and
     activation, ``Embedding`` lilac boxes, merges (``Add`` +, ``Multiply`` ×,
     ``Concatenate`` ‖) orange circles; outputs have a thick border. Nodes
@@ -1085,8 +1096,14 @@ def plot_graph(net, save=None):
 
     xy = _graph_layout(net)
     n_cols = 1 + int(max(x for x, _ in xy.values()))
-    n_rows = max(sum(1 for v in xy.values() if v[0] == c) for c in range(n_cols))
-    fig = _figure((max(6.5, 2.3 * n_cols), max(3.5, 1.3 * n_rows + 1.2)))
+    n_bands = 1 + int(round(-min(y for _, y in xy.values()) / _BAND_STEP + 0.49))
+    cells: dict[tuple[float, int], int] = {}  # nodes per (column, band)
+    for x, y in xy.values():
+        key = (x, int(math.floor((1.0 - y) / _BAND_STEP)))
+        cells[key] = cells.get(key, 0) + 1
+    n_rows = max(cells.values())
+    height = n_bands * max(2.3, 1.3 * n_rows) + 1.2
+    fig = _figure((max(6.5, 2.3 * n_cols), max(3.5, height)))
     ax = fig.add_subplot()
     by_layer: dict[int, list] = {}
     for node in net.nodes:
@@ -1124,8 +1141,9 @@ def plot_graph(net, save=None):
                 xy[id(parent)], xy[id(node)], patchA=patches[id(parent)],
                 patchB=patches[id(node)], arrowstyle="-|>", mutation_scale=12, color="0.35",
                 lw=1.2, zorder=2, shrinkA=1, shrinkB=1,
-                connectionstyle="arc3,rad=0.0" if xy[id(parent)][0] + 1 == xy[id(node)][0]
-                else "arc3,rad=-0.25",  # a skip over columns bends around what it skips
+                connectionstyle="arc3,rad=-0.25" if xy[id(parent)][1] == xy[id(node)][1]
+                and xy[id(node)][0] - xy[id(parent)][0] > 1
+                else "arc3,rad=0.0",  # a skip along a row bends around what it skips
             )  # fmt: skip
             ax.add_patch(arrow)
             edges.append((parent.name, node.name))
@@ -1136,7 +1154,7 @@ def plot_graph(net, save=None):
             ax.text(x, y - half_h - 0.03, f"shares the layer of {names[0]}", ha="center",
                     va="top", fontsize=7, color=shared_color[name], zorder=4)  # fmt: skip
     ax.set_xlim(-0.5, n_cols - 0.5)
-    ax.set_ylim(-0.3, 1.25)
+    ax.set_ylim(-0.3 - (n_bands - 1) * _BAND_STEP, 1.25)
     ax.axis("off")
     ins, outs = ", ".join(net.input_names), ", ".join(net.output_names)
     ax.set_title(
