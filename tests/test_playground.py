@@ -316,3 +316,143 @@ def test_bad_features_give_an_error_and_the_socket_keeps_working(client, feature
         ws.send_json({"type": "step"})  # the old network is still there and trains
         u = ws.receive_json()
         assert u["type"] == "update" and u["epoch"] == 1 and len(u["weights"][0]) == 3
+
+
+# -- the server as the command line runs it (issue 14: hostile requests, --port) ----------
+@pytest.fixture(scope="module")
+def live_server():
+    """The app served by uvicorn on a free loopback port, as `chainrule playground` serves it."""
+    import threading
+    import time
+
+    uvicorn = pytest.importorskip("uvicorn")
+    from chainrule.playground.app import MAX_MESSAGE_BYTES, bind
+
+    sock = bind("127.0.0.1", 0)
+    config = uvicorn.Config(create_app(), log_level="critical", ws_max_size=MAX_MESSAGE_BYTES)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the playground server did not start"
+        time.sleep(0.02)
+    yield sock.getsockname()[1]
+    server.should_exit = True
+    thread.join(timeout=5)
+    sock.close()
+
+
+def _handshake(port: int, origin: str) -> str:
+    """The status line the server answers to a WebSocket upgrade with this Origin."""
+    import socket
+
+    request = (
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"Origin: {origin}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(request.encode("latin-1"))
+        return s.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "origin, status",
+    [
+        ("http://[::1", "403"),  # not a URL: urlsplit raises, once a 500 with a traceback
+        ("http://[zz]:80", "403"),
+        ("https://evil.example", "403"),
+        ("null", "403"),
+        ("http://127.0.0.1:8000", "101"),
+        ("http://localhost:1234", "101"),
+    ],
+)
+def test_origin_header_is_checked_without_a_server_error(live_server, origin, status):
+    assert _handshake(live_server, origin).split()[1] == status
+
+
+def test_a_binary_frame_is_answered_with_close_code_1003(live_server):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    with connect(f"ws://127.0.0.1:{live_server}/ws", open_timeout=5) as ws:
+        assert '"hello"' in ws.recv(timeout=5)
+        ws.send(b"\x00\x01binary")
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                ws.recv(timeout=5)
+        assert info.value.rcvd is not None, "no close frame from the server"
+        assert info.value.rcvd.code == 1003 and "text" in info.value.rcvd.reason
+
+
+def test_a_message_over_the_size_limit_is_refused_with_1009(live_server):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from chainrule.playground.app import MAX_MESSAGE_BYTES
+
+    with connect(f"ws://127.0.0.1:{live_server}/ws", open_timeout=5, max_size=None) as ws:
+        ws.recv(timeout=5)
+        ws.send('{"type": "config", "x": "' + "a" * MAX_MESSAGE_BYTES + '"}')
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                ws.recv(timeout=5)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "65536"])
+def test_cli_refuses_a_port_out_of_range_in_one_line(port, capsys):
+    from chainrule.cli import main
+
+    assert main(["playground", "--port", port, "--no-browser"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "--port" in err and "0 to 65535" in err and port in err, err
+
+
+def test_cli_says_when_the_port_is_in_use(capsys):
+    import socket
+
+    from chainrule.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["playground", "--port", str(port), "--no-browser"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"127.0.0.1:{port}" in err and "--port 0" in err, err
+
+
+def test_port_0_prints_the_port_the_system_chose(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainrule.cli", "playground", "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "http://127.0.0.1:" in line, (line, proc.stderr.read() if proc.poll() else "")
+        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+        assert port != 0
+        for _ in range(100):  # uvicorn starts serving on the bound socket
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    assert r.status == 200 and "chainrule playground" in r.read().decode()
+                break
+            except OSError:
+                __import__("time").sleep(0.05)
+        else:
+            raise AssertionError(f"nothing answers on the printed port {port}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

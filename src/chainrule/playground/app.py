@@ -122,6 +122,7 @@ GRID = 40
 UNIT_GRID = 12  # each hidden unit's output over the input plane, drawn in its node
 MAX_UNIT_MAPS = 64  # hidden units beyond this: no per-unit maps (bounded message size)
 TRACE_POINTS = 4
+MAX_MESSAGE_BYTES = 1 << 18  # a page's message (an uploaded CSV included) is at most 256 KiB
 
 DEFAULTS: dict[str, Any] = {
     "dataset": "spirals",
@@ -554,6 +555,19 @@ def _is_ack(raw: str) -> bool:
 _LOCAL = {"127.0.0.1", "localhost", "::1"}
 
 
+def origin_allowed(origin: str | None) -> bool:
+    """Whether a WebSocket may open from this ``Origin``: none (not a browser) or loopback.
+
+    A header that is not a URL at all (``http://[::1``) is refused like a foreign one.
+    """
+    if origin is None:
+        return True
+    try:
+        return urlsplit(origin).hostname in _LOCAL
+    except ValueError:
+        return False
+
+
 def create_app(max_sessions: int = MAX_SESSIONS, tick_seconds: float = 0.1):
     """The Starlette app. ``app.state.sessions`` maps a session id to its :class:`Session`."""
     from starlette.applications import Starlette
@@ -568,9 +582,10 @@ def create_app(max_sessions: int = MAX_SESSIONS, tick_seconds: float = 0.1):
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     async def websocket_endpoint(websocket):
-        origin = websocket.headers.get("origin")
-        if origin and urlsplit(origin).hostname not in _LOCAL:
-            await websocket.close(code=1008)  # another web site must not drive a local session
+        if not origin_allowed(websocket.headers.get("origin")):
+            # another web site must not drive a local session; closing before the
+            # handshake answers HTTP 403 (a malformed Origin too, never a 500)
+            await websocket.close(code=1008)
             return
         await websocket.accept()
         if len(sessions) >= max_sessions:
@@ -614,8 +629,14 @@ def create_app(max_sessions: int = MAX_SESSIONS, tick_seconds: float = 0.1):
             await websocket.send_json(hello())
             while True:
                 try:
-                    raw = await websocket.receive_text()
-                except (WebSocketDisconnect, RuntimeError, KeyError):
+                    frame = await websocket.receive()
+                except (WebSocketDisconnect, RuntimeError):
+                    break
+                if frame["type"] == "websocket.disconnect":
+                    break
+                raw = frame.get("text")
+                if raw is None:  # a binary frame: the protocol is JSON text only
+                    await websocket.close(code=1003, reason="text frames only (JSON messages)")
                     break
                 if _is_ack(raw):
                     page_ready.set()
@@ -645,29 +666,80 @@ def create_app(max_sessions: int = MAX_SESSIONS, tick_seconds: float = 0.1):
     return app
 
 
+def check_port(port) -> int:
+    """``port`` as an int from 0 to 65535 (0: the system picks a free one), else ValueError."""
+    text = str(port).strip()
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or isinstance(port, bool) or not 0 <= value <= 65535:
+        raise ValueError(
+            f"--port must be a whole number from 0 to 65535 (0 picks a free port), got {text!r}"
+        )
+    return value
+
+
+def bind(host: str, port: int):
+    """A listening socket on ``host:port``; a port in use is a one-line ``ValueError``."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        raise ValueError(
+            f"cannot listen on {host}:{port} ({why}); choose another --port, or --port 0 "
+            "for a free one"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def main(port: int = 8000, open_browser: bool = True, host: str = "127.0.0.1") -> None:
-    """Serve the playground on loopback until interrupted (Ctrl-C)."""
+    """Serve the playground on loopback until interrupted (Ctrl-C).
+
+    The socket is bound before anything is printed, so the address printed is the real
+    one (``--port 0`` prints the port the system chose).
+    """
+    port = check_port(port)
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "the playground needs Starlette and uvicorn: pip install 'chainrule[playground]'"
         ) from exc
+    sock = bind(host, port)
+    port = sock.getsockname()[1]
     url = f"http://{host}:{port}/"
-    print(f"chainrule playground on {url}  (Ctrl-C to stop)")
+    print(f"chainrule playground on {url}  (Ctrl-C to stop)", flush=True)
     if open_browser:
         import threading
         import webbrowser
 
         threading.Timer(0.8, webbrowser.open, args=(url,)).start()
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning", ws_max_size=1 << 16)
+    config = uvicorn.Config(create_app(), log_level="warning", ws_max_size=MAX_MESSAGE_BYTES)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 if __name__ == "__main__":  # pragma: no cover
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m chainrule.playground.app")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", default="8000")
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
-    main(args.port, not args.no_browser)
+    try:
+        main(args.port, not args.no_browser)
+    except ValueError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    except KeyboardInterrupt:
+        pass
