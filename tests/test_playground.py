@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 
@@ -18,11 +20,37 @@ UPDATE_KEYS = {
     "running",
     "train_loss",
     "test_loss",
-    "weights",
-    "biases",
-    "layers",
-    "verdicts",
+    "train_acc",
+    "test_acc",
+    "params",
+    "widths",
+    "output",
 }
+
+
+def f32(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4")
+
+
+def params(u: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (W, b) of every Dense layer, from an update's float32 bytes."""
+    flat, w, out = f32(u["params"]), u["widths"], []
+    for a, b in zip(w[:-1], w[1:]):
+        out.append((flat[: a * b].reshape(a, b), flat[a * b : a * b + b]))
+        flat = flat[a * b + b :]
+    assert flat.size == 0
+    return out
+
+
+def proba(u: dict) -> np.ndarray:
+    """The class probabilities over the grid, from an update's bytes (to 1/255)."""
+    o = u["output"]
+    q = np.frombuffer(base64.b64decode(o["p"]), dtype=np.uint8) / 255.0
+    return np.c_[1 - q, q] if o["k"] == 2 else q.reshape(-1, o["k"])
+
+
+def shapes(u: dict) -> list[tuple[int, int]]:
+    return [w.shape for w, _ in params(u)]
 
 
 @pytest.fixture
@@ -65,22 +93,26 @@ def test_step_returns_an_update_whose_boundary_is_the_networks_prediction(client
         ws.send_json({"type": "step"})
         u = ws.receive_json()
         assert u["type"] == "update" and UPDATE_KEYS <= set(u) and u["epoch"] == 1
-        assert [np.shape(w) for w in u["weights"]] == [(2, 5), (5, 3), (3, 2)]
-        assert len(u["layers"]) == 3 and u["layers"][0]["dead_fraction"] is None
-        b = u["boundary"]
-        assert b["size"] == GRID and b["n_classes"] == 2 and len(b["proba"]) == GRID * GRID * 2
+        assert shapes(u) == [(2, 5), (5, 3), (3, 2)]
+        layers = u["diagnosis"]["layers"]
+        assert len(layers) == 3 and layers[0]["dead_fraction"] is None
+        b = u["output"]
+        assert b["size"] == GRID and b["k"] == 2
 
         (session,) = client.app_state.sessions.values()
         expected = session.net.predict_proba(session.grid_points())
-        np.testing.assert_allclose(np.reshape(b["proba"], (-1, 2)), expected, atol=1e-4)
-        # the weights on the page are the network's
-        np.testing.assert_allclose(u["weights"][1], session.net.layers[1].weight.value, atol=1e-3)
-        maps = u["unit_maps"]  # each hidden unit's output over the input plane
-        assert [np.shape(m) for m in maps["maps"]] == [
-            (5, maps["size"] ** 2),
-            (3, maps["size"] ** 2),
-        ]
-        assert np.all(np.abs(maps["maps"][0]) <= 1)  # tanh units
+        np.testing.assert_allclose(proba(u), expected, atol=0.5 / 255 + 1e-6)
+        # the weights on the page are the network's, exactly (float32 bytes)
+        for (w, b_), layer in zip(params(u), session.net.layers):
+            np.testing.assert_array_equal(w, layer.weight.value)
+            np.testing.assert_array_equal(b_, layer.bias.value)
+        maps = u["unit_maps"]  # each hidden unit's output over the input plane, int8-scaled
+        q = np.frombuffer(base64.b64decode(maps["q"]), dtype=np.int8).reshape(8, -1)
+        assert q.shape[1] == maps["size"] ** 2 and len(maps["scale"]) == 8
+        first = q[:5] / 127 * np.array(maps["scale"][:5])[:, None]
+        grid = session.grid_points(maps["size"])
+        expected = session.net.layers[0].forward(grid).T  # tanh units of layer 1
+        np.testing.assert_allclose(first, expected, atol=max(maps["scale"]) / 254 + 1e-6)
 
 
 def test_export_gives_a_model_file_that_loads_and_predicts_the_same(client, tmp_path):
@@ -144,9 +176,9 @@ def test_weight_message_returns_the_traced_chain_rule_product(client):
     with client.websocket_connect("/ws") as ws:
         receive_until(ws, "hello")
         configure(ws, dataset="xor", hidden=[3])
-        ws.send_json({"type": "weight", "layer": 0, "i": 1, "j": 2})
+        ws.send_json({"type": "select", "layer": 0, "i": 1, "j": 2})
         m = ws.receive_json()
-        assert m["type"] == "weight", m
+        assert m["type"] == "chain" and m["epoch"] == 0, m
         assert "dL/dW1[1,2] = Σ_n dL/da1[n,2]" in m["text"] and "sum =" in m["text"]
         (session,) = client.app_state.sessions.values()
         net, n = session.net, m["n_points"]
@@ -165,7 +197,7 @@ def test_weight_message_returns_the_traced_chain_rule_product(client):
         ({"type": "config", "lr": "abc"}, "lr must be a number"),
         ({"type": "config", "hidden": [128] * 8}, "parameters"),
         ({"type": "config", "hidden": [4096]}, "units"),
-        ({"type": "weight", "layer": 7, "i": 0, "j": 0}, "layer must be"),
+        ({"type": "select", "layer": 7, "i": 0, "j": 0}, "layer must be"),
         ({"type": "dance"}, "unknown message type"),
     ],
 )
@@ -265,8 +297,7 @@ def test_features_set_the_input_width_and_the_boundary_uses_them(client):
         assert data["config"]["features"] == ["x1", "x2", "x1*x2"]
         assert np.shape(data["X_train"])[1] == 2  # the raw points, drawn on the input plane
         u = receive_until(ws, "update")
-        assert u["features"] == ["x1", "x2", "x1*x2"]
-        assert [np.shape(w) for w in u["weights"]] == [(3, 4), (4, 2)]
+        assert shapes(u) == [(3, 4), (4, 2)]
         ws.send_json({"type": "step"})
         u = receive_until(ws, "update")
         (session,) = client.app_state.sessions.values()
@@ -275,7 +306,7 @@ def test_features_set_the_input_width_and_the_boundary_uses_them(client):
         assert grid.shape == (GRID * GRID, 2)
         feats = np.c_[grid, grid[:, 0] * grid[:, 1]]
         expected = session.net.predict_proba(feats)
-        np.testing.assert_allclose(np.reshape(u["boundary"]["proba"], (-1, 2)), expected, atol=1e-4)
+        np.testing.assert_allclose(proba(u), expected, atol=0.5 / 255 + 1e-6)
         assert session.net.preprocessing_["feature_names"] == ["x1", "x2", "x1*x2"]
         ws.send_json({"type": "export"})
         assert receive_until(ws, "export")["feature_names"] == ["x1", "x2", "x1*x2"]
@@ -290,7 +321,7 @@ def test_squared_features_make_circles_linearly_separable(client):
         first = configure(
             ws, dataset="circles", hidden=[], features=["x1^2", "x2^2"], lr=0.1, noise=0.05
         )
-        assert [np.shape(w) for w in first["weights"]] == [(2, 2)]  # no hidden layer
+        assert shapes(first) == [(2, 2)]  # no hidden layer
         for _ in range(60):
             ws.send_json({"type": "step"})
             u = receive_until(ws, "update")
@@ -315,7 +346,7 @@ def test_bad_features_give_an_error_and_the_socket_keeps_working(client, feature
         assert m["type"] == "error" and words in m["message"], m
         ws.send_json({"type": "step"})  # the old network is still there and trains
         u = ws.receive_json()
-        assert u["type"] == "update" and u["epoch"] == 1 and len(u["weights"][0]) == 3
+        assert u["type"] == "update" and u["epoch"] == 1 and shapes(u)[0][0] == 3
 
 
 # -- the server as the command line runs it (issue 14: hostile requests, --port) ----------
