@@ -487,3 +487,202 @@ def test_port_0_prints_the_port_the_system_chose(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# -- the session's own training loop, step mode, verdicts and data (issue 16) ---------------
+def _session(**cfg):
+    from chainrule.playground.session import Session, validate
+
+    s = Session()
+    s.configure(validate({"type": "config", **cfg}))
+    return s
+
+
+def _torch_grads(session, rows, l1=0.0, l2=0.0):
+    """dL/dparam of the (penalised) batch loss by PyTorch autograd: an independent reference."""
+    torch = pytest.importorskip("torch")
+    import chainrule as cr
+
+    module = cr.export.to_torch(session.net).double()
+    x = torch.tensor(session.F_train[rows], dtype=torch.float64)
+    y = torch.tensor(session.y_train[rows])
+    out = module(x)
+    if session.task == "classify":
+        loss = torch.nn.functional.cross_entropy(out, y.long())
+    else:
+        loss = torch.mean((out.reshape(-1) - y.double()) ** 2)
+    weights = [p for name, p in module.named_parameters() if name.endswith("weight")]
+    penalty = sum(l1 * w.abs().sum() + 0.5 * l2 * (w * w).sum() for w in weights)
+    (loss + penalty).backward()
+    # torch Linear weights are (out, in): transpose to chainrule's (in, out)
+    return [
+        (p.grad.T.numpy() if name.endswith("weight") else p.grad.numpy())
+        for name, p in module.named_parameters()
+    ]
+
+
+@pytest.mark.parametrize("dataset", ["moons", "gaussians"])
+def test_one_sgd_step_with_l1_and_l2_matches_pytorch_autograd(dataset):
+    s = _session(dataset=dataset, hidden=[5, 3], optimizer="sgd", lr=0.1, l1=0.01, l2=0.03)
+    rows = s._next_batch().copy()
+    before = [p.value.astype(np.float64) for p in s.net.parameters()]
+    grads = _torch_grads(s, rows, l1=0.01, l2=0.03)
+    assert s.train_step() and s.batches == 1
+    for b, g, p in zip(before, grads, s.net.parameters()):
+        np.testing.assert_allclose(p.value, b - 0.1 * g, rtol=1e-4, atol=1e-6)
+
+
+def test_l1_drives_weights_to_zero_and_the_update_reports_the_penalty():
+    plain = _session(dataset="circles", hidden=[8], lr=0.03, l1=0.0, l2=0.0)
+    sparse = _session(dataset="circles", hidden=[8], lr=0.03, l1=0.03, l2=0.0)
+    plain.train_epochs(60)
+    sparse.train_epochs(60)
+    small = lambda s: np.mean(np.abs(s.net.layers[0].weight.value) < 0.02)  # noqa: E731
+    assert small(sparse) > small(plain) + 0.2, (small(sparse), small(plain))
+
+
+def test_walk_shows_the_batchs_forward_values_chain_rule_and_real_update():
+    torch = pytest.importorskip("torch")
+    s = _session(dataset="xor", hidden=[3], optimizer="sgd", lr=0.5, l2=0.0)
+    s.selected = {"kind": "weight", "layer": 0, "i": 1, "j": 2}
+    rows = s._next_batch().copy()
+    grads = _torch_grads(s, rows)
+    before = s.net.layers[0].weight.value.copy()
+    fwd = s.walk()
+    assert fwd["phase"] == "forward" and fwd["rows"] == rows.tolist() and s.batches == 0
+    x = torch.tensor(s.F_train[rows[:1]], dtype=torch.float64)
+    h = torch.tanh(
+        x @ torch.tensor(before, dtype=torch.float64)
+        + torch.tensor(s.net.layers[0].bias.value, dtype=torch.float64)
+    )
+    np.testing.assert_allclose(fwd["nodes"][1], h[0].numpy(), atol=1e-4)  # values on nodes
+    assert "z1[0,2]" in fwd["text"] and "L = " in fwd["text"]
+    back = s.walk()
+    assert back["phase"] == "backward"
+    edge = np.frombuffer(base64.b64decode(back["edge_grads"]), dtype="<f4")
+    np.testing.assert_allclose(edge[: 2 * 3].reshape(2, 3), grads[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(back["node_grads"][1], grads[1], rtol=1e-3, atol=1e-5)
+    assert "dL/dW1[1,2] = Σ_n" in back["text"]
+    upd = s.walk()
+    assert upd["phase"] == "update" and s.batches == 1 and upd["batch"] == 1
+    after = s.net.layers[0].weight.value
+    np.testing.assert_allclose(after, before - 0.5 * grads[0], rtol=1e-4, atol=1e-6)
+    delta = np.frombuffer(base64.b64decode(upd["edge_deltas"]), dtype="<f4")[:6].reshape(2, 3)
+    np.testing.assert_allclose(delta, after - before, atol=1e-7)
+    expected = f"{before[1, 2]:.6g} − 0.5·({grads[0][1, 2]:.6g}) = {before[1, 2] - 0.5 * grads[0][1, 2]:.6g}"
+    assert expected in upd["text"], upd["text"]
+
+
+def test_set_edits_a_weight_and_a_bias_and_refuses_bad_values(client):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        configure(ws, dataset="moons", hidden=[4])
+        ws.send_json({"type": "set", "kind": "weight", "layer": 1, "i": 3, "j": 1, "value": -2.5})
+        u = receive_until(ws, "update")
+        assert params(u)[1][0][3, 1] == -2.5 and u["chain"]["value"] == -2.5
+        ws.send_json({"type": "set", "kind": "bias", "layer": 0, "j": 2, "value": "0.75"})
+        assert params(receive_until(ws, "update"))[0][1][2] == 0.75
+        for bad, words in [("abc", "got 'abc'"), (1e9, "between -100 and 100"), (None, "number")]:
+            ws.send_json({"type": "set", "kind": "bias", "layer": 0, "j": 2, "value": bad})
+            m = ws.receive_json()
+            assert m["type"] == "error" and words in m["message"], m
+        ws.send_json({"type": "set", "kind": "bias", "layer": 0, "j": 9, "value": 1})
+        assert "j must be 0 to 3" in ws.receive_json()["message"]
+
+
+def test_verdicts_are_grouped_and_remedies_are_page_controls_once():
+    from chainrule.playground.session import page_verdicts
+
+    cfg = {"lr": 1.0, "activation": "relu", "init": "auto", "hidden": [8, 8, 8]}
+    lines = [
+        f"layer {i}: 100% of ReLU units are dead (8 of 8 output 0 for every sample, so no gradient "
+        "reaches their weights; try a lower learning rate, leaky_relu or he initialisation)"
+        for i in (1, 3, 5, 7, 9, 11)
+    ] + [
+        "no gradient reaches layer 0: its weight gradient is exactly 0 (dead ReLU units block every "
+        "path; try leaky_relu, he initialisation or a lower learning rate)"
+    ]
+    out = page_verdicts(lines, cfg)
+    assert [v["kind"] for v in out] == ["dead", "blocked"]
+    assert out[0]["text"].startswith("layer 1 (100%), layer 3 (100%), layer 5 (100%)")
+    labels = [r["label"] for v in out for r in v["remedies"]]
+    assert len(labels) == len(set(labels))  # each remedy once
+    settings = {json_key for v in out for r in v["remedies"] for json_key in r["set"]}
+    assert settings <= {"lr", "activation", "init", "hidden"}  # controls the page has
+    assert {"label": "lower the learning rate", "set": {"lr": 0.1}} in out[0]["remedies"]
+    # "he initialisation" is what "auto" already gives relu: not offered
+    assert "use he initialisation" not in labels
+
+
+@pytest.mark.parametrize(
+    "text, problem, words",
+    [
+        ("", "classify", "is empty"),
+        ("a,b\n" + "1,2\n" * 12, "classify", "has 2 columns"),
+        ("x,y,c\n" + "1,2,a\n" * 5, "classify", "5 data rows; it needs at least 10"),
+        ("x,y,c\n" + "1,2,a\n" * 10 + "1,2\n", "classify", "row 12 of t.csv has 2 cells"),
+        ("x,y,c\n" + "1,2,a\n" * 10 + "nan,2,b\n", "classify", "x is 'nan', not a finite number"),
+        ("x,y,c\n" + "".join(f"{i},{i % 3},a\n" for i in range(12)), "classify", "one class"),
+        ("".join(f"{i},{i % 3},{i}\n" for i in range(12)), "classify", "12 distinct values"),
+        (
+            "x,y,v\n" + "".join(f"{i},{i % 3},hot\n" for i in range(12)),
+            "regress",
+            "'hot', not a finite",
+        ),
+        (
+            "x,y,v\n" + "".join(f"1,{i % 3},{i}\n" for i in range(12)),
+            "regress",
+            "same value in every row",
+        ),
+        ("x,y,v\n" + "1,2,3\n" * 2001, "regress", "at most 2000"),
+    ],
+)
+def test_csv_upload_is_checked_with_clear_errors(client, text, problem, words):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        ws.send_json({"type": "upload", "csv": text, "problem": problem, "name": "t.csv"})
+        m = ws.receive_json()
+        assert m["type"] == "error" and words in m["message"], m
+        ws.send_json({"type": "config", "dataset": "custom"})
+        assert "no CSV uploaded" in ws.receive_json()["message"]
+
+
+def test_an_uploaded_csv_trains_with_its_class_names(client):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-5, 5, size=(120, 2))
+    label = np.where(X[:, 0] > X[:, 1], "left", "right")
+    text = "a;b;side\n" + "".join(f"{x:.4f};{y:.4f};{c}\n" for (x, y), c in zip(X, label))
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        ws.send_json({"type": "upload", "csv": text, "problem": "classify", "name": "s.csv"})
+        m = ws.receive_json()
+        assert m == {
+            "type": "uploaded",
+            "task": "classify",
+            "rows": 120,
+            "classes": ["left", "right"],
+        }
+        ws.send_json({"type": "config", "dataset": "custom", "hidden": [4], "lr": 0.03})
+        data = receive_until(ws, "data")
+        assert data["classes"] == ["left", "right"] and data["dim"] == 2
+        assert np.abs(np.r_[data["X_train"], data["X_test"]]).max() <= 1.0  # scaled to [-1, 1]
+        receive_until(ws, "update")
+        for _ in range(40):
+            ws.send_json({"type": "step"})
+            u = receive_until(ws, "update")
+        assert u["test_acc"] > 0.9, u["test_acc"]
+
+
+@pytest.mark.parametrize("dataset", ["plane", "gaussians"])
+def test_2d_regression_sets_draw_values_over_the_plane(dataset):
+    s = _session(dataset=dataset, hidden=[8, 8], lr=0.03)
+    first = s.frame(full=True)
+    assert first["train_acc"] is None and first["output"]["kind"] == "value"
+    s.train_epochs(150)
+    u = s.frame()
+    y = np.frombuffer(base64.b64decode(u["output"]["y"]), dtype="<f4")
+    expected = s.net.forward(s.transform(s.grid_points())).reshape(-1)
+    np.testing.assert_array_equal(y, expected)
+    pred = s.net.forward(s.F_test).reshape(-1)
+    r2 = 1 - np.sum((pred - s.y_test) ** 2) / np.sum((s.y_test - s.y_test.mean()) ** 2)
+    assert r2 > 0.8, r2

@@ -791,7 +791,7 @@ class Session:
                     digits=4,
                     max_steps=5_000_000,
                 )
-            self._walk = {"phase": "forward", "idx": idx, "trace": tr}
+            self._walk = {"phase": "forward", "idx": idx, "trace": tr, "batch": self.batches + 1}
             return self._walk_forward()
         if self._walk["phase"] == "forward":
             self._walk["phase"] = "backward"
@@ -807,7 +807,7 @@ class Session:
             "type": "walk",
             "phase": phase,
             "epoch": self.epoch,
-            "batch": self.batches + 1,
+            "batch": w["batch"],
             "rows": [int(r) for r in w["idx"]],
             "n": len(w["idx"]),
             "loss": _f(tr.loss),

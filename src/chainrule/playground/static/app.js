@@ -472,7 +472,8 @@ function layoutNetwork(widths) {
   const nodes = widths.map((n, k) => {
     const gap = Math.min(32, (H - top - bottom) / Math.max(n, 1));
     const size = Math.max(3, Math.min(24, gap - 5));
-    const slant = (k % 2 === 0 ? 1 : -1) * Math.min(6, gap * 0.22);
+    // (a whole column leans at most 24 px: wide layers stand nearly upright)
+    const slant = (k % 2 === 0 ? 1 : -1) * Math.min(6, gap * 0.22, 24 / Math.max(n - 1, 1));
     const mid = top + (H - top - bottom) / 2;
     const out = [];
     for (let i = 0; i < n; i++) {
@@ -481,7 +482,7 @@ function layoutNetwork(widths) {
     }
     return out;
   });
-  return { W, H, widths, nodes, key: widths.join(",") + "@" + W };
+  return { W, H, widths, nodes, colX, key: widths.join(",") + "@" + W };
 }
 
 function edgeList(layout, params) {
@@ -602,7 +603,7 @@ function drawNetwork() {
     }
     g.fillStyle = "#555"; g.textAlign = "center";
     const label = k === 0 ? "input" : k === last ? "output" : `${n} ${state.accepted ? state.accepted.activation : ""}`;
-    g.fillText(label, lay.nodes[k][0].x, 10);
+    g.fillText(label, lay.colX(k), 10);
   });
 }
 
@@ -817,14 +818,19 @@ window.playgroundStats = () => {
     last_draw_ms: Math.round(st.lastDrawMs * 100) / 100,
   };
 };
-// where edge (k, i, j) is drawn, in CSS pixels of the network canvas (for tests)
+// where the middle of edge (k, i, j) is on the page, in CSS pixels of the viewport
 window.playgroundEdgeMidpoint = (k, i, j) => {
-  const lay = state.layout;
+  const lay = state.layout, c = $("network");
   if (!lay) return null;
-  const a = lay.nodes[k][i], b = lay.nodes[k + 1][j];
-  return { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+  const a = lay.nodes[k][i], b = lay.nodes[k + 1][j], r = c.getBoundingClientRect();
+  return { x: r.left + c.clientLeft + (a.x + b.x) / 2, y: r.top + c.clientTop + (a.y + b.y) / 2 };
 };
 window.playgroundSelected = () => state.selected;
+// where node i of column k is drawn, in CSS pixels of the network canvas (for tests)
+window.playgroundNode = (k, i) => {
+  const n = state.layout && state.layout.nodes[k] && state.layout.nodes[k][i];
+  return n ? { x: n.x, y: n.y, size: n.size } : null;
+};
 
 function onWalk(m) {
   state.walk = m;
