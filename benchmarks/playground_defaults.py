@@ -34,6 +34,8 @@ CANDIDATES = {
     "adam 0.01": {"optimizer": "adam", "lr": 0.01, "l2": 0.0},
     "adam 0.01 + l2 0.001": {"optimizer": "adam", "lr": 0.01, "l2": 0.001},
     "adam 0.03 + l2 0.001": {"optimizer": "adam", "lr": 0.03, "l2": 0.001},
+    "adam 0.03 + l2 0.0003": {"optimizer": "adam", "lr": 0.03, "l2": 0.0003},
+    "adam 0.03 + l2 0.0001": {"optimizer": "adam", "lr": 0.03, "l2": 0.0001},
 }
 DATASETS = ["xor", "circles", "moons", "spirals", "blobs", "plane", "gaussians", "sin"]
 DEPTHS = {"8,8": [8, 8], "8,8,8,8": [8, 8, 8, 8]}
@@ -79,6 +81,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=400)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--candidates", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--datasets", nargs="*", default=DATASETS)
+    parser.add_argument("--depths", nargs="*", default=list(DEPTHS))
     args = parser.parse_args()
     t0 = time.perf_counter()
     print(
@@ -91,8 +95,9 @@ def main() -> None:
     for name in args.candidates:
         setting = CANDIDATES[name]
         bad = []
-        for dataset in DATASETS:
-            for depth, hidden in DEPTHS.items():
+        for dataset in args.datasets:
+            for depth in args.depths:
+                hidden = DEPTHS[depth]
                 rows = [run(setting, dataset, seed, hidden, args.epochs) for seed in args.seeds]
                 scores = [r["score"] for r in rows]
                 col = sum(r["collapsed"] or r["diverged"] for r in rows)

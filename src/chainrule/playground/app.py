@@ -75,7 +75,7 @@ def origin_allowed(origin: str | None) -> bool:
         return False
 
 
-def create_app(max_sessions: int = MAX_SESSIONS, tick_seconds: float = 0.012):
+def create_app(max_sessions: int = MAX_SESSIONS, tick_seconds: float = 0.008):
     """The Starlette app. ``app.state.sessions`` maps a session id to its :class:`Session`."""
     from starlette.applications import Starlette
     from starlette.responses import FileResponse

@@ -420,7 +420,7 @@ def _apply_remedy(settings: dict, cfg: dict) -> dict | None:
 class Session:
     """One tab's playground: data, network, optimizer and the training clock."""
 
-    def __init__(self, tick_seconds: float = 0.012) -> None:
+    def __init__(self, tick_seconds: float = 0.008) -> None:
         self.tick_seconds = tick_seconds
         self.cfg: dict | None = None
         self.net: Sequential | None = None

@@ -208,7 +208,10 @@ function wireControls() {
   $("remove-layer").addEventListener("click", () => {
     sendConfig({ hidden: state.accepted.hidden.slice(0, -1) });
   });
-  $("play").addEventListener("click", () => send({ type: state.running ? "pause" : "play" }));
+  $("play").addEventListener("click", () => {
+    if (state.running) $("play").textContent = "pausing…"; // until the server confirms
+    send({ type: state.running ? "pause" : "play" });
+  });
   $("step").addEventListener("click", () => send({ type: "step" }));
   $("walk").addEventListener("click", () => send({ type: "walk" }));
   $("reset").addEventListener("click", () => send({ type: "reset" }));
@@ -466,7 +469,7 @@ function layoutNetwork(widths) {
   const W = Math.max(280, Math.min(620, c.parentElement.clientWidth - 2 || 520));
   const maxN = Math.max(...widths);
   const H = Math.max(240, Math.min(420, 36 + maxN * 30));
-  const left = 70, right = 36, top = 26, bottom = 12;
+  const left = 70, right = 52, top = 26, bottom = 12;
   const cols = widths.length;
   const colX = (k) => left + k * (W - left - right) / Math.max(cols - 1, 1);
   const nodes = widths.map((n, k) => {
@@ -766,7 +769,9 @@ function onChain(m) {
 function onUpdate(u) {
   if (!u.running && state.running) setRunning(false);
   state.pending = u;
-  if (!state.scheduled) { state.scheduled = true; requestAnimationFrame(drawPending); }
+  // drawn at once (the browser paints it at its next frame); the server sends at most
+  // 60 updates a second and only after the last one was acknowledged
+  drawPending();
 }
 
 function drawPending() {
