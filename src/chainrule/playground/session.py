@@ -92,7 +92,7 @@ DEFAULTS: dict[str, Any] = {
     "init": "auto",
     "loss": "auto",
     "optimizer": "adam",
-    "lr": 0.01,
+    "lr": 0.03,
     "batch_size": 16,
     "l1": 0.0,
     "l2": 0.001,

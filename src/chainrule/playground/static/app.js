@@ -565,6 +565,19 @@ function drawNetwork() {
   };
   mark(state.hover && state.hover.kind ? state.hover : null, "rgba(0,0,0,0.45)", 3);
   mark(state.selected, "#111", 3.5);
+  const sel = state.selected;
+  if (edgeValues && sel && sel.kind === "weight" && sel.layer < params.length) {
+    // step mode: the selected edge's number (its gradient, or how far it moved)
+    let at = 0;
+    for (let k = 0; k < sel.layer; k++) at += params[k].nIn * params[k].nOut;
+    const v = edgeValues[at + sel.i * params[sel.layer].nOut + sel.j];
+    const a = lay.nodes[sel.layer][sel.i], b = lay.nodes[sel.layer + 1][sel.j];
+    const text = (walk.phase === "backward" ? "dL/dW " : "ΔW ") + (+v).toPrecision(3);
+    g.font = "bold 11px system-ui, sans-serif";
+    const w = g.measureText(text).width + 6, x = (a.x + b.x) / 2 - w / 2, y = (a.y + b.y) / 2 - 18;
+    g.fillStyle = "rgba(255,255,255,0.92)"; g.fillRect(x, y, w, 14);
+    g.fillStyle = "#111"; g.textAlign = "left"; g.textBaseline = "middle"; g.fillText(text, x + 3, y + 7);
+  }
   // nodes: each one's own output over the input plane, and its bias
   const unitMaps = u._maps !== undefined ? u._maps : (u._maps = maps(u.unit_maps));
   const featureMaps = state.data && state.data._fmaps;
@@ -839,6 +852,11 @@ window.playgroundNode = (k, i) => {
 
 function onWalk(m) {
   state.walk = m;
+  if (!state.selected && state.last) {
+    // the weight the server's text follows when none is chosen: the last layer's first
+    state.selected = { kind: "weight", layer: state.last.widths.length - 2, i: 0, j: 0 };
+    send(Object.assign({ type: "select" }, state.selected));
+  }
   const next = { forward: "backward", backward: "update", update: "forward" }[m.phase];
   $("walk").textContent = `Step batch: ${next}`;
   $("walk-text").textContent = `batch ${m.batch} of epoch ${m.epoch + 1}: rows ${m.rows.slice(0, 8).join(", ")}${m.rows.length > 8 ? "…" : ""} (${m.n} points), loss ${fmt(m.loss)}\n\n${m.text}`;
