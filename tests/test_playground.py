@@ -686,3 +686,19 @@ def test_2d_regression_sets_draw_values_over_the_plane(dataset):
     pred = s.net.forward(s.F_test).reshape(-1)
     r2 = 1 - np.sum((pred - s.y_test) ** 2) / np.sum((s.y_test - s.y_test.mean()) ** 2)
     assert r2 > 0.8, r2
+
+
+def test_walks_adam_update_is_written_out_and_matches_the_real_step():
+    """The text's Adam rule, with its m, v and bias corrections, lands where the engine's
+    own Adam step put the weight."""
+    s = _session(dataset="moons", hidden=[4], lr=0.03, l2=0.001)
+    s.selected = {"kind": "weight", "layer": 1, "i": 2, "j": 0}
+    for _ in range(2):  # two batches: the second shows m and v carried over
+        for _ in range(3):
+            upd = s.walk()
+    lines = upd["text"].splitlines()
+    assert "Adam, step t = 2" in upd["text"]
+    formula = next(x for x in lines if "← W2[2,0] − lr·m̂/(√v̂ + ε)" in x).rsplit("= ", 1)[1]
+    actual = lines[-1].split("→ ")[1].split()[0]
+    assert float(formula) == pytest.approx(float(actual), rel=1e-5), upd["text"]
+    assert float(actual) == pytest.approx(float(s.net.layers[1].weight.value[2, 0]), rel=1e-5)

@@ -843,6 +843,9 @@ class Session:
     def _walk_update(self) -> dict:
         w = self._walk
         before = [p.value.copy() for p in self.net.parameters()]
+        state_before = [
+            {k: v.copy() for k, v in st.items()} for st in getattr(self.opt, "state", [])
+        ]
         grads_traced = w["trace"]
         self.net.train()
         with np.errstate(all="ignore"), _blas_one_thread():
@@ -883,6 +886,10 @@ class Session:
             lines.append(
                 f"  {name} ← {name} − lr·grad = {b:.6g} − {lr:g}·({g:.6g}) = {b - lr * g:.6g}"
             )
+        elif self._is_plain_adam():
+            index = 2 * k + (0 if sel["kind"] == "weight" else 1)
+            where = (sel["i"], sel["j"]) if sel["kind"] == "weight" else (sel["j"],)
+            lines += self._adam_lines(name, index, where, state_before, b, g)
         else:
             lines.append(
                 f"  {self.cfg['optimizer']} scales the step by its running averages of the gradient"
@@ -890,6 +897,34 @@ class Session:
         lines.append(f"  {name}: {b:.6g} → {a:.6g}  (change {a - b:+.6g})")
         msg["text"] = "\n".join(lines)
         return msg
+
+    def _is_plain_adam(self) -> bool:
+        opt = self.opt
+        return (
+            type(opt).__name__ == "Adam"
+            and not opt.amsgrad
+            and not opt.weight_decay
+            and all("exp_avg" in st for st in opt.state)
+        )
+
+    def _adam_lines(self, name, index, where, state_before, b, g) -> list[str]:
+        """Adam's update of one number, written out with its running averages."""
+        opt = self.opt
+        t, (b1, b2), eps, lr = opt.step_count, opt.betas, opt.eps, float(opt.lr)
+        prev = state_before[index] if index < len(state_before) else {}
+        m0 = float(prev["exp_avg"][where]) if "exp_avg" in prev else 0.0
+        v0 = float(prev["exp_avg_sq"][where]) if "exp_avg_sq" in prev else 0.0
+        m = b1 * m0 + (1 - b1) * g
+        v = b2 * v0 + (1 - b2) * g * g
+        mh, vh = m / (1 - b1**t), v / (1 - b2**t)
+        return [
+            f"  Adam, step t = {t} (β1 = {b1:g}, β2 = {b2:g}, ε = {eps:g}):",
+            f"  m = β1·m + (1−β1)·grad = {b1:g}·({m0:.6g}) + {1 - b1:.3g}·({g:.6g}) = {m:.6g}",
+            f"  v = β2·v + (1−β2)·grad² = {b2:g}·({v0:.6g}) + {1 - b2:.3g}·({g:.6g})² = {v:.6g}",
+            f"  m̂ = m/(1−β1^t) = {mh:.6g},  v̂ = v/(1−β2^t) = {vh:.6g}",
+            f"  {name} ← {name} − lr·m̂/(√v̂ + ε) = {b:.6g} − {lr:g}·({mh:.6g})/({math.sqrt(vh):.6g} + {eps:g})"
+            f" = {b - lr * mh / (math.sqrt(vh) + eps):.6g}",
+        ]
 
     def _walk_text(self, phase: str, tr) -> str:
         s = self.selected or {"kind": "weight", "layer": len(self.dense) - 1, "i": 0, "j": 0}

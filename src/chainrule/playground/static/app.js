@@ -469,7 +469,7 @@ function layoutNetwork(widths) {
   const W = Math.max(280, Math.min(620, c.parentElement.clientWidth - 2 || 520));
   const maxN = Math.max(...widths);
   const H = Math.max(240, Math.min(420, 36 + maxN * 30));
-  const left = 70, right = 52, top = 26, bottom = 12;
+  const left = 70, right = 66, top = 26, bottom = 12;
   const cols = widths.length;
   const colX = (k) => left + k * (W - left - right) / Math.max(cols - 1, 1);
   const nodes = widths.map((n, k) => {
