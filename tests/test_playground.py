@@ -702,3 +702,20 @@ def test_walks_adam_update_is_written_out_and_matches_the_real_step():
     actual = lines[-1].split("→ ")[1].split()[0]
     assert float(formula) == pytest.approx(float(actual), rel=1e-5), upd["text"]
     assert float(actual) == pytest.approx(float(s.net.layers[1].weight.value[2, 0]), rel=1e-5)
+
+
+def test_a_diverged_run_stops_says_why_and_offers_a_lower_rate(client):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        configure(ws, dataset="sin", hidden=[8], activation="identity", optimizer="sgd", lr=100)
+        ws.send_json({"type": "play"})
+        assert receive_until(ws, "status")["running"] is True
+        status = receive_until(ws, "status")  # stopped by itself
+        assert status["running"] is False
+        u = receive_until(ws, "update")
+        (v,) = [v for v in u["diagnosis"]["verdicts"] if v["kind"] == "diverged"]
+        assert v["text"].startswith("training stopped: the loss became") and "epoch 1" in v["text"]
+        assert v["remedies"] == [{"label": "lower the learning rate", "set": {"lr": 10.0}}]
+        assert np.isfinite(f32(u["params"])).all()  # the weights from before the blow-up
+        ws.send_json({"type": "play"})  # cannot play on: reset or change a setting first
+        assert receive_until(ws, "status")["running"] is False

@@ -374,9 +374,11 @@ def page_verdicts(lines: list[str], cfg: dict) -> list[dict]:
     seen: set[str] = set()
     for kind in order:
         g = groups[kind]
-        text = g["meaning"]
-        if g["where"]:
-            text = ", ".join(g["where"]) + ": " + text
+        if g["where"]:  # one kind of problem in several layers: one line
+            text = ", ".join(g["where"]) + ": " + g["meaning"]
+        else:  # the library's own sentence, its numbers kept, its remedies as buttons
+            first = g["detail"][0]
+            text = first.split(" (", 1)[0] if " (" in first else first
         remedies = []
         for label, settings in g["remedies"]:
             applied = _apply_remedy(settings, cfg)
