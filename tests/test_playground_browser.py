@@ -197,8 +197,9 @@ def test_the_largest_network_answers_pause_within_200ms(page, shots):
     _report("largest network (2-128-128-128-2, batch 1), playing", stats)
     _report("largest network: click on Pause to the page showing Play (ms)", round(waited, 1))
     assert waited < 1000, waited  # 200 ms is the goal, measured; CI machines vary
+    page.wait_for_timeout(300)  # the final state comes once the burst in flight has ended
     epoch = page.text_content("#epoch")
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(400)
     assert page.text_content("#epoch") == epoch  # it really stopped
     page.screenshot(path=str(shots / "pg-largest-1280.png"), full_page=True)
 

@@ -176,6 +176,7 @@ function sendConfig(changes) {
 
 function setRunning(running) {
   state.running = running;
+  if (!running) state.pausing = false;
   $("play").innerHTML = running ? "&#10074;&#10074; Pause" : "&#9654; Play";
 }
 
@@ -209,7 +210,7 @@ function wireControls() {
     sendConfig({ hidden: state.accepted.hidden.slice(0, -1) });
   });
   $("play").addEventListener("click", () => {
-    if (state.running) $("play").textContent = "pausing…"; // until the server confirms
+    if (state.running) { $("play").textContent = "pausing…"; state.pausing = true; } // until the server confirms
     send({ type: state.running ? "pause" : "play" });
   });
   $("step").addEventListener("click", () => send({ type: "step" }));
@@ -501,6 +502,20 @@ function edgeList(layout, params) {
   return edges;
 }
 
+const MAX_EDGES = 1500; // per pair of layers: wider ones draw only their strongest edges
+
+// the |w| above which about `keep` of the values lie: a 256-bin histogram, no sorting
+function strongestCut(W, keep) {
+  let top = 0;
+  for (let q = 0; q < W.length; q++) { const a = Math.abs(W[q]); if (a > top) top = a; }
+  if (top === 0) return 0;
+  const bins = new Uint32Array(256), scale = 255.999 / top;
+  for (let q = 0; q < W.length; q++) bins[(Math.abs(W[q]) * scale) | 0]++;
+  let count = 0;
+  for (let b = 255; b >= 0; b--) { count += bins[b]; if (count >= keep) return b / scale; }
+  return 0;
+}
+
 function drawNetwork() {
   const u = state.last;
   if (!u) return;
@@ -526,10 +541,7 @@ function drawNetwork() {
     const A = lay.nodes[k], B = lay.nodes[k + 1], n = p.nIn * p.nOut;
     const dense = n > 256; // wide layers: thinner, fainter edges, and only the strongest ones
     let cut = 0;
-    if (n > 2500) {
-      const mags = Float32Array.from(p.W, Math.abs).sort();
-      cut = mags[n - 2500];
-    }
+    if (n > MAX_EDGES) cut = strongestCut(p.W, MAX_EDGES);
     const paths = [];
     for (let s = 0; s < 2 * BUCKETS; s++) paths.push(new Path2D());
     for (let i = 0; i < p.nIn; i++) for (let j = 0; j < p.nOut; j++) {
@@ -543,7 +555,7 @@ function drawNetwork() {
     for (let s = 0; s < 2 * BUCKETS; s++) {
       const b = s % BUCKETS, m = (b + 0.5) / BUCKETS;
       g.strokeStyle = s < BUCKETS ? POS : NEG;
-      g.lineWidth = dense ? 0.3 + 1.2 * m : 0.8 + 4.5 * m;
+      g.lineWidth = dense ? 0.4 + 0.6 * m : 0.8 + 4.5 * m;
       g.globalAlpha = dense ? 0.15 + 0.5 * m : 0.35 + 0.55 * m;
       g.stroke(paths[s]);
     }
@@ -781,6 +793,7 @@ function onChain(m) {
 // ---------------------------------------------------------------- updates and drawing
 function onUpdate(u) {
   if (!u.running && state.running) setRunning(false);
+  if (state.pausing && u.running) return; // Pause was clicked: the page waits for its answer
   state.pending = u;
   // drawn at once (the browser paints it at its next frame); the server sends at most
   // 60 updates a second and only after the last one was acknowledged
@@ -896,6 +909,7 @@ function onMessage(event) {
     onUpdate(m);
   } else if (m.type === "status") {
     setRunning(m.running);
+    if (m.epoch !== undefined) $("epoch").textContent = m.epoch; // where it stopped
   } else if (m.type === "chain") {
     onChain(m);
   } else if (m.type === "walk") {
