@@ -927,6 +927,7 @@ function onMessage(event) {
       sendConfig(Object.assign({}, state.defaults));
     } else {
       showConfig(state.accepted); // the controls go back to what the network has
+      writeHash(); // and so does the address, if a bad value was typed into it
     }
   }
 }
