@@ -221,6 +221,10 @@ def test_invalid_values_never_reach_the_url_and_the_error_echoes_them(page):
     page.dispatch_event("#layer-editor input[data-layer='1']", "change")
     page.wait_for_function("document.getElementById('error').textContent.includes('500')")
     assert "500" not in page.url and page.input_value("#layer-editor input[data-layer='1']") == "8"
+    # a bad value typed into the address: refused, echoed, and the address is put back
+    page.evaluate("location.hash = '#lr=zzz'")
+    page.wait_for_function("document.getElementById('error').textContent.includes('zzz')")
+    page.wait_for_function("!location.hash.includes('zzz') && location.hash.includes('lr=')")
     # the learning rate is a list of values: it cannot hold an invalid one
     assert page.eval_on_selector("#lr", "e => e.tagName") == "SELECT"
     page.select_option("#lr", "0.03")
@@ -336,7 +340,7 @@ def test_step_mode_walks_one_batch_forward_backward_and_update(page, shots):
     page.goto_playground("#dataset=xor&hidden=3")
     page.click("#walk")
     page.wait_for_function(
-        "document.getElementById('walk-text').textContent.includes('forward pass')"
+        "document.getElementById('walk-text').textContent.includes('forward pass of a batch')"
     )
     assert "Step batch: backward" in page.text_content("#walk")
     before = _image(page, "#network")
