@@ -13,9 +13,9 @@ const REG_VALUES = [0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const state = {
   ws: null, options: null, defaults: null, limits: null,
   accepted: null, // the last configuration the server accepted: the controls show it
-  running: false, data: null, last: null, pending: null, scheduled: false,
+  running: false, pausing: false, data: null, last: null, pending: null,
   history: [], selected: null, hover: null, layout: null, walk: null,
-  diagnosis: null, chain: null, booted: false,
+  chain: null,
   stats: { draws: [], lastDrawMs: 0, epochs: [] },
 };
 
@@ -801,7 +801,6 @@ function onUpdate(u) {
 }
 
 function drawPending() {
-  state.scheduled = false;
   const u = state.pending;
   if (!u) return;
   state.pending = null;
