@@ -163,9 +163,9 @@ def rebuild(net, activation=None, weight_init=None, bias_init=None, hidden=None)
                 layers.append(copy.deepcopy(layer))
                 continue
             act = copy.deepcopy(layer.activation)
-            w = weight_init or layer.weight_init
+            w = weight_init or ("auto" if activation is not None else layer.weight_init)
             if activation is not None and act is not None and layer is not last:
-                act, w = activation, weight_init or "auto"
+                act = activation
             layers.append(
                 Dense(layer.in_features, layer.out_features, activation=act, weight_init=w,
                       bias_init=bias_init or layer.bias_init)  # fmt: skip
@@ -214,7 +214,7 @@ def _lower_lr(story, step: float | None) -> Remedy:
 
 def _raise_lr(story, step: float | None) -> Remedy:
     lr = story.lr if story.lr else 1e-3
-    factor = 100.0 if not step or not math.isfinite(step) else min(1000.0, max(10.0, 3e-3 / step))
+    factor = 100.0 if not step or not math.isfinite(step) else min(1000.0, max(10.0, 1e-2 / step))
     return _lr_remedy(
         "raise_lr", _nice(lr * factor),
         f"steps of {step:.0e} of the weights' norm are far below the usual ~1e-3" if step else "",
@@ -242,7 +242,7 @@ def _reinit(why: str) -> Remedy:
 
 def _relu_he(why: str) -> Remedy:
     return Remedy(
-        "relu_he", {"activation": "relu", "weight_init": "he_uniform"},
+        "relu_he", {"activation": "relu", "weight_init": "auto"},
         python='cr.Dense(..., activation="relu", weight_init="he_uniform") for hidden layers',
         cli="chainrule train ... --activation relu",
         playground="Activation: relu, Initialiser: he",
@@ -303,7 +303,7 @@ def _l2(value: float = 1e-2) -> Remedy:
 
 def _wider(story) -> Remedy:
     widths = [ly.units for ly in story.layers if ly.hidden]
-    new = [max(32, 4 * w) for w in widths] if widths else [32, 32]
+    new = [max(64, 4 * w) for w in widths] if widths else [64, 64]
     if len(new) == 1:
         new = new * 2
     text = ",".join(map(str, new))

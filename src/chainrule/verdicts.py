@@ -48,6 +48,7 @@ __all__ = [
     "CHANCE_KINDS",
     "DEAD_WARN",
     "EXPLODING_NORM",
+    "FROZEN_FIT",
     "HIGH_UPDATE_RATIO",
     "KINDS",
     "LEARNED",
@@ -88,6 +89,8 @@ HIGH_UPDATE_RATIO = 5e-2
 LOW_UPDATE_RATIO = 1e-4
 #: overfitting: the validation loss is this fraction above its minimum, reached before the window.
 OVERFIT_RISE = 0.1
+#: a saturated layer that is frozen is a problem while the loss is above this fraction.
+FROZEN_FIT = 0.2
 #: a small network: at most this many hidden units in all (capacity for underfitting).
 SMALL_NET = 8
 #: inputs not standardised: some feature's RMS outside [1/INPUT_SCALE, INPUT_SCALE] ...
@@ -550,9 +553,14 @@ class _Judge:
             ev.update(saturation=ly.saturation, mean_derivative=ly.mean_derivative)
             z = 4 if ly.kind == "sigmoid" else 2.5
             peak = 0.25 if ly.kind == "sigmoid" else 1.0
+            # a problem while the network does not learn, or while the saturated layer is
+            # frozen (its weights hardly move) and the loss is still far from a good fit
+            frozen = ly.update_ratio is not None and ly.update_ratio < LOW_UPDATE_RATIO
+            if frozen:
+                ev["step"] = ly.update_ratio
             sev = self.severity()
-            if sev == "problem" and self.s.trained and not self.plateau and not self.stuck:
-                sev = "info"  # the loss still falls: saturation is not stopping it
+            if frozen and self.r > FROZEN_FIT:
+                sev = "problem"
             self.add("saturation", ly.index, sev, ev,
                      f"layer {ly.index}: {_pct(ly.saturation)} of {ly.kind} outputs are "
                      f"saturated (|z| > {z}; mean derivative {ly.mean_derivative:.2g} of at most "
