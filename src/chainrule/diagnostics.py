@@ -877,6 +877,9 @@ class Diagnostics(Callback):
             lr=lr,
             optimizer=opt,
             diverged=self.diverged,
+            grad_norm_before_clip=max(
+                (t for t in self.total_norm_before_clip if not math.isnan(t)), default=None
+            ),
             **_input_facts(s[0], s[1], s[2]),
         )
 

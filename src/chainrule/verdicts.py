@@ -89,7 +89,8 @@ HIGH_UPDATE_RATIO = 5e-2
 LOW_UPDATE_RATIO = 1e-4
 #: overfitting: the validation loss is this fraction above its minimum, reached before the window.
 OVERFIT_RISE = 0.1
-#: a saturated layer that is frozen is a problem while the loss is above this fraction.
+#: a frozen layer (saturated, or 100x slower than the output layer) is a problem while the
+#: loss is above this fraction of the baseline, even on a network that learns.
 FROZEN_FIT = 0.2
 #: a small network: at most this many hidden units in all (capacity for underfitting).
 SMALL_NET = 8
@@ -231,6 +232,7 @@ class Story:
     lr: float | None = None
     optimizer: str | None = None
     diverged: bool = False
+    grad_norm_before_clip: float | None = None  # the largest global norm clipping cut down
     input_rms_max: float | None = None
     input_rms_min: float | None = None
     input_std_spread: float | None = None
@@ -371,6 +373,15 @@ class _Judge:
                 f"||dL/dW|| {what} (alarm above {EXPLODING_NORM:.0e}); the initial weights "
                 f"are too large for this depth (RMS x sqrt(fan_in) up to {rms:.3g}, 1 to 1.4 "
                 "keeps a signal's size)",
+            )  # fmt: skip
+            return
+        clipped = self.s.grad_norm_before_clip
+        if clipped is not None and (not math.isfinite(clipped) or clipped > EXPLODING_NORM):
+            self.add(
+                "exploding_gradients", None, "problem", {"grad_norm_before_clip": clipped},
+                f"exploding gradients: the global gradient norm reached {clipped:.2e} before "
+                f"clipping (alarm above {EXPLODING_NORM:.0e}); clipping keeps each step bounded, "
+                "but such gradients mean a learning rate or initialisation that is too large",
             )  # fmt: skip
             return
         pair = self.speed_pair()
@@ -540,7 +551,10 @@ class _Judge:
         if sat:
             ev["mean_saturation"] = float(np.mean(sat))
         slower = f"{1 / ratio:.0f}x" if ratio > 0 else "infinitely"
-        self.add("vanishing_gradients", i0, self.severity(), ev,
+        # a problem while the network does not learn, or while its first layer is all but
+        # frozen and the loss is still far from a good fit
+        sev = "problem" if (not self.learns or self.r > FROZEN_FIT) else "info"
+        self.add("vanishing_gradients", i0, sev, ev,
                  f"vanishing gradients: layer {i0} learns {slower} slower than layer {i1} "
                  f"(||dL/db||/sqrt(units) {s0:.2e} against {s1:.2e}{extra}; alarm at "
                  f"{1 / VANISHING_RATIO:.0f}x)" + self.loss_words())  # fmt: skip
