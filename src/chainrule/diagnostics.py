@@ -324,6 +324,10 @@ class Report:
         return rows
 
     def __str__(self) -> str:
+        return self.format()
+
+    def format(self, where: str = "python") -> str:
+        """The table and the verdicts, remedies worded for ``where``: python, cli or playground."""
         rows = self._rows()
         widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
 
@@ -343,7 +347,7 @@ class Report:
         if self.grad_ratio is not None:
             extra.append(f"|dL/dW| first/last {self.grad_ratio:.2e}")
         out.append(", ".join(extra))
-        out.extend(verdict_lines(self.verdicts))
+        out.extend(verdict_lines(self.verdicts, where))
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
@@ -390,8 +394,9 @@ def verdict_lines(verdicts: list[Verdict], where: str = "python") -> list[str]:
         out.append("Verdicts:")
         for v in problems:
             out.append(f"  - {v.text}")
-            for k, r in enumerate(v.remedies[:2]):
-                out.append(f"      {'try' if k == 0 else 'or '}: {getattr(r, where)}")
+            words = [w for r in v.remedies if (w := getattr(r, where)) is not None]
+            for k, w in enumerate(words[:2]):
+                out.append(f"      {'try' if k == 0 else 'or '}: {w}")
     else:
         out.append("No problems found.")
     if notes:
@@ -588,6 +593,7 @@ def diagnose(
         loss_name=loss.name if y is not None else None,
         lr=lr,
         optimizer=opt,
+        data_loss=value if hist_loss else None,
         **_input_facts(xb64.sum(axis=0), np.square(xb64).sum(axis=0), len(xb64)),
     )
     verdicts = judge(story)

@@ -23,8 +23,8 @@ import numpy as np
 
 __all__ = ["Remedy", "Treatment", "rebuild", "remedies_for"]
 
-_NO_CLI = "no chainrule train flag for this: use the Python API"
-_NO_PLAYGROUND = "not in the playground: use the Python API"
+_NO_CLI = None  # no chainrule train flag does this
+_NO_PLAYGROUND = None  # no playground control does this
 
 
 @dataclass
@@ -59,9 +59,10 @@ class Remedy:
         ``l2``, ``early_stopping``), the network (``activation``,
         ``weight_init``, ``bias_init``, ``hidden``) or the data
         (``standardise``).
-    python, cli, playground : str
+    python, cli, playground : str or None
         The change in the words of the Python API, the ``chainrule train``
-        flags and the playground's controls.
+        flags and the playground's controls; None where that place has no
+        way to make it.
     why : str
         Why this fix follows from the evidence.
     """
@@ -69,8 +70,8 @@ class Remedy:
     name: str
     changes: dict[str, Any]
     python: str
-    cli: str
-    playground: str
+    cli: str | None
+    playground: str | None
     why: str = ""
 
     def apply(self, net, fit_kwargs: dict[str, Any] | None = None, X=None) -> Treatment:

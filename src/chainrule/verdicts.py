@@ -94,6 +94,11 @@ OVERFIT_RISE = 0.1
 FROZEN_FIT = 0.2
 #: a small network: at most this many hidden units in all (capacity for underfitting).
 SMALL_NET = 8
+#: overfitting seen by ``diagnose`` on held-out data: its loss is this many times the final
+#: training loss ...
+GAP_RATIO = 2.0
+#: ... and above it by at least this fraction of the baseline.
+GAP_ABS = 0.1
 #: inputs not standardised: some feature's RMS outside [1/INPUT_SCALE, INPUT_SCALE] ...
 INPUT_SCALE = 10.0
 #: ... or the feature standard deviations spread by more than this factor.
@@ -232,6 +237,7 @@ class Story:
     lr: float | None = None
     optimizer: str | None = None
     diverged: bool = False
+    data_loss: float | None = None  # the loss on the data diagnosed (diagnose only)
     grad_norm_before_clip: float | None = None  # the largest global norm clipping cut down
     input_rms_max: float | None = None
     input_rms_min: float | None = None
@@ -439,16 +445,16 @@ class _Judge:
             for ly in s.layers
         )
         collapse = self.stuck and big and roomy and not dead_at_start
-        if rose:
-            ev.update(best_loss=best, best_epoch=i_best)
-            self.add("lr_too_high", None, "problem", ev,
-                     f"{lr} is too high: the loss rose from {_g(best)} (epoch {i_best + 1}) to "
-                     f"{_g(self.loss_now)}" + steps)  # fmt: skip
-        elif oscillates:
+        if oscillates:
             ev.update(oscillation=swing, sign_flips=float(flips))
             self.add("lr_too_high", None, "problem", ev,
                      f"{lr} is too high: the loss jumps up and down (std/mean {swing:.2f} over "
                      f"the last {len(win)} epochs) instead of falling" + steps)  # fmt: skip
+        elif rose:
+            ev.update(best_loss=best, best_epoch=i_best)
+            self.add("lr_too_high", None, "problem", ev,
+                     f"{lr} is too high: the loss rose from {_g(best)} (epoch {i_best + 1}) to "
+                     f"{_g(self.loss_now)}" + steps)  # fmt: skip
         elif collapse:
             self.add("lr_too_high", None, "problem", ev,
                      f"{lr} is too high: the network collapsed to a constant prediction"
@@ -624,9 +630,25 @@ class _Judge:
                  + (f"; layers {zero} have all-zero weights, so every unit of a layer "
                     "computes the same thing" if zero else ""))  # fmt: skip
 
+    def generalisation_gap(self) -> None:
+        """The data diagnosed score far worse than the training loss fit logged."""
+        s = self.s
+        if s.data_loss is None or not s.loss or not s.baseline or s.val_loss:
+            return
+        train, held = s.loss[-1], s.data_loss
+        if not (held > GAP_RATIO * train and held - train > GAP_ABS * s.baseline):
+            return
+        ev = self.base_evidence()
+        ev.update(train_loss=train, data_loss=held)
+        self.add("overfitting", None, "problem", ev,
+                 f"overfitting: the loss on these data is {_g(held)}, {held / train:.1f}x the "
+                 f"final training loss {_g(train)} (alarm above {GAP_RATIO:g}x and "
+                 f"{_pct(GAP_ABS)} of a constant prediction's loss, {_g(s.baseline)})")  # fmt: skip
+
     def overfitting(self) -> None:
         v = self.s.val_loss
         if not v or len(v) < 3:
+            self.generalisation_gap()
             return
         fin = [(i, x) for i, x in enumerate(v) if math.isfinite(x)]
         if not fin:
