@@ -444,7 +444,14 @@ class _Judge:
             ly.dead_since_init is not None and ly.dead_since_init >= DEAD_WARN
             for ly in s.layers
         )
-        collapse = self.stuck and big and roomy and not dead_at_start
+        # a collapse: large steps in the hidden layers themselves (an output layer that moves
+        # alone is what vanishing gradients look like), or a loss that was lower before
+        hidden_steps = [ly.update_ratio_max for ly in self.hidden if ly.update_ratio_max]
+        hidden_big = max(hidden_steps, default=0.0) > HIGH_UPDATE_RATIO
+        was_lower = s.baseline is not None and best < STUCK * s.baseline
+        collapse = (
+            self.stuck and big and roomy and not dead_at_start and (hidden_big or was_lower)
+        )
         if oscillates:
             ev.update(oscillation=swing, sign_flips=float(flips))
             self.add("lr_too_high", None, "problem", ev,
