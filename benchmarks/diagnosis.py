@@ -91,9 +91,11 @@ def report(outcomes) -> str:
     lines.append("-" * len(lines[0]))
     if healthy:
         alarms = [o for o in healthy if o.first]
-        lines.append(f"healthy networks: {len({o.scenario for o in healthy})} scenarios, "
-                     f"{len(healthy)} runs, false alarms {len(alarms)}"
-                     + (f" ({', '.join(sorted({o.scenario for o in alarms}))})" if alarms else ""))
+        lines.append(
+            f"healthy networks: {len({o.scenario for o in healthy})} scenarios, "
+            f"{len(healthy)} runs, false alarms {len(alarms)}"
+            + (f" ({', '.join(sorted({o.scenario for o in alarms}))})" if alarms else "")
+        )
         fits = sum(o.target_met_before for o in healthy)
         lines.append(f"healthy networks that reached their own target: {fits}/{len(healthy)}")
     sick = [o for o in outcomes if o.kind]

@@ -45,7 +45,10 @@ def test_window_size_is_a_fifth_of_training_between_3_and_20():
 
 
 # -- judged from a story written by hand --------------------------------------------------------
-def _story(loss, val=None, baseline=math.log(2), **kw):
+LN2 = math.log(2)
+
+
+def _story(loss, val=None, baseline=LN2, **kw):
     layers = [
         LayerStory(0, "relu", 16, dense=0, hidden=True, update_ratio=1e-3, update_ratio_max=2e-3),
         LayerStory(1, "linear", 1, dense=1, update_ratio=1e-3, update_ratio_max=2e-3),
@@ -63,11 +66,15 @@ def test_validation_loss_rising_while_training_loss_falls_is_overfitting():
     val = [0.6 - 0.01 * e for e in range(15)] + [0.46 + 0.02 * e for e in range(25)]
     (v,) = judge(_story(loss, val=val))
     assert v.kind == "overfitting" and v.is_problem
-    assert v.evidence["val_loss_min"] == pytest.approx(0.46) and v.evidence["val_loss_min_epoch"] == 14
+    assert (
+        v.evidence["val_loss_min"] == pytest.approx(0.46) and v.evidence["val_loss_min_epoch"] == 14
+    )
     w = window_size(40)
     assert v.evidence["val_loss"] == pytest.approx(np.median(val[-w:]))
     early = v.remedies[0]
-    assert early.name == "early_stopping" and early.changes["early_stopping"]["monitor"] == "val_loss"
+    assert (
+        early.name == "early_stopping" and early.changes["early_stopping"]["monitor"] == "val_loss"
+    )
     assert "--patience" in early.cli
 
 
@@ -96,7 +103,9 @@ def test_a_flat_loss_with_tiny_steps_is_a_learning_rate_too_low():
     (v,) = judge(s)
     assert v.kind == "lr_too_low" and v.evidence["largest_median_step"] == 3e-6
     raise_lr = v.remedies[0]
-    assert raise_lr.name == "raise_lr" and raise_lr.changes["lr"] == pytest.approx(10.0)  # 0.01 x 1000
+    assert raise_lr.name == "raise_lr" and raise_lr.changes["lr"] == pytest.approx(
+        10.0
+    )  # 0.01 x 1000
 
 
 def test_every_kind_is_ranked_and_records_are_json_ready(moons):
@@ -113,7 +122,9 @@ def test_every_kind_is_ranked_and_records_are_json_ready(moons):
 def test_a_saturated_tanh_net_that_fits_spirals_gets_no_alarm():
     X, y = cr.datasets.spirals(300, noise=0.05, seed=0)
     net = cr.Sequential(
-        cr.Dense(2, 64, activation="tanh"), cr.Dense(64, 64, activation="tanh"), cr.Dense(64, 2),
+        cr.Dense(2, 64, activation="tanh"),
+        cr.Dense(64, 64, activation="tanh"),
+        cr.Dense(64, 2),
         seed=0,
     )
     diag = cr.Diagnostics()
@@ -169,7 +180,11 @@ def test_rebuild_changes_the_hidden_activation_and_keeps_the_seed():
         seed=3,
     )
     new = rebuild(net, activation="relu", weight_init="auto")
-    assert [d.activation.name if d.activation else None for d in new.layers] == ["relu", "relu", None]
+    assert [d.activation.name if d.activation else None for d in new.layers] == [
+        "relu",
+        "relu",
+        None,
+    ]
     assert new[0].weight_init.name == "he_uniform" and new[2].weight_init.name == "glorot_uniform"
     again = rebuild(net, activation="relu", weight_init="auto")
     assert np.array_equal(new[0].weight.value, again[0].weight.value)  # same seed, same weights

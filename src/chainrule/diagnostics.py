@@ -858,7 +858,9 @@ class Diagnostics(Callback):
             if j is not None and j in self.units:
                 ly.grad_norm = win("grad_norm", j, np.mean)
                 gm = [x for x in h["grad_norm_max"].get(j, [])]
-                ly.grad_norm_max = max(gm, key=lambda x: x if math.isfinite(x) else math.inf) if gm else None
+                ly.grad_norm_max = (
+                    max(gm, key=lambda x: x if math.isfinite(x) else math.inf) if gm else None
+                )
                 ly.grad_norm_start = self._grad_start.get(j)
                 ly.speed = win("speed", j, np.median)
                 ly.update_ratio = win("update_ratio", j, np.median)

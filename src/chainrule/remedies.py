@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +106,9 @@ class Remedy:
         transform = None
         if c.get("standardise"):
             if X is None:
-                raise ValueError("the standardise remedy needs the training inputs: apply(net, kw, X=X)")
+                raise ValueError(
+                    "the standardise remedy needs the training inputs: apply(net, kw, X=X)"
+                )
             X = np.asarray(X, dtype=np.float64)
             mean, std = X.mean(axis=0), X.std(axis=0)
             std = np.where(std > 0, std, 1.0)
@@ -149,8 +152,13 @@ def rebuild(net, activation=None, weight_init=None, bias_init=None, hidden=None)
         )
         sizes = [dense[0].in_features, *hidden, dense[-1].out_features]
         layers = [
-            Dense(a, b, activation=act, weight_init=weight_init or "auto",
-                  bias_init=bias_init or "zeros")  # fmt: skip
+            Dense(
+                a,
+                b,
+                activation=act,
+                weight_init=weight_init or "auto",
+                bias_init=bias_init or "zeros",
+            )  # fmt: skip
             for a, b in zip(sizes[:-2], sizes[1:-1])
         ]
         layers.append(
@@ -168,8 +176,13 @@ def rebuild(net, activation=None, weight_init=None, bias_init=None, hidden=None)
             if activation is not None and act is not None and layer is not last:
                 act = activation
             layers.append(
-                Dense(layer.in_features, layer.out_features, activation=act, weight_init=w,
-                      bias_init=bias_init or layer.bias_init)  # fmt: skip
+                Dense(
+                    layer.in_features,
+                    layer.out_features,
+                    activation=act,
+                    weight_init=w,
+                    bias_init=bias_init or layer.bias_init,
+                )  # fmt: skip
             )
     seed = getattr(net, "seed", None)
     new = Sequential(*layers, seed=seed, dtype=net.dtype)
@@ -375,4 +388,3 @@ def remedies_for(kind: str, ev: dict[str, Any], story, ctx: dict[str, Any]) -> l
     if kind == "overfitting":
         return [_early(max(3, int(ev.get("window_epochs", 5)))), _l2()]
     return []
-

@@ -441,17 +441,14 @@ class _Judge:
         oscillates = flips >= 0.5 and swing > 0.1 and not self.learns
         roomy = sum(ly.units for ly in self.hidden) > SMALL_NET
         dead_at_start = any(
-            ly.dead_since_init is not None and ly.dead_since_init >= DEAD_WARN
-            for ly in s.layers
+            ly.dead_since_init is not None and ly.dead_since_init >= DEAD_WARN for ly in s.layers
         )
         # a collapse: large steps in the hidden layers themselves (an output layer that moves
         # alone is what vanishing gradients look like), or a loss that was lower before
         hidden_steps = [ly.update_ratio_max for ly in self.hidden if ly.update_ratio_max]
         hidden_big = max(hidden_steps, default=0.0) > HIGH_UPDATE_RATIO
         was_lower = s.baseline is not None and best < STUCK * s.baseline
-        collapse = (
-            self.stuck and big and roomy and not dead_at_start and (hidden_big or was_lower)
-        )
+        collapse = self.stuck and big and roomy and not dead_at_start and (hidden_big or was_lower)
         if oscillates:
             ev.update(oscillation=swing, sign_flips=float(flips))
             self.add("lr_too_high", None, "problem", ev,
@@ -463,9 +460,16 @@ class _Judge:
                      f"{lr} is too high: the loss rose from {_g(best)} (epoch {i_best + 1}) to "
                      f"{_g(self.loss_now)}" + steps)  # fmt: skip
         elif collapse:
-            self.add("lr_too_high", None, "problem", ev,
-                     f"{lr} is too high: the network collapsed to a constant prediction"
-                     + self.loss_words() + steps + f" (alarm above {_pct(HIGH_UPDATE_RATIO)})")
+            self.add(
+                "lr_too_high",
+                None,
+                "problem",
+                ev,
+                f"{lr} is too high: the network collapsed to a constant prediction"
+                + self.loss_words()
+                + steps
+                + f" (alarm above {_pct(HIGH_UPDATE_RATIO)})",
+            )
         elif big and not self.learns and self.dead_during_training():
             i, frac = self.dead_during_training()
             ev.update(dead_fraction=frac, dead_layer=i)
@@ -619,10 +623,15 @@ class _Judge:
             return  # at chance with room to learn: not a matter of capacity
         ev = self.base_evidence()
         ev.update(loss_change=self.change, hidden_units=n_hidden)
-        self.add("underfitting", None, "problem", ev,
-                 f"underfitting: the loss has stopped falling ({_pct(self.change)} change over "
-                 f"the last {len(self.win)} epochs) at {_pct(self.r)} of a constant prediction's "
-                 f"loss with {n_hidden} hidden units: the network is too small for the data")
+        self.add(
+            "underfitting",
+            None,
+            "problem",
+            ev,
+            f"underfitting: the loss has stopped falling ({_pct(self.change)} change over "
+            f"the last {len(self.win)} epochs) at {_pct(self.r)} of a constant prediction's "
+            f"loss with {n_hidden} hidden units: the network is too small for the data",
+        )
 
     def not_learning(self) -> None:
         s = self.s
