@@ -114,6 +114,9 @@ DEAD_KINDS = frozenset({"relu"})
 INACTIVE_KINDS = frozenset({"leaky_relu", "elu", "selu"})
 SATURATING_KINDS = frozenset({"sigmoid", "tanh"})
 
+#: with ``every="auto"``, about this many batches are measured per epoch after the first.
+AUTO_BATCHES = 8
+
 _SIGMOID_LO = 1.0 / (1.0 + math.exp(SIGMOID_SATURATION_Z))  # sigma(-4)
 _SIGMOID_HI = 1.0 / (1.0 + math.exp(-SIGMOID_SATURATION_Z))  # sigma(4)
 _TANH_HI = math.tanh(TANH_SATURATION_Z)
@@ -615,9 +618,10 @@ class Diagnostics(Callback):
     ----------
     every : int or "auto", default "auto"
         Measure one batch in ``every`` (batches 0, every, 2 every, ... of
-        each epoch). ``"auto"`` measures every batch of an epoch of up to 16
-        batches and about 16 evenly spread batches of a longer one (the
-        first epoch: one in 8), which keeps the cost near 1% of the epoch.
+        each epoch). ``"auto"`` measures batches 0, 1, 2, 4, 8, 16... of the
+        first epoch and then about 8 evenly spread batches per epoch (every
+        batch of an epoch of up to 8), which keeps the cost near 1% of an
+        epoch of the benchmark MLP (``benchmarks/diagnosis_cost.py``).
 
     Attributes
     ----------
@@ -687,6 +691,7 @@ class Diagnostics(Callback):
         self._weight_rms: dict[int, float] = {}
         self._bias_mean: dict[int, float] = {}
         self._inputs = [None, None, 0]
+        self._diff: dict[int, np.ndarray] = {}
         self._n_batches = 0
         self._stride = 1
 
@@ -721,14 +726,16 @@ class Diagnostics(Callback):
         self._updates: dict[int, list[float]] = {i: [] for i, _ in self._dense}
         self._prev = {i: layer.weight.value.copy() for i, layer in self._dense}
         self._total = math.nan
-        if self.every == "auto":
+        if self.every == "auto":  # the first epoch: batches 0, 1, 2, 4, 8, 16...
             n = self._n_batches
-            self._stride = 8 if not n else (1 if n <= 16 else n // 16)
+            self._stride = None if not n else max(1, n // AUTO_BATCHES)
         else:
             self._stride = self.every
         self._n_batches = 0
 
     def _measures(self, batch: int) -> bool:
+        if self._stride is None:
+            return batch & (batch - 1) == 0
         return batch % self._stride == 0
 
     def on_batch_end(self, batch, logs=None):
@@ -736,7 +743,6 @@ class Diagnostics(Callback):
         total = (logs or {}).get("grad_norm")  # the global norm before clipping, if fit gives it
         if total is not None and not (float(total) <= self._total):  # max, NaN-aware
             self._total = float(total)
-        stride = self._stride
         if self._measures(batch):
             self._measured = True
             for i, layer, act in self._watched:
@@ -761,7 +767,10 @@ class Diagnostics(Callback):
                     self._bias_mean[i] = float(np.mean(layer.bias.value))
                 w0 = self._prev[i]
                 den = _norm(w0)
-                step = _norm(layer.weight.value - w0)
+                diff = self._diff.get(i)
+                if diff is None or diff.shape != w0.shape or diff.dtype != w0.dtype:
+                    diff = self._diff[i] = np.empty_like(w0)
+                step = _norm(np.subtract(layer.weight.value, w0, out=diff))
                 self._updates[i].append(step / den if den > 0 else math.nan)
             if len(self.epochs) == 0 and self._dense:  # the inputs, seen by the first layer
                 x = getattr(self._dense[0][1], "_x", None)
@@ -771,7 +780,7 @@ class Diagnostics(Callback):
                     s[0] = x.sum(axis=0) if s[0] is None else s[0] + x.sum(axis=0)
                     s[1] = np.square(x).sum(axis=0) if s[1] is None else s[1] + np.square(x).sum(0)
                     s[2] += len(x)
-        if (batch + 1) % stride == 0:
+        if self._measures(batch + 1):  # keep the weights the next measured step starts from
             for i, layer in self._dense:
                 np.copyto(self._prev[i], layer.weight.value)
 
