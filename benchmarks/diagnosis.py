@@ -100,6 +100,11 @@ def report(outcomes) -> str:
         lines.append(f"healthy networks that reached their own target: {fits}/{len(healthy)}")
     sick = [o for o in outcomes if o.kind]
     if sick:
+        met = [o for o in sick if o.target_met_before]
+        lines.append(
+            f"sick runs that met their target before any remedy: {len(met)}"
+            + (f" ({', '.join(sorted({o.scenario for o in met}))})" if met else "")
+        )
         hit = sum(o.correct for o in sick)
         lines.append(f"sick runs: {len(sick)}, right first verdict {hit} ({hit / len(sick):.0%}), "
                      f"first remedy reached the target {sum(all_rem)} "
