@@ -42,6 +42,12 @@ gradient by ``f'(z) W^T`` once per layer; factors below 1 (a sigmoid's
 ``f'`` is at most 0.25) shrink it geometrically with depth, factors above 1
 (large weights) blow it up.
 
+**Learning speed**. ``||dL/db|| / sqrt(units)`` of every ``Dense`` layer:
+Nielsen's measure of how fast a layer learns (*Neural Networks and Deep
+Learning*, ch. 5), per unit so that layers of different widths compare.
+The vanishing-gradient verdict compares the first hidden layer's with the
+output layer's.
+
 **Update size** (``Diagnostics`` only). ``||W_after - W_before|| / ||W_before||``
 for each optimizer step: around 1e-3 is the usual healthy pace; steps of
 several percent of the weights per batch throw ReLU units off the data.
