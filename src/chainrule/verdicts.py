@@ -134,9 +134,14 @@ _TITLES = {
 }
 
 
-@dataclass
-class Verdict:
+@dataclass(eq=False)
+class Verdict(str):
     """One finding: what, where, how sure, the numbers behind it, and what to do.
+
+    A verdict is also its ``text`` (it subclasses ``str``), so code that
+    printed, searched or sent the plain-text verdicts of earlier versions
+    (and JSON) keeps working; read ``kind``, ``layer`` and ``evidence``
+    rather than the words.
 
     Attributes
     ----------
@@ -162,6 +167,13 @@ class Verdict:
     text: str
     remedies: list[Remedy] = field(default_factory=list)
 
+    def __new__(cls, kind, layer, severity, evidence, text, remedies=None):
+        return super().__new__(cls, text)
+
+    def __reduce__(self):
+        return (type(self), (self.kind, self.layer, self.severity, self.evidence, self.text,
+                             self.remedies))  # fmt: skip
+
     @property
     def title(self) -> str:
         """The kind in words, e.g. ``"learning rate too high"``."""
@@ -173,6 +185,10 @@ class Verdict:
 
     def __str__(self) -> str:
         return self.text
+
+    def __repr__(self) -> str:
+        return (f"Verdict(kind={self.kind!r}, layer={self.layer!r}, severity={self.severity!r}, "
+                f"text={self.text!r})")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (floats that are not finite become None)."""
