@@ -222,3 +222,19 @@ def test_doctor_applies_the_first_remedy_and_retrains_with_the_same_seed(moons):
     assert result.history_after["loss"] == pytest.approx(h["loss"], rel=1e-6)
     assert result.cured and result.after_loss < 0.1
     assert "applied: zero_bias" in str(result)
+
+
+def test_the_first_verdict_does_not_flicker_from_epoch_to_epoch(moons):
+    """The playground's case: deep sigmoid layers stuck at ln 2, judged after every epoch."""
+    X, y = cr.datasets.spirals(300, noise=0.1, seed=0)
+    layers = [cr.Dense(2 if i == 0 else 8, 8, activation="sigmoid") for i in range(6)]
+    net = cr.Sequential(*layers, cr.Dense(8, 2), seed=0)
+    diag = cr.Diagnostics()
+    firsts = []
+    watch = cr.LambdaCallback(
+        on_epoch_end=lambda e, logs: firsts.append([v.kind for v in diag.verdicts()][:1])
+    )
+    h = net.fit(X, y, loss="cross_entropy", optimizer="sgd", lr=0.03, epochs=60, batch_size=16,
+                callbacks=[diag, watch])  # fmt: skip
+    assert abs(h["loss"][-1] - math.log(2)) < 0.01  # a coin flip, all along
+    assert firsts[10:] == [["vanishing_gradients"]] * 50
