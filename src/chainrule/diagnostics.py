@@ -718,7 +718,9 @@ class Diagnostics(Callback):
             self.kinds.setdefault(i, act.name if act is not None else "linear")
             self._weight_rms.setdefault(i, _weight_rms(layer))
         y = (logs or {}).get("y")
-        if y is not None and self.baseline is None and getattr(net, "loss_", None):
+        loss_name = getattr(net, "loss_", None)
+        # one output, one loss: the constant predictor's loss (graph networks: not judged)
+        if isinstance(y, np.ndarray) and isinstance(loss_name, str) and self.baseline is None:
             try:
                 self.baseline = constant_loss(net.loss_, y)
             except (ValueError, TypeError):
