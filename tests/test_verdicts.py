@@ -238,3 +238,20 @@ def test_the_first_verdict_does_not_flicker_from_epoch_to_epoch(moons):
                 callbacks=[diag, watch])  # fmt: skip
     assert abs(h["loss"][-1] - math.log(2)) < 0.01  # a coin flip, all along
     assert firsts[10:] == [["vanishing_gradients"]] * 50
+
+
+def test_graph_networks_are_diagnosed_through_their_own_forward(moons):
+    X, y = moons
+    x = cr.Input(2)
+    h = cr.Dense(2, 16, activation="relu")(x)
+    r = cr.Dense(16, 16, activation="relu", bias_init=Constant(-100.0))(h)  # every unit dead
+    out = cr.Dense(16, 1)(cr.Add()(h, r))  # the skip path still carries a gradient
+    net = cr.Network(inputs=x, outputs=out, seed=0)
+    report = cr.diagnose(net, X, y, "binary_cross_entropy")
+    z0 = X @ net.layers[0].weight.value + net.layers[0].bias.value
+    assert report.layers[0]["dead_fraction"] == (z0 <= 0).all(axis=0).mean()
+    assert report.layers[1]["dead_fraction"] == 1.0
+    (v,) = [v for v in report.verdicts if v.kind == "dead_relu"]
+    assert v.layer == 1 and v.remedies[0].name == "zero_bias"
+    with pytest.raises(TypeError, match="Sequential only"):
+        v.remedies[0].apply(net, {})

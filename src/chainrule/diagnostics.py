@@ -469,7 +469,17 @@ def diagnose(
     Without a training history, a measure past its threshold is a problem
     (nothing shows the network learns); see ``chainrule.verdicts``.
     """
-    Xb = check_features(X, net.n_features_in, net.dtype)
+    chain = isinstance(net, Sequential)
+    if chain:
+        Xb = check_features(X, net.n_features_in, net.dtype)
+    else:  # a graph network: one output, its inputs as fit takes them
+        if isinstance(net.n_outputs, list):
+            raise ValueError(
+                "diagnose judges networks with one output; this one has "
+                f"{len(net.n_outputs)}: diagnose a network built on one of them"
+            )
+        xs = net.input_arrays(X)
+        Xb = xs[0]
     if y is not None:
         if loss is None:
             if net.loss_ is None:
@@ -497,10 +507,14 @@ def diagnose(
             if isinstance(layer, Dropout):
                 layer.training = False
         with np.errstate(over="ignore", invalid="ignore"):
-            out = Xb
-            for layer in net.layers:
-                out = layer.forward(out)
-                outputs.append(out)
+            if chain:
+                out = Xb
+                for layer in net.layers:
+                    out = layer.forward(out)
+                    outputs.append(out)
+            else:  # each layer's activations from its cache (a shared layer: its last use)
+                out = net.forward(xs)
+                outputs = [getattr(layer, "_a", None) for layer in net.layers]
             if y is not None:
                 value = loss.forward(out, target)
                 grad = loss.backward()
@@ -531,6 +545,8 @@ def diagnose(
     for i, layer in enumerate(net.layers):
         act = unit_activation(layer)
         a = outputs[i]
+        if a is None:
+            act = None  # nothing cached to measure
         d: dict[str, Any] = {
             "index": i,
             "layer": repr(layer),

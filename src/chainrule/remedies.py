@@ -142,8 +142,16 @@ def rebuild(net, activation=None, weight_init=None, bias_init=None, hidden=None)
     from .layers import Dense
     from .network import Sequential
 
-    if not isinstance(getattr(net, "layers", None), list):
-        raise TypeError("rebuild needs a network with a list of layers")
+    if not isinstance(net, Sequential):  # a graph network: training changes only
+        if any(v is not None for v in (activation, weight_init, bias_init, hidden)):
+            raise TypeError(
+                "this remedy rebuilds the layers, which is done for a Sequential only; "
+                "change the graph network's layers by hand as the remedy's words say"
+            )
+        new = copy.deepcopy(net)
+        if getattr(net, "seed", None) is not None:
+            new.reset_parameters(net.seed)
+        return new
     dense = [ly for ly in net.layers if isinstance(ly, Dense)]
     if hidden is not None:
         out_act = dense[-1].activation.name if dense[-1].activation is not None else None
