@@ -380,9 +380,13 @@ def remedies_for(kind: str, ev: dict[str, Any], story, ctx: dict[str, Any]) -> l
             out.append(_adam())
         return out
     if kind == "saturation":
+        relu = _relu_he("ReLU does not saturate for positive z")
         if rms > 2.0:
-            return [_reinit(f"weights of RMS x sqrt(fan_in) {rms:.3g} push z onto the flat tails")]
-        return [_relu_he("ReLU does not saturate for positive z"), _lower_lr(story, step_max)]
+            reinit = _reinit(f"weights of RMS x sqrt(fan_in) {rms:.3g} push z onto the flat tails")
+            # a sigmoid learns slowly even when well initialised (its derivative is at most
+            # 0.25): ReLU first; a tanh layer needs only smaller initial weights
+            return [relu, reinit] if ctx.get("unit") == "sigmoid" else [reinit, relu]
+        return [relu, _lower_lr(story, step_max)]
     if kind == "lr_too_low":
         return [_raise_lr(story, ev.get("largest_median_step")), _adam()]
     if kind == "underfitting":

@@ -611,7 +611,8 @@ class _Judge:
             self.add("saturation", ly.index, sev, ev,
                      f"layer {ly.index}: {_pct(ly.saturation)} of {ly.kind} outputs are "
                      f"saturated (|z| > {z}; mean derivative {ly.mean_derivative:.2g} of at most "
-                     f"{peak:g}; alarm at {_pct(SATURATION_WARN)})" + self.loss_words())  # fmt: skip
+                     f"{peak:g}; alarm at {_pct(SATURATION_WARN)})" + self.loss_words(),
+                     {"unit": ly.kind})  # fmt: skip
 
     def lr_too_low(self) -> None:
         s = self.s
