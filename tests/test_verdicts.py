@@ -255,3 +255,28 @@ def test_graph_networks_are_diagnosed_through_their_own_forward(moons):
     assert v.layer == 1 and v.remedies[0].name == "zero_bias"
     with pytest.raises(TypeError, match="Sequential only"):
         v.remedies[0].apply(net, {})
+
+
+def _sigmoid_blocks(residual, blocks=12):
+    x = cr.Input(2)
+    h = cr.Dense(2, 16)(x)
+    for _ in range(blocks):
+        r = cr.Dense(16, 16)(cr.Dense(16, 16, activation="sigmoid")(h))
+        h = cr.Add()(h, r) if residual else r
+    return cr.Network(inputs=x, outputs=cr.Dense(16, 1)(h), seed=0)
+
+
+def test_graph_training_story_skips_cure_the_vanishing_gradient():
+    """docs/graphs.md's case: the stack of sigmoid blocks vanishes; with skips it learns."""
+    X, y = cr.datasets.moons(400, noise=0.1, seed=0)
+    out = {}
+    for residual in (False, True):
+        net, diag = _sigmoid_blocks(residual), cr.Diagnostics()
+        h = net.fit(X, y, loss="binary_cross_entropy", lr=0.01, epochs=20, seed=0,
+                    callbacks=[diag])  # fmt: skip
+        assert diag.baseline == pytest.approx(math.log(2), abs=1e-3)  # balanced moons
+        out[residual] = (h["loss"][-1], diag.verdicts())
+    stuck, problems = out[False]
+    assert stuck > 0.68 and problems[0].kind == "vanishing_gradients"
+    learnt, problems = out[True]
+    assert learnt < 0.5 * math.log(2) and problems == []

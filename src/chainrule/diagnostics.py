@@ -734,7 +734,12 @@ class Diagnostics(Callback):
             self.kinds.setdefault(i, act.name if act is not None else "linear")
             self._weight_rms.setdefault(i, _weight_rms(layer))
         y = (logs or {}).get("y")
+        arrays = getattr(y, "arrays", None)  # a graph network's targets, one array per output
+        if arrays is not None and len(arrays) == 1:
+            y = arrays[0]
         loss_name = getattr(net, "loss_", None)
+        if isinstance(loss_name, (list, tuple)) and len(loss_name) == 1:
+            loss_name = loss_name[0]
         # one output, one loss: the constant predictor's loss (graph networks: not judged)
         if isinstance(y, np.ndarray) and isinstance(loss_name, str) and self.baseline is None:
             try:

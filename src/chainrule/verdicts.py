@@ -336,8 +336,12 @@ class _Judge:
         self.loss_now = float(np.median(finite)) if finite else math.nan
         b = story.baseline
         self.r = self.loss_now / b if (b and b > 0 and math.isfinite(self.loss_now)) else math.nan
-        # without a story or a baseline, nothing says the network learns
-        self.learns = story.trained and self.r < LEARNED
+        # without a story, nothing says the network learns; without a baseline (several
+        # outputs), the first epoch's loss stands in for it
+        r_learn = self.r
+        if not math.isfinite(r_learn) and len(loss) > 0 and loss[0] and math.isfinite(loss[0]):
+            r_learn = self.loss_now / loss[0]
+        self.learns = story.trained and r_learn < LEARNED
         self.stuck = story.trained and self.r > STUCK
         first = loss[-self.W] if len(loss) >= self.W else (loss[0] if loss else math.nan)
         last = loss[-1] if loss else math.nan
