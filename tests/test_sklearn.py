@@ -69,17 +69,17 @@ _FLOAT32_REASONS = {
 
 def _expected_failures(estimator) -> dict[str, str]:
     if isinstance(estimator, (MLPClassifier, MLPRegressor)):
-        if np.dtype(estimator.dtype) == np.float32:
+        if estimator.dtype is not None and np.dtype(estimator.dtype) == np.float32:
             return _FLOAT32_REASONS
     return {}
 
 
 @parametrize_with_checks(
     [
-        MLPClassifier(**FAST),
-        MLPClassifier(**FAST, dtype=np.float64),
+        MLPClassifier(**FAST),  # dtype=None: float64 in, float64 arithmetic
+        MLPClassifier(**FAST, dtype=np.float32),
         MLPRegressor(**FAST),
-        MLPRegressor(**FAST, dtype=np.float64),
+        MLPRegressor(**FAST, dtype=np.float32),
         PerceptronClassifier(),
     ],
     expected_failed_checks=_expected_failures,
@@ -88,6 +88,35 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_default_dtype_follows_the_input_like_sklearn(cls):
+    """Issue 14 item 8: float64 in, float64 arithmetic and output; float32 stays float32.
+
+    scikit-learn's own ``check_methods_subset_invariance`` (predictions on a
+    subset equal the subset of the predictions, atol 1e-7) failed in float32;
+    it must pass for the default estimator, called directly here as well as
+    through ``parametrize_with_checks`` above.
+    """
+    from sklearn.utils.estimator_checks import check_methods_subset_invariance
+
+    X, y = load_iris(return_X_y=True)
+    if cls is MLPRegressor:
+        y = X[:, 0] - X[:, 1]
+    est = _quiet_fit(cls(**FAST), X, y)
+    assert est.net_.dtype == np.float64
+    assert all(p.value.dtype == np.float64 for p in est.net_.parameters())
+    out = est.predict(X) if cls is MLPRegressor else est.predict_proba(X)
+    assert out.dtype == np.float64
+    # float64 arithmetic: one row alone and inside the batch agree to rounding of float64
+    one = est.predict(X[7:8]) if cls is MLPRegressor else est.predict_proba(X[7:8])
+    np.testing.assert_allclose(one[0], out[7], rtol=0, atol=1e-12)
+    assert _quiet_fit(cls(**FAST), X.astype(np.float32), y).net_.dtype == np.float32
+    assert _quiet_fit(cls(**FAST), X.astype(int), y).net_.dtype == np.float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check_methods_subset_invariance(cls.__name__, cls(**FAST))
 
 
 # --------------------------------------------------------------------------- #
@@ -190,7 +219,7 @@ def test_pickle_stays_small_after_predict():
     size = len(pickle.dumps(est))
     est.predict(np.repeat(X, 20, axis=0))
     assert len(pickle.dumps(est)) == size
-    assert size < 50_000, size
+    assert size < 100_000, size  # float64 weights; a cached batch would be megabytes
 
 
 # --------------------------------------------------------------------------- #
@@ -685,7 +714,7 @@ def test_net_hand_off_saves_a_pickle_free_model(tmp_path):
          r"in the range \[1, inf\). Got 0 instead"),
         (MLPRegressor, {"dropout": 1.0}, r"The 'dropout' parameter of MLPRegressor must be a float"),
         (MLPRegressor, {"dtype": np.int32},
-         r"The 'dtype' parameter of MLPRegressor must be np.float32 or np.float64. Got "),
+         r"The 'dtype' parameter of MLPRegressor must be np.float32, np.float64 or None. Got "),
         (MLPRegressor, {"validation_fraction": 1.0},
          r"The 'validation_fraction' parameter of MLPRegressor must be a float in the range "
          r"\(0.0, 1.0\)"),

@@ -158,7 +158,7 @@ class _BaseMLP(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
-        "dtype": [type, StrOptions({"float32", "float64"}), np.dtype],
+        "dtype": [type, StrOptions({"float32", "float64"}), np.dtype, None],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "shuffle": ["boolean"],
@@ -181,7 +181,7 @@ class _BaseMLP(BaseEstimator):
         n_iter_no_change=10,
         tol=1e-4,
         random_state=None,
-        dtype=np.float32,
+        dtype=None,
         warm_start=False,
         verbose=0,
         shuffle=True,
@@ -223,12 +223,15 @@ class _BaseMLP(BaseEstimator):
                     "hidden_layer_sizes", "an int >= 1 or a sequence of ints >= 1", sizes
                 )
         self._sizes = [int(h) for h in sizes]
+        if self.dtype is None:
+            self._dtype = None  # the input's precision, settled in _fit
+            return
         try:
             dtype = np.dtype(self.dtype)
         except TypeError:
             dtype = None
         if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise self._invalid("dtype", "np.float32 or np.float64", self.dtype)
+            raise self._invalid("dtype", "np.float32, np.float64 or None", self.dtype)
         self._dtype = dtype
 
     # -- the network -------------------------------------------------------------------
@@ -291,6 +294,8 @@ class _BaseMLP(BaseEstimator):
                 )
         if keep:
             self._dtype = self.net_.dtype  # the network keeps the precision it was built with
+        elif self._dtype is None:  # scikit-learn's convention: float64 in, float64 out
+            self._dtype = X.dtype
         Y, n_out = self._encode_targets(y, sample_weight, keep, incremental, classes)
         loss = get_loss(self._loss_name)
 
@@ -488,8 +493,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, dropout and the validation
         split. An int gives the same model on every fit.
-    dtype : np.float32 or np.float64, default=np.float32
-        Precision of the network's weights and arithmetic.
+    dtype : np.float32, np.float64 or None, default=None
+        Precision of the network's weights and arithmetic. None follows the
+        input, as scikit-learn does: float32 ``X`` trains a float32 network
+        (about twice as fast), anything else float64.
     warm_start : bool, default=False
         When fitted already, continue from the current weights (with a fresh
         optimizer state) instead of starting over.
@@ -955,8 +962,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, dropout and the validation
         split. An int gives the same model on every fit.
-    dtype : np.float32 or np.float64, default=np.float32
-        Precision of the network's weights and arithmetic.
+    dtype : np.float32, np.float64 or None, default=None
+        Precision of the network's weights and arithmetic. None follows the
+        input, as scikit-learn does: float32 ``X`` trains a float32 network
+        (about twice as fast), anything else float64.
     warm_start : bool, default=False
         When fitted already, continue from the current weights (with a fresh
         optimizer state) instead of starting over.
