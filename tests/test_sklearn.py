@@ -47,7 +47,9 @@ from chainrule.sklearn import (  # noqa: E402
 )
 from chainrule.training import DivergenceWarning  # noqa: E402
 
-FAST = dict(hidden_layer_sizes=(10,), max_iter=100, learning_rate=1e-2, random_state=0)
+FAST = dict(
+    hidden_layer_sizes=(10,), max_iter=100, learning_rate_init=1e-2, batch_size=200, random_state=0
+)
 
 # float32 arithmetic cannot meet two checks that compare at rtol=1e-7, below
 # float32's machine epsilon (1.19e-7). Everything else passes in float32, and
@@ -299,7 +301,7 @@ def _full_batch(cls, dtype=np.float64, **kw):
         activation="tanh",
         optimizer="sgd",
         learning_rate=0.1,
-        batch_size="auto",  # min(200, n): the whole data set here
+        batch_size=200,  # clipped to n: the whole data set here
         alpha=1e-3,
         tol=0.0,
         max_iter=25,
@@ -364,8 +366,8 @@ def test_loss_curve_adds_the_l2_term_like_sklearn():
     # a step too small to move anything: the first loss is the loss at the final weights
     est = _quiet_fit(
         MLPClassifier(hidden_layer_sizes=(5,), alpha=alpha, optimizer="sgd",
-                      learning_rate=1e-30, max_iter=1, batch_size="auto", dtype=np.float64,
-                      random_state=0),
+                      learning_rate=1e-30, max_iter=1, batch_size=200, dtype=np.float64,
+                      label_smoothing=0.0, random_state=0),
         X, y,
     )  # fmt: skip
     net = est.net_
@@ -486,11 +488,12 @@ def test_robust_regression_losses(loss):
 def test_convergence_warning_only_when_max_iter_is_reached():
     X, y = load_iris(return_X_y=True)
     with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
-        MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, learning_rate="constant",
+                      random_state=0).fit(X, y)  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=500, tol=1.0, n_iter_no_change=2,
-                            random_state=0).fit(X, y)  # fmt: skip
+                            learning_rate="constant", random_state=0).fit(X, y)  # fmt: skip
     # tol=1 cannot be met: epoch 1 improves on "no loss yet", then stopping comes after
     # n_iter_no_change + 1 = 3 epochs without an improvement of tol (scikit-learn's rule)
     assert clf.n_iter_ == 4
@@ -514,7 +517,8 @@ def test_stops_when_loss_improvement_falls_below_tol():
 def test_early_stopping_keeps_the_best_epoch():
     X, y = load_digits(return_X_y=True)
     clf = MLPClassifier(hidden_layer_sizes=(32,), early_stopping=True, validation_fraction=0.2,
-                        n_iter_no_change=3, max_iter=200, random_state=0).fit(X / 16, y)  # fmt: skip
+                        n_iter_no_change=3, max_iter=200, learning_rate="constant",
+                        random_state=0).fit(X / 16, y)  # fmt: skip
     scores = clf.validation_scores_
     assert len(scores) == clf.n_iter_ == len(clf.loss_curve_) < 200
     assert clf.best_validation_score_ == max(scores)
@@ -557,7 +561,7 @@ def test_partial_fit_streams_and_needs_classes_first():
 def test_partial_fit_regressor_keeps_optimizer_state():
     X, y = make_regression(n_samples=200, n_features=4, noise=0.1, random_state=0)
     y = y / y.std()
-    reg = MLPRegressor(hidden_layer_sizes=(16,), learning_rate=1e-2, random_state=0)
+    reg = MLPRegressor(hidden_layer_sizes=(16,), learning_rate=1e-2, batch_size=200, random_state=0)
     for _ in range(100):
         reg.partial_fit(X, y)
     assert reg._optimizer.step_count == 100  # one batch per call, one optimizer throughout
@@ -701,8 +705,8 @@ def test_net_hand_off_saves_a_pickle_free_model(tmp_path):
          r"The 'hidden_layer_sizes' parameter of MLPClassifier must be an int >= 1 or a "
          r"sequence of ints >= 1. Got \[10, 0\] instead"),
         (MLPClassifier, {"learning_rate": 0.0},
-         r"The 'learning_rate' parameter of MLPClassifier must be a float in the range "
-         r"\(0.0, inf\). Got 0.0 instead"),
+         r"The 'learning_rate' parameter of MLPClassifier must be a str among .* or a float in "
+         r"the range \(0.0, inf\). Got 0.0 instead"),
         (MLPClassifier, {"loss": "mse"},
          r"The 'loss' parameter of MLPClassifier must be a str among .*Got 'mse' instead"),
         (MLPRegressor, {"loss": "cross_entropy"},
