@@ -240,10 +240,12 @@ def test_accuracy_matches_or_beats_sklearn_mlp():
     from sklearn.neural_network import MLPRegressor as SkMLPRegressor
     from threadpoolctl import threadpool_limits
 
+    # scikit-learn's defaults, spelled out where chainrule's recipe differs (its schedule,
+    # batch size and beta_2): the same parameter names now mean the same in both
     shared = dict(hidden_layer_sizes=(100,), activation="relu", alpha=1e-4, max_iter=200)
-    shared.update(batch_size="auto", tol=1e-4, n_iter_no_change=10, shuffle=True)
-    ours = dict(shared, optimizer="adam", learning_rate=1e-3)
-    theirs = dict(shared, solver="adam", learning_rate_init=1e-3)
+    shared.update(batch_size=200, tol=1e-4, n_iter_no_change=10, shuffle=True)
+    shared.update(solver="adam", learning_rate="constant", learning_rate_init=1e-3, beta_2=0.999)
+    ours = theirs = shared
 
     def scaled_y(reg):  # diabetes targets run to ~350: standardise them, for both
         return TransformedTargetRegressor(reg, transformer=StandardScaler())
@@ -797,3 +799,142 @@ def test_perceptron_is_binary_only_and_separates_blobs():
     clf = PerceptronClassifier(shuffle=True, random_state=0).fit(X, y == 0)
     assert clf.converged_ and clf.score(X, y == 0) == 1.0
     assert clf.classes_.tolist() == [False, True]
+
+
+# --------------------------------------------------------------------------- #
+# scikit-learn's parameter names (issue 17 item 4)
+# --------------------------------------------------------------------------- #
+
+
+def test_sklearn_optimizer_parameter_names_reach_the_optimizer():
+    X, y = load_iris(return_X_y=True)
+    sgd = _quiet_fit(
+        MLPClassifier(hidden_layer_sizes=(5,), solver="sgd", learning_rate="constant",
+                      learning_rate_init=0.05, momentum=0.5, nesterovs_momentum=False,
+                      max_iter=2, random_state=0),
+        X, y,
+    )  # fmt: skip
+    opt = sgd._optimizer
+    assert type(opt).__name__ == "SGD"
+    assert (opt.lr, opt.momentum, opt.nesterov) == (0.05, 0.5, False)
+    adam = _quiet_fit(
+        MLPRegressor(hidden_layer_sizes=(5,), beta_1=0.8, beta_2=0.9, epsilon=1e-6,
+                     learning_rate="constant", learning_rate_init=0.003, max_iter=2,
+                     random_state=0),
+        X, y,
+    )  # fmt: skip
+    opt = adam._optimizer
+    assert type(opt).__name__ == "Adam"
+    assert (opt.lr, tuple(opt.betas), opt.eps) == (0.003, (0.8, 0.9), 1e-6)
+    # chainrule's earlier names still work: a number as learning_rate, optimizer=
+    old = _quiet_fit(MLPClassifier(hidden_layer_sizes=(5,), optimizer="rmsprop",
+                                   learning_rate=0.02, max_iter=2, random_state=0), X, y)  # fmt: skip
+    assert type(old._optimizer).__name__ == "RMSprop" and old._optimizer.lr == 0.02
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"solver": "lbfgs"}, r"solver='lbfgs' is not supported: chainrule trains by mini-batch"),
+        ({"solver": "sgd", "optimizer": "adam"}, r"solver='sgd' and optimizer='adam' disagree"),
+        ({"learning_rate": 0.1, "learning_rate_init": 0.1},
+         r"learning_rate=0.1 is a step size and learning_rate_init=0.1 is another"),
+        ({"learning_rate": "cyclic"}, r"The 'learning_rate' parameter of MLPClassifier must be"),
+        ({"momentum": 1.5}, r"The 'momentum' parameter of MLPClassifier must be a float"),
+        ({"class_weight": "auto"}, r"The 'class_weight' parameter of MLPClassifier must be"),
+        ({"class_weight": {7: 2.0}}, r"class_weight names class\(es\) \[7\] that are not in"),
+    ],
+)  # fmt: skip
+def test_sklearn_parameter_errors(params, match):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match=match):
+        MLPClassifier(hidden_layer_sizes=(3,), max_iter=1, **params).fit(X, y)
+
+
+def test_invscaling_and_adaptive_follow_sklearns_rules():
+    """scikit-learn's own MLP (solver='sgd') is the reference for both schedules."""
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = load_iris(return_X_y=True)
+    common = dict(hidden_layer_sizes=(5,), solver="sgd", learning_rate_init=0.01, batch_size=50,
+                  random_state=0)  # fmt: skip
+    ours = _quiet_fit(MLPClassifier(**common, learning_rate="invscaling", power_t=0.3,
+                                    max_iter=4), X, y)  # fmt: skip
+    theirs = _quiet_fit(SkMLP(**common, learning_rate="invscaling", power_t=0.3, max_iter=4), X, y)
+    assert ours._optimizer.lr == pytest.approx(theirs._optimizer.learning_rate, rel=1e-12)
+    assert ours._optimizer.lr == pytest.approx(0.01 / (4 * 150 + 1) ** 0.3, rel=1e-12)
+    # adaptive: with tol=10 no epoch ever improves enough, so after every
+    # n_iter_no_change + 1 epochs the step is divided by 5, until it is below 1e-6
+    ours = _quiet_fit(MLPClassifier(**common, learning_rate="adaptive", tol=10.0,
+                                    n_iter_no_change=1, max_iter=500), X, y)  # fmt: skip
+    theirs = _quiet_fit(SkMLP(**common, learning_rate="adaptive", tol=10.0, n_iter_no_change=1,
+                              max_iter=500), X, y)  # fmt: skip
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours._optimizer.lr == pytest.approx(theirs._optimizer.learning_rate, rel=1e-12)
+    assert ours._optimizer.lr <= 1e-6
+
+
+def test_coefs_and_intercepts_compute_predict_by_hand():
+    X, y = load_diabetes(return_X_y=True)
+    reg = _quiet_fit(MLPRegressor(hidden_layer_sizes=(8, 4), max_iter=20, random_state=0), X, y)
+    assert [w.shape for w in reg.coefs_] == [(10, 8), (8, 4), (4, 1)]
+    assert [b.shape for b in reg.intercepts_] == [(8,), (4,), (1,)]
+    h = X
+    for W, b in zip(reg.coefs_[:-1], reg.intercepts_[:-1]):
+        h = np.maximum(h @ W + b, 0.0)
+    by_hand = (h @ reg.coefs_[-1] + reg.intercepts_[-1])[:, 0]
+    np.testing.assert_allclose(reg.predict(X), by_hand, rtol=1e-10)
+    assert np.std(y) > 50 and reg.score(X, y) > 0.2  # answers in y's units (sd ~77)
+    with pytest.raises(NotFittedError):
+        MLPRegressor().coefs_
+
+
+def test_regressor_standardises_the_target():
+    """Targets a * y + b give predictions a * pred + b: the network sees the same problem."""
+    X, y = load_diabetes(return_X_y=True)
+    params = dict(hidden_layer_sizes=(16,), max_iter=30, random_state=0)
+    small = _quiet_fit(MLPRegressor(**params), X, (y - 150) / 80)
+    large = _quiet_fit(MLPRegressor(**params), X, y * 1000.0 + 5e4)
+    expected = ((small.predict(X) * 80 + 150) * 1000.0) + 5e4
+    np.testing.assert_allclose(large.predict(X), expected, rtol=1e-9)
+    # continuing (partial_fit) maps the last layer back and forth without changing answers
+    before = large.predict(X)
+    large.set_params(learning_rate="constant", learning_rate_init=1e-300)
+    large.partial_fit(X, y * 1000.0 + 5e4)
+    np.testing.assert_allclose(large.predict(X), before, rtol=1e-12)
+
+
+def test_class_weight_is_a_sample_weight_per_class():
+    X, y = load_iris(return_X_y=True)
+    X, y = X[:110], y[:110]  # 50 / 50 / 10 rows
+    params = dict(hidden_layer_sizes=(6,), max_iter=5, batch_size=200, random_state=0)
+    balanced = _quiet_fit(MLPClassifier(**params, class_weight="balanced"), X, y)
+    by_hand = _quiet_fit(MLPClassifier(**params), X, y,
+                         sample_weight=(110 / (3 * np.bincount(y)))[y])  # fmt: skip
+    for a, b in zip(_params(balanced), _params(by_hand), strict=True):
+        np.testing.assert_array_equal(a, b)
+    sw = np.linspace(0.5, 1.5, 110)
+    dict_w = _quiet_fit(MLPClassifier(**params, class_weight={2: 4.0}), X, y, sample_weight=sw)
+    by_hand = _quiet_fit(MLPClassifier(**params), X, y, sample_weight=sw * np.where(y == 2, 4, 1))
+    for a, b in zip(_params(dict_w), _params(by_hand), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_label_smoothing_moves_the_zero_started_bias_by_the_smoothed_frequencies():
+    """One full-batch SGD step from a zero last layer: b = lr * mean(t - 1/K) per class.
+
+    With a zero output layer every softmax is 1/K, so dL/db_k = mean(1/K - t_k),
+    and label smoothing makes t = (1 - eps) onehot + eps / K.
+    """
+    X, y = load_iris(return_X_y=True)
+    X, y = X[:110], y[:110]  # class frequencies 50/110, 50/110, 10/110
+    eps, lr = 0.3, 0.1
+    clf = _quiet_fit(
+        MLPClassifier(hidden_layer_sizes=(4,), solver="sgd", momentum=0.0, learning_rate="constant",
+                      learning_rate_init=lr, batch_size=200, max_iter=1, label_smoothing=eps,
+                      random_state=0),
+        X, y,
+    )  # fmt: skip
+    freq = np.bincount(y) / len(y)
+    expected = lr * ((1 - eps) * freq + eps / 3 - 1 / 3)
+    np.testing.assert_allclose(clf.intercepts_[-1], expected, rtol=1e-10, atol=1e-15)

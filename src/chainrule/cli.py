@@ -1192,6 +1192,7 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
         )  # fmt: skip
     net.preprocessing_ = pre.to_dict()
     weights = _row_weights(args, df, pre, y)
+    _numpy_kernels_if_small(net, len(df))
     if args.dry_run:
         ui.out(net.summary())
         ui.out(
@@ -1250,6 +1251,22 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
         f"({_size(out)})"
     )
     return 0
+
+
+def _numpy_kernels_if_small(net, n_rows: int) -> None:
+    """Keep a small job on NumPy's kernels: loading Numba's compiled loops costs about a second.
+
+    A table of ``n_rows`` through layers at most ``w`` wide is ``n_rows * w``
+    numbers a pass; under 2 million the fused loops gain less than their
+    import costs. ``CHAINRULE_KERNELS``, when set, decides instead.
+    """
+    from . import kernels
+
+    if os.environ.get("CHAINRULE_KERNELS"):
+        return
+    widest = max([net.n_features_in or 1] + [p.value.shape[-1] for p in net.parameters()])
+    if n_rows * widest < 2_000_000:
+        kernels.use("numpy")
 
 
 def _metric_units(pre) -> str:
