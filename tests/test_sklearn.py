@@ -886,7 +886,7 @@ def test_coefs_and_intercepts_compute_predict_by_hand():
     np.testing.assert_allclose(reg.predict(X), by_hand, rtol=1e-10)
     assert np.std(y) > 50 and reg.score(X, y) > 0.2  # answers in y's units (sd ~77)
     with pytest.raises(NotFittedError):
-        MLPRegressor().coefs_
+        _ = MLPRegressor().coefs_
 
 
 def test_regressor_standardises_the_target():
