@@ -146,3 +146,11 @@ def test_resume_continues_from_the_saved_weights(capsys, tables):
     code, _, err = train(capsys, d / "reg.csv", "--target", "price", "--resume", first,
                          "--out", d / "bad.safetensors")  # fmt: skip
     assert code == 2 and "it predicts 'label', not --target 'price'" in err
+
+
+def test_one_target_column_only(capsys, tables):
+    d, _, _ = tables
+    code, _, err = train(capsys, d / "reg.csv", "--target", "price", "--target", "a", "--quiet")
+    assert code == 2 and "argument --target: given twice" in err
+    code, _, err = train(capsys, d / "reg.csv", "--target", "price,a", "--quiet")
+    assert code == 2 and "--target price,a: several target columns are not supported yet" in err

@@ -226,6 +226,17 @@ def _column_list(text: str) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
+class _Once(argparse.Action):
+    """An option that may be given once: a repeat is an error, not a silent override."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) is not None:
+            raise argparse.ArgumentError(
+                self, "given twice; a network here predicts one target column"
+            )
+        setattr(namespace, self.dest, values)
+
+
 def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
@@ -329,7 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
-    p.add_argument("--target", required=True, metavar="COL", help="the column to predict")
+    p.add_argument(
+        "--target", required=True, action=_Once, metavar="COL", help="the column to predict"
+    )
     p.add_argument(
         "--task",
         choices=("classify", "regress"),
@@ -1088,6 +1101,13 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
     df = read_table(args.data)
     target = args.target
     if target not in df.columns:
+        parts = target.split(",")
+        if len(parts) > 1 and all(c in df.columns for c in parts):
+            raise CLIError(
+                f"--target {target}: several target columns are not supported yet; train one "
+                "model per target",
+                code=2,
+            )
         raise CLIError(f"unknown target column {target!r} in {args.data}; {_columns_hint(df)}")
     unknown = [c for c in args.ignore if c not in df.columns]
     if unknown:
