@@ -488,6 +488,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train)
 
+    # -- tune ---------------------------------------------------------------------------
+    p = sub.add_parser(
+        "tune",
+        parents=[common],
+        formatter_class=fmt,
+        help="search the network's architecture and training settings (Optuna)",
+        description="Search depth, width, activation, learning rate, dropout, weight decay and "
+        "batch size with Optuna (TPE sampler, median pruner on the per-epoch validation loss), "
+        "starting from the default recipe; save the best model with its preprocessing.",
+        epilog=_examples(
+            "chainrule tune data.csv --target label --trials 50",
+            "chainrule tune data.csv --target price --trials 100 --timeout 120 --jobs 2 --plots out",
+        ),
+    )
+    p.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
+    p.add_argument("--target", required=True, action=_Once, metavar="COL")
+    p.add_argument("--task", choices=("classify", "regress"), default=None)
+    p.add_argument("--trials", type=_positive_int, default=50, metavar="N", help="default 50")
+    p.add_argument(
+        "--timeout", type=_positive_float, default=None, metavar="S", help="stop after S seconds"
+    )
+    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N", help="parallel trials")
+    p.add_argument("--validation-split", type=_fraction, default=0.2, metavar="F")
+    p.add_argument("--impute", choices=("mean", "median", "drop"), default=None)
+    p.add_argument("--ignore", type=_column_list, default=[], metavar="COLS")
+    p.add_argument("--seed", type=_int, default=0, metavar="S", help="default 0")
+    p.add_argument("--top", type=_positive_int, default=10, metavar="N", help="trials shown")
+    p.add_argument("--out", default="model.safetensors", metavar="FILE", help="the best model")
+    p.add_argument(
+        "--plots", default=None, metavar="DIR", help="write history.png and importances.png"
+    )
+    p.set_defaults(func=cmd_tune)
+
     # -- predict -------------------------------------------------------------------------
     p = sub.add_parser(
         "predict",
@@ -1384,6 +1417,87 @@ def _resume_model(args, target: str) -> _Resumed:
             code=2,
         )
     return _Resumed(net, pre)
+
+
+def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule tune``: preprocess as ``train`` does, search with Optuna, save the best."""
+    from .preprocessing import MissingValuesError, Preprocessor
+
+    try:
+        from .search import search
+    except ImportError as exc:  # pragma: no cover - search.py imports Optuna lazily
+        raise CLIError(str(exc)) from None
+    out = _check_out_folder(args.out)
+    plots = Path(args.plots) if args.plots else None
+    if plots is not None:
+        _require_matplotlib()
+    df = read_table(args.data)
+    target = args.target
+    if target not in df.columns:
+        raise CLIError(f"unknown target column {target!r} in {args.data}; {_columns_hint(df)}")
+    df = df[df[target].notna()]
+    pre = Preprocessor(target=target, task=args.task, impute=args.impute, ignore=args.ignore)
+    if args.impute == "drop":
+        df = df[~df[pre.feature_columns(df)].isna().any(axis=1)]
+    df = df.reset_index(drop=True)
+    n = len(df)
+    n_val = int(round(n * args.validation_split))
+    if not 1 <= n_val < n - 1:
+        raise CLIError(
+            f"--validation-split {args.validation_split} leaves {n_val} validation row(s) out of "
+            f"{n}; tune needs validation rows to score the trials",
+            code=2,
+        )
+    perm = np.random.default_rng(args.seed).permutation(n)
+    val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    try:
+        pre.fit(df, rows=train_rows)
+    except MissingValuesError as exc:
+        raise CLIError(
+            f"missing values in feature column(s) {_counts_text(exc.counts)}; choose what to do "
+            "with --impute mean|median|drop (or fill them in the file)"
+        ) from None
+    X, y = pre.transform(df), pre.encode_target(df[target])
+    if pre.task == "classify" and len(np.unique(y[train_rows])) < len(pre.classes):
+        raise CLIError("some class has no training row; use more data or a smaller split")
+    ui.note(f"task: {pre.task}; {_describe_preprocessing(pre)}")
+    ui.note(f"searching {args.trials} trial(s) on {len(train_rows)} rows, {n_val} to validate")
+    t0 = time.perf_counter()
+    try:
+        result = search(
+            X[train_rows], y[train_rows], task=pre.task, n_trials=args.trials,
+            timeout=args.timeout, validation_data=(X[val_rows], y[val_rows]), seed=args.seed,
+            n_jobs=args.jobs, progress=ui.progress_mode != "off" and sys.stderr.isatty(),
+        )  # fmt: skip
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    except RuntimeError as exc:
+        raise CLIError(_one_line(exc)) from None
+    seconds = time.perf_counter() - t0
+    net = result.net
+    net.preprocessing_ = pre.to_dict()
+    _numpy_kernels_if_small(net, n)
+    _save_model(net, out)
+    ui.out(result.table(args.top))
+    ui.out(
+        f"best validation loss {result.best_value:.4f} (the default recipe's "
+        f"{result.default_value:.4f}); {len(result.study.trials)} trial(s) in {seconds:.1f}s; "
+        f"saved the best model to {out} ({_size(out)})"
+    )
+    if plots is not None:
+        from optuna.visualization.matplotlib import (
+            plot_optimization_history,
+            plot_param_importances,
+        )
+
+        plots.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
+            warnings.simplefilter("ignore")
+            for name, draw in (("history", plot_optimization_history),
+                               ("importances", plot_param_importances)):  # fmt: skip
+                ax = draw(result.study)
+                ui.note(f"wrote {save_figure(ax.figure, plots / f'{name}.png')}")
+    return 0
 
 
 def cmd_predict(args: argparse.Namespace, ui: UI) -> int:

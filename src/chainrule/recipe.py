@@ -43,6 +43,7 @@ __all__ = [
     "batch_size_for",
     "build_mlp",
     "epoch_budget",
+    "rescale_output",
     "smooth_labels",
 ]
 
@@ -129,6 +130,22 @@ def build_mlp(
     )
     layers.append(last)
     return Sequential(*layers, seed=seed, dtype=dtype)
+
+
+def rescale_output(net, scale, shift) -> None:
+    """Make the last ``Dense`` layer answer ``out * scale + shift`` instead of ``out``, in place.
+
+    ``W' = W * scale`` and ``b' = b * scale + shift`` (per output column): how a
+    network trained on a standardised target ``(y - mean) / sd`` comes to
+    answer in ``y``'s units (``scale = sd``, ``shift = mean``); the inverse is
+    ``rescale_output(net, 1 / sd, -mean / sd)``.
+    """
+    from .layers import Dense
+
+    last = [layer for layer in net.layers if isinstance(layer, Dense)][-1]
+    dtype = last.weight.value.dtype
+    last.weight.value[...] = last.weight.value * np.asarray(scale).astype(dtype)
+    last.bias.value[...] = last.bias.value * np.asarray(scale) + np.asarray(shift)
 
 
 def smooth_labels(idx: np.ndarray, n_classes: int, eps: float, dtype=np.float32) -> np.ndarray:

@@ -1239,25 +1239,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return np.ascontiguousarray(Y, dtype=self._dtype), Y.shape[1]
 
     # The network trains on the standardised target; between fits its last layer is
-    # rescaled so that net_(X) answers in the target's own units:
+    # rescaled so that net_(X) answers in the target's own units (recipe.rescale_output):
     #   W' = W * sd,  b' = b * sd + mean     (and back: W = W' / sd, b = (b' - mean) / sd)
-    def _last_dense(self) -> Dense:
-        return [layer for layer in self.net_.layers if isinstance(layer, Dense)][-1]
-
     def _unfold_output(self) -> None:
         if getattr(self, "_folded", False):
-            last = self._last_dense()
-            dtype = last.weight.value.dtype
-            last.weight.value[...] = last.weight.value / self._y_scale.astype(dtype)
-            last.bias.value[...] = (last.bias.value - self._y_mean) / self._y_scale
+            recipe.rescale_output(self.net_, 1.0 / self._y_scale, -self._y_mean / self._y_scale)
             self._folded = False
 
     def _fold_output(self) -> None:
         if not getattr(self, "_folded", False):
-            last = self._last_dense()
-            dtype = last.weight.value.dtype
-            last.weight.value[...] = last.weight.value * self._y_scale.astype(dtype)
-            last.bias.value[...] = last.bias.value * self._y_scale + self._y_mean
+            recipe.rescale_output(self.net_, self._y_scale, self._y_mean)
             self._folded = True
 
     def _encoded_score(self, X, Y, sample_weight) -> float:
