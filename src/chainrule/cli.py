@@ -4,6 +4,7 @@ Subcommands::
 
     chainrule demo                                  train on built-in data, write plots
     chainrule train DATA --target COL               fit a network on a CSV/Parquet table
+    chainrule tune DATA --target COL                search the architecture (Optuna)
     chainrule predict MODEL DATA [--out preds.csv]  predictions in the table's own terms
     chainrule evaluate MODEL DATA [--json]          loss and metrics on labelled data
     chainrule summary MODEL [--json]                what a model file holds
