@@ -205,7 +205,7 @@ class RestoreBest(Callback):
     best_epoch : int or None
         1-based number of the epoch restored.
     best_value : float
-        Its monitored value.
+        Its monitored value (with ``score``: minus the score, so lower is better).
     """
 
     def __init__(self, monitor: str = "val_loss", score=None) -> None:

@@ -572,16 +572,42 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         on single-label targets uses one sigmoid output for two classes and
         one-vs-rest sigmoids for more. "hinge" is the multi-class margin loss
         (no ``predict_proba``).
-    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default="adam"
-        A chainrule optimizer with PyTorch's defaults for everything but the
-        learning rate.
-    learning_rate : float, default=1e-3
-        Step size of the optimizer (``learning_rate_init`` in scikit-learn).
+    solver : {"adam", "sgd", "adamw", "rmsprop", "adagrad"}, default="adam"
+        The optimizer (scikit-learn's name; "lbfgs" is refused). "sgd" uses
+        ``momentum`` and ``nesterovs_momentum``; "adam"/"adamw" use ``beta_1``,
+        ``beta_2`` and ``epsilon``.
+    learning_rate : {"warmup_cosine", "constant", "invscaling", "adaptive"} or float, \
+            default="warmup_cosine"
+        The schedule. "warmup_cosine" (the recipe) warms up linearly over the
+        first 5% of the steps, then decays as a cosine to 0 at the end of the
+        budget, ``lr_t = lr min(1, (t+1)/t_w) (1 + cos(pi t / T)) / 2``, and
+        always runs the whole budget (the ``tol`` rule only stops it with
+        ``early_stopping``). The other three are scikit-learn's: "invscaling"
+        sets ``lr = learning_rate_init / (t + 1) ** power_t`` after each epoch
+        (``t`` samples seen), "adaptive" divides the rate by 5 where the
+        ``tol`` rule would stop and stops below 1e-6; unlike scikit-learn they
+        apply to every solver. A number is the step size with a constant
+        rate (chainrule's earlier spelling of ``learning_rate_init``).
+    learning_rate_init : float or None, default=None
+        Step size; None means 2e-3 (the recipe's).
+    power_t : float, default=0.5
+        Exponent of "invscaling".
+    momentum : float, default=0.9
+        SGD momentum.
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum for SGD (when ``momentum > 0``).
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates of the first and second moment estimates.
+    epsilon : float, default=1e-8
+        Adam's (and RMSprop's) term added to the denominator.
     batch_size : int or "auto", default="auto"
-        Rows per gradient step; "auto" is ``min(200, n_samples)``. A larger
-        value is clipped to ``n_samples`` with a warning.
-    max_iter : int, default=200
-        Maximum number of epochs (passes over the training data).
+        Rows per gradient step; "auto" is about a tenth of the rows,
+        ``clip(n / 10, 16, 256)`` rounded to a power of two (scikit-learn:
+        ``min(200, n)``). A larger value is clipped to ``n_samples`` with a
+        warning.
+    max_iter : int or "auto", default="auto"
+        Number of epochs (the most, with scikit-learn's schedules). "auto" is
+        the recipe's budget: enough epochs for 600 steps, 16 to 256.
     alpha : float, default=1e-4
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
         shift). As in scikit-learn, each batch's loss gets
@@ -618,6 +644,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Print the loss (and the validation score) after every epoch.
     shuffle : bool, default=True
         Visit the rows in a new random order in each epoch.
+    optimizer : str or None, default=None
+        chainrule's earlier name for ``solver`` (they must agree if both are given).
+    label_smoothing : float, default=0.0
+        With the cross-entropy, train on ``(1 - eps) onehot + eps / K``
+        instead of one-hot targets.
+    class_weight : "balanced", dict or None, default=None
+        Weight of each class in the loss: "balanced" is ``n / (K count_k)``,
+        a dict maps labels to weights (others get 1); multiplied into
+        ``sample_weight``.
 
     Attributes
     ----------
@@ -646,6 +681,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Best validation score with early stopping, else None.
     n_iter_ : int
         Epochs run by the last ``fit`` (``partial_fit`` adds one per call).
+    coefs_ : list of ndarray
+        ``coefs_[i]`` is the weight matrix of the i-th ``Dense`` layer, shape
+        (in, out), as in scikit-learn.
+    intercepts_ : list of ndarray
+        ``intercepts_[i]`` is its bias vector.
+    best_epoch_ : int or None
+        With early stopping, the epoch whose weights were kept.
 
     See Also
     --------
@@ -666,7 +708,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     >>> from sklearn.datasets import load_iris
     >>> from chainrule.sklearn import MLPClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate=0.01,
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01,
     ...                     max_iter=300, random_state=0).fit(X, y)
     >>> bool(clf.score(X, y) > 0.9)
     True
@@ -1110,16 +1152,42 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         (without scikit-learn's factor 1/2, which only rescales the
         gradient, so ``alpha`` weighs half as much against it as in
         scikit-learn).
-    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default="adam"
-        A chainrule optimizer with PyTorch's defaults for everything but the
-        learning rate.
-    learning_rate : float, default=1e-3
-        Step size of the optimizer (``learning_rate_init`` in scikit-learn).
+    solver : {"adam", "sgd", "adamw", "rmsprop", "adagrad"}, default="adam"
+        The optimizer (scikit-learn's name; "lbfgs" is refused). "sgd" uses
+        ``momentum`` and ``nesterovs_momentum``; "adam"/"adamw" use ``beta_1``,
+        ``beta_2`` and ``epsilon``.
+    learning_rate : {"warmup_cosine", "constant", "invscaling", "adaptive"} or float, \
+            default="warmup_cosine"
+        The schedule. "warmup_cosine" (the recipe) warms up linearly over the
+        first 5% of the steps, then decays as a cosine to 0 at the end of the
+        budget, ``lr_t = lr min(1, (t+1)/t_w) (1 + cos(pi t / T)) / 2``, and
+        always runs the whole budget (the ``tol`` rule only stops it with
+        ``early_stopping``). The other three are scikit-learn's: "invscaling"
+        sets ``lr = learning_rate_init / (t + 1) ** power_t`` after each epoch
+        (``t`` samples seen), "adaptive" divides the rate by 5 where the
+        ``tol`` rule would stop and stops below 1e-6; unlike scikit-learn they
+        apply to every solver. A number is the step size with a constant
+        rate (chainrule's earlier spelling of ``learning_rate_init``).
+    learning_rate_init : float or None, default=None
+        Step size; None means 2e-3 (the recipe's).
+    power_t : float, default=0.5
+        Exponent of "invscaling".
+    momentum : float, default=0.9
+        SGD momentum.
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum for SGD (when ``momentum > 0``).
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates of the first and second moment estimates.
+    epsilon : float, default=1e-8
+        Adam's (and RMSprop's) term added to the denominator.
     batch_size : int or "auto", default="auto"
-        Rows per gradient step; "auto" is ``min(200, n_samples)``. A larger
-        value is clipped to ``n_samples`` with a warning.
-    max_iter : int, default=200
-        Maximum number of epochs (passes over the training data).
+        Rows per gradient step; "auto" is about a tenth of the rows,
+        ``clip(n / 10, 16, 256)`` rounded to a power of two (scikit-learn:
+        ``min(200, n)``). A larger value is clipped to ``n_samples`` with a
+        warning.
+    max_iter : int or "auto", default="auto"
+        Number of epochs (the most, with scikit-learn's schedules). "auto" is
+        the recipe's budget: enough epochs for 600 steps, 16 to 256.
     alpha : float, default=1e-4
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
         shift). As in scikit-learn, each batch's loss gets
@@ -1156,6 +1224,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         Print the loss (and the validation score) after every epoch.
     shuffle : bool, default=True
         Visit the rows in a new random order in each epoch.
+    optimizer : str or None, default=None
+        chainrule's earlier name for ``solver`` (they must agree if both are given).
 
     Attributes
     ----------
@@ -1182,6 +1252,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         Best validation score with early stopping, else None.
     n_iter_ : int
         Epochs run by the last ``fit`` (``partial_fit`` adds one per call).
+    coefs_ : list of ndarray
+        ``coefs_[i]`` is the weight matrix of the i-th ``Dense`` layer, shape
+        (in, out), as in scikit-learn.
+    intercepts_ : list of ndarray
+        ``intercepts_[i]`` is its bias vector.
+    best_epoch_ : int or None
+        With early stopping, the epoch whose weights were kept.
 
     See Also
     --------
@@ -1202,7 +1279,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     >>> import numpy as np
     >>> from chainrule.sklearn import MLPRegressor
     >>> X = np.linspace(-1, 1, 200).reshape(-1, 1)
-    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), learning_rate=0.01,
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=0.01,
     ...                    max_iter=500, random_state=0).fit(X, X[:, 0] ** 2)
     >>> bool(reg.score(X, X[:, 0] ** 2) > 0.9)
     True
