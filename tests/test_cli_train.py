@@ -154,3 +154,24 @@ def test_one_target_column_only(capsys, tables):
     assert code == 2 and "argument --target: given twice" in err
     code, _, err = train(capsys, d / "reg.csv", "--target", "price,a", "--quiet")
     assert code == 2 and "--target price,a: several target columns are not supported yet" in err
+
+
+def test_a_small_job_never_loads_numba_and_leaves_the_kernel_choice(capsys, tables):
+    import os
+    import subprocess
+    import sys
+
+    d, _, _ = tables
+    before = cr.kernels.backend()
+    code, _, _ = train(capsys, d / "reg.csv", "--target", "price", "--out", d / "k.safetensors")
+    assert code == 0 and cr.kernels.backend() == before  # the choice came back after the job
+    script = (
+        "import sys; from chainrule import cli; "
+        f"code = cli.main(['train', {str(d / 'reg.csv')!r}, '--target', 'price', '-q', "
+        f"'--out', {str(d / 'k2.safetensors')!r}]); "
+        "print(code, 'chainrule._numba_kernels' in sys.modules, 'numba' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CHAINRULE_KERNELS"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120)  # fmt: skip
+    assert done.stdout.splitlines()[-1].split() == ["0", "False", "False"], done.stderr

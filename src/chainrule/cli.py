@@ -1129,6 +1129,13 @@ def _save_model(net, out: Path, optimizer=None) -> None:
 
 def cmd_train(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule train``: read, preprocess, build, fit, report, save."""
+    import contextlib
+
+    with contextlib.ExitStack() as stack:  # undoes the kernel choice of a small job
+        return _train(args, ui, stack)
+
+
+def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     from .preprocessing import MissingValuesError, Preprocessor
 
     out = None if args.dry_run else _check_out_folder(args.out)
@@ -1246,7 +1253,7 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
         )  # fmt: skip
     net.preprocessing_ = pre.to_dict()
     weights = _row_weights(args, df, pre, y)
-    _numpy_kernels_if_small(net, len(df))
+    stack.enter_context(_kernels_for(net, len(df)))
     if args.dry_run:
         ui.out(net.summary())
         ui.out(
@@ -1307,20 +1314,23 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
     return 0
 
 
-def _numpy_kernels_if_small(net, n_rows: int) -> None:
-    """Keep a small job on NumPy's kernels: loading Numba's compiled loops costs about a second.
+def _kernels_for(net, n_rows: int):
+    """NumPy's kernels for a small job (a context): loading Numba's compiled loops costs ~1 s.
 
     A table of ``n_rows`` through layers at most ``w`` wide is ``n_rows * w``
     numbers a pass; under 2 million the fused loops gain less than their
     import costs. ``CHAINRULE_KERNELS``, when set, decides instead.
     """
+    import contextlib
+
     from . import kernels
 
     if os.environ.get("CHAINRULE_KERNELS"):
-        return
+        return contextlib.nullcontext()
     widest = max([net.n_features_in or 1] + [p.value.shape[-1] for p in net.parameters()])
     if n_rows * widest < 2_000_000:
-        kernels.use("numpy")
+        return kernels.use("numpy")
+    return contextlib.nullcontext()
 
 
 def _metric_units(pre) -> str:
@@ -1477,7 +1487,6 @@ def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
     seconds = time.perf_counter() - t0
     net = result.net
     net.preprocessing_ = pre.to_dict()
-    _numpy_kernels_if_small(net, n)
     _save_model(net, out)
     ui.out(result.table(args.top))
     ui.out(
