@@ -169,6 +169,9 @@ def test_a_small_job_never_loads_numba_and_leaves_the_kernel_choice(capsys, tabl
         "import sys; from chainrule import cli; "
         f"code = cli.main(['train', {str(d / 'reg.csv')!r}, '--target', 'price', '-q', "
         f"'--out', {str(d / 'k2.safetensors')!r}]); "
+        f"code += cli.main(['predict', {str(d / 'k2.safetensors')!r}, {str(d / 'reg.csv')!r}, "
+        f"'-q', '--out', {str(d / 'k2.csv')!r}]); "
+        f"code += cli.main(['evaluate', {str(d / 'k2.safetensors')!r}, {str(d / 'reg.csv')!r}]); "
         "print(code, 'chainrule._numba_kernels' in sys.modules, 'numba' in sys.modules)"
     )
     env = {k: v for k, v in os.environ.items() if k != "CHAINRULE_KERNELS"}
