@@ -938,3 +938,19 @@ def test_label_smoothing_moves_the_zero_started_bias_by_the_smoothed_frequencies
     freq = np.bincount(y) / len(y)
     expected = lr * ((1 - eps) * freq + eps / 3 - 1 / 3)
     np.testing.assert_allclose(clf.intercepts_[-1], expected, rtol=1e-10, atol=1e-15)
+
+
+def test_recipe_class_weight_rows_match_sklearns_compute_sample_weight():
+    """The class weights that chainrule train (and fit, via sample_weight) uses."""
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    y = np.array(["b", "a", "c", "a", "a", "b", "c", "a"])
+    np.testing.assert_allclose(
+        cr.recipe.class_weight_rows(y, "balanced"), compute_sample_weight("balanced", y)
+    )
+    weights = {"a": 0.5, "c": 3.0}
+    np.testing.assert_allclose(
+        cr.recipe.class_weight_rows(y, weights), compute_sample_weight(weights, y)
+    )
+    with pytest.raises(ValueError, match=r"class_weight names class\(es\) \['z'\]"):
+        cr.recipe.class_weight_rows(y, {"z": 1.0})

@@ -1379,13 +1379,13 @@ def _row_weights(args, df, pre, y):
         return weights
     if pre.task != "classify":
         raise CLIError("--class-weight needs a classification target (or use --sample-weight)")
-    k = len(pre.classes)
+    from .recipe import class_weight_rows
+
+    names = {str(c): i for i, c in enumerate(pre.classes)}
     if args.class_weight == "balanced":  # n / (K * count), scikit-learn's rule
-        counts = np.bincount(y, minlength=k).astype(np.float64)
-        per_class = np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 0.0)
+        row = class_weight_rows(y, "balanced", classes=range(len(names)))
     else:
-        per_class = np.ones(k)
-        names = {str(c): i for i, c in enumerate(pre.classes)}
+        per_class = {}
         for item in args.class_weight.split(","):
             name, sep, value = item.rpartition("=")
             if not sep or name not in names:
@@ -1401,7 +1401,7 @@ def _row_weights(args, df, pre, y):
             if not (math.isfinite(w) and w >= 0):
                 raise CLIError(f"--class-weight {item!r}: the weight must be a number >= 0", code=2)
             per_class[names[name]] = w
-    row = per_class[y]
+        row = class_weight_rows(y, per_class, classes=range(len(names)))
     return row if weights is None else weights * row
 
 
