@@ -709,7 +709,9 @@ class _Judge:
 
     def symmetric(self) -> bool:
         """All-zero weights: every unit of a layer computes the same thing, forever."""
-        zero = [ly.index for ly in self.s.layers if ly.dense == ly.index and ly.weight_rms == 0.0]
+        # hidden layers only: a zero output layer (the tabular recipe's) still learns, because
+        # the hidden units before it differ
+        zero = [ly.index for ly in self.hidden if ly.weight_rms == 0.0]
         if not zero or self.learns:
             return False
         ev = self.base_evidence()
