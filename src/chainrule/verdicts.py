@@ -678,7 +678,8 @@ class _Judge:
         ev = self.base_evidence()
         ev.update(train_loss=train, data_loss=held)
         self.add("overfitting", None, "problem", ev,
-                 f"overfitting: the loss on these data is {_g(held)}, {held / train:.1f}x the "
+                 f"overfitting: the loss on these data is {_g(held)}, "
+                 f"{f'{held / train:.1f}x' if held < 1000 * train else 'over 1000 times'} the "
                  f"final training loss {_g(train)} (alarm above {GAP_RATIO:g}x and "
                  f"{_pct(GAP_ABS)} of a constant prediction's loss, {_g(s.baseline)})")  # fmt: skip
 
@@ -701,11 +702,19 @@ class _Judge:
         ev = self.base_evidence()
         ev.update(val_loss_min=v_min, val_loss_min_epoch=i_min, val_loss=v_now,
                   train_loss_then=t[i_min], train_loss=t[-1])  # fmt: skip
-        self.add("overfitting", None, "problem", ev,
-                 f"overfitting: the validation loss rose from {_g(v_min)} (epoch {i_min + 1}) to "
-                 f"{_g(v_now)} while the training loss fell from {_g(t[i_min])} to {_g(t[-1])} "
-                 f"(alarm at +{_pct(OVERFIT_RISE)})",
-                 {"best_epoch": i_min})  # fmt: skip
+        text = (f"overfitting: the validation loss rose from {_g(v_min)} (epoch {i_min + 1}) to "
+                f"{_g(v_now)} while the training loss fell from {_g(t[i_min])} to {_g(t[-1])} "
+                f"(alarm at +{_pct(OVERFIT_RISE)})")  # fmt: skip
+        held = self.s.data_loss
+        if held is not None and held <= v_min * (1 + OVERFIT_RISE):
+            # diagnose on held-out data: the weights kept score like the best epoch did
+            # (early stopping restored them), so the overfitting is history, not this model
+            ev["data_loss"] = held
+            text += (f"; the weights kept score {_g(held)} on these data, as well as the best "
+                     "epoch did (its weights were restored)")  # fmt: skip
+            self.add("overfitting", None, "info", ev, text, {"best_epoch": i_min})
+            return
+        self.add("overfitting", None, "problem", ev, text, {"best_epoch": i_min})
 
     def symmetric(self) -> bool:
         """All-zero weights: every unit of a layer computes the same thing, forever."""
