@@ -42,6 +42,7 @@ from .perceptron import ConvergenceWarning, Perceptron
 from .preprocessing import Preprocessor
 from .progress import ProgressBar
 from .schedules import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, Schedule, StepLR
+from .search import SearchResult, search
 from .serialization import load, load_checkpoint, save
 from .trace import Trace, trace
 from .training import DivergenceWarning, History
@@ -54,6 +55,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Diagnostics",
     "Preprocessor",
+    "SearchResult",
+    "search",
     "ProgressBar",
     "Trace",
     "diagnose",

@@ -534,6 +534,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, choices=("onnx", "torch"))
     p.add_argument("out", metavar="OUT")
     p.set_defaults(func=cmd_export)
+
+    # -- tune -----------------------------------------------------------------------------
+    p = sub.add_parser(
+        "tune",
+        parents=[common],
+        formatter_class=fmt,
+        help="search the architecture and training settings (Optuna)",
+        description="Search depth, width, activation, learning rate, dropout, weight decay, "
+        "batch size and residual skips with Optuna (seeded TPE sampler, median pruner on the "
+        "per-epoch validation loss). Prints one line per trial and a results table, and saves "
+        "the best model with its preprocessing, as 'chainrule train' does. Needs "
+        'pip install "chainrule[tune]".',
+        epilog=_examples(
+            "chainrule tune data.csv --target y --trials 50",
+            "chainrule tune data.csv --target y --trials 50 --timeout 120 --plots tune-plots",
+        ),
+    )
+    p.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
+    p.add_argument("--target", required=True, metavar="COL", help="the column to predict")
+    p.add_argument("--task", choices=("classify", "regress"), default=None)
+    p.add_argument("--trials", type=_positive_int, default=50, metavar="N", help="default 50")
+    p.add_argument(
+        "--timeout", type=_positive_float, default=None, metavar="S", help="stop after S seconds"
+    )
+    p.add_argument(
+        "--epochs", type=_positive_int, default=40, metavar="N", help="per trial (default 40)"
+    )
+    p.add_argument(
+        "--jobs",
+        type=_int,
+        default=1,
+        metavar="N",
+        help="trials at once, in threads (-1: one per CPU); above 1 not reproducible",
+    )
+    p.add_argument("--validation-split", type=_fraction, default=0.2, metavar="F")
+    p.add_argument("--no-residual", action="store_true", help="search plain stacks only")
+    p.add_argument("--impute", choices=("mean", "median", "drop"), default=None)
+    p.add_argument("--ignore", type=_column_list, default=[], metavar="COLS")
+    p.add_argument("--seed", type=_int, default=0, metavar="S", help="default 0")
+    p.add_argument("--out", default="model.safetensors", metavar="FILE", help="the best model")
+    p.add_argument("--plots", default=None, metavar="DIR", help="write history/importance PNGs")
+    p.set_defaults(func=cmd_tune)
     # -- playground -----------------------------------------------------------------------
     p = sub.add_parser(
         "playground",
@@ -1377,6 +1419,67 @@ def cmd_export(args: argparse.Namespace, ui: UI) -> int:
         torch.save(module, str(out))
         how = "torch.load(..., weights_only=False)"
     ui.out(f"wrote {out} (PyTorch; load it with {how})")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule tune``: ``chainrule.search.search`` on a table; table, model file, plots."""
+    from .search import search
+
+    out = _check_out_folder(args.out)
+    plots = Path(args.plots) if args.plots else None
+    if plots is not None:
+        _require_matplotlib()
+        if plots.exists() and not plots.is_dir():
+            raise CLIError(f"--plots {plots} is a file; give a folder", code=2)
+    if args.jobs == 0 or args.jobs < -1:
+        raise CLIError(f"--jobs must be >= 1 or -1, got {args.jobs}", code=2)
+    df = read_table(args.data)
+    if args.target not in df.columns:
+        raise CLIError(f"unknown target column {args.target!r} in {args.data}; {_columns_hint(df)}")
+    t0 = time.perf_counter()
+    try:
+        result = search(
+            df,
+            target=args.target,
+            task=args.task,
+            n_trials=args.trials,
+            timeout=args.timeout,
+            epochs=args.epochs,
+            validation_split=args.validation_split,
+            seed=args.seed,
+            n_jobs=args.jobs,
+            residual=not args.no_residual,
+            impute=args.impute,
+            ignore=args.ignore,
+            progress=ui.note,
+        )
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    seconds = time.perf_counter() - t0
+    _save_model(result.best_model, out)
+    table = result.trials()
+    ui.out(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    states = ", ".join(f"{n} {s.lower()}" for s, n in table["state"].value_counts().items())
+    best = result.study.best_trial
+    metric = f"val_{result.metric}"
+    ui.out(
+        f"{len(table)} trial(s) in {seconds:.1f}s ({states}); best trial {best.number}: "
+        f"val_loss {result.best_score:.4f}, {metric} {best.user_attrs[metric]:.4f}; "
+        f"saved model to {out} ({_size(out)})"
+    )
+    if plots is not None:
+        plots.mkdir(parents=True, exist_ok=True)
+        for name, draw in (
+            ("history", result.plot_history),
+            ("importances", result.plot_importances),
+        ):
+            try:
+                path = save_figure(draw(), plots / f"{name}.png")
+            except (ValueError, RuntimeError) as exc:  # e.g. importances need 2+ finished trials
+                ui.warn(f"no {name} plot: {_one_line(exc)}")
+            else:
+                ui.note(f"wrote {path}")
     return 0
 
 
