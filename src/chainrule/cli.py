@@ -568,6 +568,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="trials at once, in threads (-1: one per CPU); above 1 not reproducible",
     )
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="BLAS threads (default 1: fastest for small tables; use --jobs)",
+    )
     p.add_argument("--validation-split", type=_fraction, default=0.2, metavar="F")
     p.add_argument("--no-residual", action="store_true", help="search plain stacks only")
     p.add_argument("--impute", choices=("mean", "median", "drop"), default=None)
@@ -1449,6 +1456,7 @@ def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
             validation_split=args.validation_split,
             seed=args.seed,
             n_jobs=args.jobs,
+            threads=args.threads,
             residual=not args.no_residual,
             impute=args.impute,
             ignore=args.ignore,
