@@ -117,16 +117,17 @@ def test_residual_candidate_computes_the_skip_connections():
     assert isinstance(plain, cr.Sequential)
 
 
-def test_tune_saves_a_model_that_chainrule_predict_answers_like_the_search(tmp_path):
+def test_tune_saves_a_model_that_chainrule_predict_answers_like_the_search(tmp_path, capsys):
     df = _table()
     data = tmp_path / "data.csv"
     df.to_csv(data, index=False)
     model, plots = tmp_path / "best.safetensors", tmp_path / "plots"
     args = ["--trials", 4, "--epochs", 6, "--seed", 1, "--out", model, "--plots", plots]
-    tune = _cli("tune", data, "--target", "label", *args)
-    assert tune.returncode == 0, tune.stderr
-    assert tune.stderr.count("trial ") >= 4  # one progress line per trial
-    lines = tune.stdout.splitlines()
+    code = cli.main(["tune", str(data), "--target", "label", *map(str, args)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err.count("trial ") >= 4  # one progress line per trial
+    lines = out.splitlines()
     assert lines[0].split()[:4] == ["trial", "state", "val_loss", "epochs"]
     assert "4 trial(s)" in lines[-1] and f"saved model to {model}" in lines[-1]
     for name in ("history.png", "importances.png"):
@@ -187,7 +188,18 @@ def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "m").exists()
 
 
-def test_python_errors_name_the_fix():
+def test_parallel_trials_in_threads_finish_and_keep_a_working_best_model():
+    df = _table()
+    r = cr.search(df, target="label", seed=0, n_jobs=2, **FAST)
+    table = r.trials()
+    assert len(table) == FAST["n_trials"]
+    assert set(table["state"]) <= {"COMPLETE", "PRUNED"}
+    assert r.best_score == pytest.approx(table.loc[table["state"] == "COMPLETE", "val_loss"].min())
+    answers = r.predict(df.drop(columns="label"))
+    assert np.mean(answers == df["label"].to_numpy()) > 0.8
+
+
+def test_python_errors_name_the_fix(monkeypatch):
     df = _table(40)
     with pytest.raises(ValueError, match="n_trials must be a whole number >= 1"):
         cr.search(df, target="label", n_trials=0)
@@ -197,6 +209,9 @@ def test_python_errors_name_the_fix():
         cr.search(df, target="label", space={"depth": 3})
     with pytest.raises(ValueError, match="an array X needs y"):
         cr.search(df.to_numpy())
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(ImportError, match=r'pip install "chainrule\[tune\]"'):
+        cr.search(df, target="label")
 
 
 def test_estimator_inside_an_optuna_objective_with_cross_validation():
