@@ -10,6 +10,7 @@ Subcommands::
     chainrule plot MODEL|activations --out FILE     loss curve, confusion, boundary...
     chainrule diagnose MODEL DATA                   why a network learns badly
     chainrule export MODEL --to onnx|torch OUT      hand the network to other tools
+    chainrule tune DATA --target COL [--trials 50]  search the architecture (Optuna)
 
 Conventions: results (tables, CSV, JSON) go to stdout; notes, progress and
 errors go to stderr. Every error is one line ``chainrule: error: ...`` with
