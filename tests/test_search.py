@@ -20,7 +20,7 @@ pytest.importorskip("safetensors")
 
 import chainrule as cr  # noqa: E402
 from chainrule import cli  # noqa: E402
-from chainrule.search import build_candidate  # noqa: E402
+from chainrule.search import BASELINE, build_candidate  # noqa: E402
 
 ENV = {**os.environ, "MPLBACKEND": "Agg", "NO_COLOR": "1", "OMP_NUM_THREADS": "1"}
 ENV.pop("PYTHONWARNINGS", None)
@@ -55,6 +55,7 @@ def test_same_seed_same_trials_best_params_and_score():
     assert a.best_score == b.best_score
     ta, tb = a.trials(), b.trials()
     pd.testing.assert_frame_equal(ta, tb)
+    assert a.study.trials[0].params == BASELINE  # a new study starts from train's default
     c = cr.search(df, target="label", seed=4, **FAST)
     assert c.trials()["lr"].tolist() != ta["lr"].tolist()  # the seed drives the sampler
 
