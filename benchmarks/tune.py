@@ -65,7 +65,6 @@ def main(argv=None) -> int:
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--epochs", type=int, default=None, help="tune's epochs per trial")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", default=None, metavar="DIR", help="keep the files here")
     args = ap.parse_args(argv)
@@ -96,8 +95,6 @@ def main(argv=None) -> int:
         "train", work / "train.csv", "--target", "target", *task, "--out", work / "train.st", "-q"
     )
     tune_args = ["--trials", args.trials, "--timeout", args.timeout, "--jobs", args.jobs]
-    if args.epochs:
-        tune_args += ["--epochs", args.epochs]
     tuned, t_tune = _cli(
         "tune", work / "train.csv", "--target", "target", *task, *tune_args,
         "--seed", args.seed, "--out", work / "tune.st", "--plots", work / "plots",

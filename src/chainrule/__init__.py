@@ -5,7 +5,17 @@ chain rule backward, a *loss* says how wrong the output is, each *parameter*
 carries its gradient, and an *optimizer* steps the parameters downhill.
 """
 
-from . import callbacks, datasets, diagnostics, export, initializers, kernels, metrics, plots
+from . import (
+    callbacks,
+    datasets,
+    diagnostics,
+    export,
+    initializers,
+    kernels,
+    metrics,
+    plots,
+    recipe,
+)
 from .activations import (
     ELU,
     GELU,
@@ -55,8 +65,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Diagnostics",
     "Preprocessor",
-    "SearchResult",
-    "search",
     "ProgressBar",
     "Trace",
     "diagnose",
@@ -64,7 +72,10 @@ __all__ = [
     "kernels",
     "load_checkpoint",
     "plots",
+    "recipe",
     "save",
+    "search",
+    "SearchResult",
     "trace",
     "Activation",
     "Add",
