@@ -10,6 +10,7 @@ from .activations import Activation
 from .layer import Layer
 from .layers import Dense
 from .parameter import Parameter
+from .validation import as_float_array
 
 
 def check_features(
@@ -38,7 +39,7 @@ def check_features(
         raise ValueError(f"{what} has {X.shape[1]} features but {owner} expects {n_features}")
     if X.shape[0] == 0:
         raise ValueError(f"{what} is empty (0 samples); give at least one row")
-    return np.asarray(X, dtype=dtype)
+    return as_float_array(X, dtype, what)  # refuses NaN, inf and float32 overflow
 
 
 class Sequential:
