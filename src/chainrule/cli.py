@@ -791,10 +791,23 @@ class _ModelData:
     def encode_target(self, series) -> np.ndarray:
         if self.pre is not None:
             return self.pre.encode_target(series)
-        values = series.to_numpy()
+        pd = _pandas()
+        numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(numbers) & series.notna().to_numpy()
         if self.task == "classify":
-            return values.astype(np.int64)
-        return values.astype(np.float64)
+            k = max(self.net.n_outputs or 1, 2)
+            with np.errstate(invalid="ignore"):
+                bad |= (numbers != np.round(numbers)) | (numbers < 0) | (numbers >= k)
+        if bad.any():
+            i = int(np.argmax(bad))
+            wanted = f"class numbers 0..{k - 1}" if self.task == "classify" else "numbers"
+            raise CLIError(
+                f"target column {series.name!r} row {i + 1} holds {series.iloc[i]!r}, but this "
+                f"model stores no preprocessing, so its targets must be {wanted}"
+            )
+        if self.task == "classify":
+            return numbers.astype(np.int64)
+        return numbers
 
     def decode(self, answers: np.ndarray) -> np.ndarray:
         """``net.predict`` answers to class names or values in the target's units."""
@@ -1178,6 +1191,7 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
     y = pre.encode_target(df[target])
     n_classes = len(pre.classes) if pre.task == "classify" else 0
     loss, n_out = _choose_loss(args, pre.task, n_classes)
+    _check_size(pre.n_features, args.hidden, n_out)
     net = build_network(pre.n_features, args.hidden, args.activation, n_out, args.seed)
     net.preprocessing_ = pre.to_dict()
     if args.dry_run:
@@ -1232,6 +1246,23 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
         f"trained {len(history)} epoch(s) in {seconds:.1f}s; saved model to {out} ({_size(out)})"
     )
     return EXIT_DIVERGED if history.diverged else 0
+
+
+#: The most parameters ``train`` builds (4 GB of float32 weights, before Adam's state).
+MAX_PARAMETERS = 10**9
+
+
+def _check_size(n_inputs: int, hidden: Sequence[int], n_outputs: int) -> None:
+    """Refuse ``--hidden`` sizes whose weights could not fit in memory, before allocating."""
+    sizes = [n_inputs, *hidden, n_outputs]
+    count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    if count > MAX_PARAMETERS:
+        raise CLIError(
+            f"--hidden {','.join(map(str, hidden))} makes a network of {count:,} parameters "
+            f"({count * 4 / 1e9:,.0f} GB of float32), more than the {MAX_PARAMETERS:,} allowed; "
+            "use smaller layers",
+            code=2,
+        )
 
 
 def _check_train_options(args: argparse.Namespace) -> None:
