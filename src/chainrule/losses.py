@@ -107,7 +107,8 @@ def _labels_for(name: str, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         )
     if y.dtype.kind not in "iu":
         return _prepare_labels(name, y, k)
-    if y.min() < 0 or y.max() >= k:
+    # one reduction checks 0 <= y < k: seen as unsigned, a negative label is huge
+    if y.view(f"u{y.itemsize}").max() >= k:
         return _prepare_labels(name, y, k)  # raises, naming the bad label
     return y.astype(np.intp, copy=False)
 
