@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import sigmoid
+from .validation import check_number
 
 
 class Loss:
@@ -156,9 +157,9 @@ class Huber(Loss):
     name = "huber"
 
     def __init__(self, delta: float = 1.0) -> None:
-        if delta <= 0:
-            raise ValueError(f"Huber delta must be positive, got {delta}")
-        self.delta = float(delta)
+        self.delta = check_number(
+            "Huber delta", delta, low_open=True, fix="the width of the quadratic zone, e.g. 1.0"
+        )
 
     def forward(self, pred, y):
         d = self._diff = pred - _as_2d_like(y, pred)

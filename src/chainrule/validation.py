@@ -35,18 +35,21 @@ def check_number(
     high: float | None = None,
     high_open: bool = False,
     low_open: bool = False,
+    allow_inf: bool = False,
     fix: str = "",
 ) -> float:
     """``value`` as a finite float in ``[low, high]`` (``(low`` with ``low_open``,
     ``high)`` with ``high_open``), else a ``TypeError`` (not a real number, a
     bool, a string) or a ``ValueError`` naming ``name`` (NaN, inf, out of range).
+    ``allow_inf`` accepts ``+inf`` when there is no ``high`` (a norm bound of inf
+    means no bound).
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
     value = float(value)
     above = value > low if low_open else value >= low
     if high is None:
-        ok = above and math.isfinite(value)
+        ok = above and (math.isfinite(value) or (allow_inf and value == math.inf))
         wanted = f"{'>' if low_open else '>='} {low:g}"
     else:
         below = value < high if high_open else value <= high
