@@ -129,10 +129,18 @@ class _DivergenceGuard:
 
     def __init__(self, net: Sequential) -> None:
         self.net = net
-        self.initial = net.get_weights()
+        self.initial: list[np.ndarray] | None = None  # the weights before fit
+        self.safe: list[np.ndarray] = []  # the weights at the start of this epoch
         self.bar: float | None = None  # FACTOR * max(L0, 1), set by the first step
         self.start = math.nan
         self.high: float | None = None  # the previous step's loss, when above the bar
+
+    def epoch_start(self) -> None:
+        """A copy of the weights at the start of an epoch (the first is kept as those
+        from before the fit: no extra copy)."""
+        self.safe = self.net.get_weights()
+        if self.initial is None:
+            self.initial = self.safe
 
     def _problem(self, value: float, out: np.ndarray) -> str | None:
         if not math.isfinite(value):
@@ -154,31 +162,31 @@ class _DivergenceGuard:
         return None
 
     def _works(self, xb: np.ndarray) -> bool:
-        if not all(all_finite(a) for a in self.net._state_arrays()):
+        if not all(all_finite(p.value) for p in self.net.parameters()):
             return False
         out = xb[:64]
         for layer in self.net.layers:
             out = layer.infer(out)
         return all_finite(out)
 
-    def diverged(self, value, out, history: History, safe_state, xb, epoch: int, b: int) -> bool:
+    def diverged(self, value, out, history: History, xb, epoch: int, b: int) -> bool:
         """Check one step (before its update); on divergence stop training and tell."""
         problem = self._problem(value, out)
         if problem is None:
             return False
-        self._stop(history, safe_state, xb, f"{problem} at epoch {epoch + 1}, batch {b + 1}")
+        self._stop(history, xb, f"{problem} at epoch {epoch + 1}, batch {b + 1}")
         return True
 
-    def diverged_at_end(self, history: History, safe_state, xb, epoch: int) -> bool:
+    def diverged_at_end(self, history: History, xb, epoch: int) -> bool:
         """Check the weights left by the last update of an epoch."""
         if self._works(xb):
             return False
         problem = "the last update of epoch {0} made the weights or the outputs NaN or inf"
-        self._stop(history, safe_state, xb, problem.format(epoch + 1))
+        self._stop(history, xb, problem.format(epoch + 1))
         return True
 
-    def _stop(self, history: History, safe_state, xb, problem: str) -> None:
-        self.net.set_weights(safe_state)
+    def _stop(self, history: History, xb, problem: str) -> None:
+        self.net.set_weights(self.safe)
         if self._works(xb):
             restored = "the weights were restored to those at the start of that epoch"
         else:
@@ -512,7 +520,7 @@ def fit(
         for epoch in range(epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch, {})
-            safe_state = net.get_weights()
+            guard.epoch_start()
             if shuffle:
                 rng.shuffle(order)
             total = 0.0
@@ -544,7 +552,7 @@ def fit(
                         flat = w.value.ravel()
                         squares += float(flat @ flat)
                     value += 0.5 * scale * squares
-                if guard.diverged(value, out, history, safe_state, xb, epoch, b):
+                if guard.diverged(value, out, history, xb, epoch, b):
                     break
                 grad = loss.backward()
                 if weighted:
@@ -563,7 +571,7 @@ def fit(
                 total += value * norm
                 for cb in callbacks:
                     cb.on_batch_end(b, batch_logs)
-            if history.diverged or guard.diverged_at_end(history, safe_state, xb, epoch):
+            if history.diverged or guard.diverged_at_end(history, xb, epoch):
                 break
             logs = {"loss": total / total_weight}
             for name, fn in metric_fns:
