@@ -457,3 +457,13 @@ def test_hostile_cases_as_real_processes(work):
         if name == "sgd 1e30":
             assert proc.returncode == 3
             assert not (work / "model.safetensors").exists()
+
+
+def test_help_and_docs_document_the_divergence_exit_code(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "3 training diverged" in " ".join(out.split())
+    assert "--save-diverged" in out
+    page = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    assert "| 3 | `train` diverged" in page

@@ -346,7 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
             "chainrule train houses.parquet --target price --hidden 128,64 --epochs 50",
             "chainrule train data.csv --target label --impute median --validation-split 0.2",
             "chainrule train data.csv --target label --dry-run",
-        ),
+        )
+        + f"\n\nexit codes: 0 trained and saved, 1 bad data or files, 2 bad options, "
+        f"{EXIT_DIVERGED} training diverged (the model is not saved unless --save-diverged)",
     )
     p.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
     p.add_argument("--target", required=True, metavar="COL", help="the column to predict")
