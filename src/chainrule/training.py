@@ -423,7 +423,7 @@ def fit(
     validation_split = check_number(
         "validation_split", validation_split, high=1.0, high_open=True, fix="a fraction of rows"
     )
-    l2 = check_number("l2", l2, fix="l2 must be a finite number >= 0")
+    l2 = check_number("l2", l2, fix="the L2 penalty on the weights, e.g. 1e-4")
     for act in _activations(net):
         if act.name == "step":
             act.df(None, None)  # raises the explanation before any work is done
