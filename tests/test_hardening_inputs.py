@@ -437,3 +437,40 @@ def test_a_new_split_never_reuses_an_old_order():
     assert sorted(order.tolist()) == list(range(70))  # positions among the 70 training rows
     net.fit(X, y, epochs=1, validation_split=0.5)
     assert sorted(net._shuffle_state[1].tolist()) == list(range(50))
+
+
+@pytest.mark.parametrize(
+    ("name", "attribute", "value", "error", "fragment"),
+    [
+        ("SGD", "momentum", float("nan"), ValueError, "momentum must be >= 0, got nan"),
+        ("SGD", "nesterov", 1, TypeError, "nesterov must be True or False"),
+        ("SGD", "dampening", 2.0, ValueError, "dampening must be in [0, 1]"),
+        ("Adam", "beta1", 1.0, ValueError, "betas[0] must be in [0, 1)"),
+        ("Adam", "eps", "x", TypeError, "eps must be a number"),
+        ("AdamW", "weight_decay", None, TypeError, "weight_decay must be a number"),
+        ("RMSprop", "alpha", -1, ValueError, "alpha must be in [0, 1]"),
+        ("Adagrad", "lr_decay", float("inf"), ValueError, "lr_decay must be >= 0, got inf"),
+    ],
+)
+def test_every_hyperparameter_is_checked_after_construction(
+    name, attribute, value, error, fragment
+):
+    opt = getattr(cr, name)([cr.Parameter(np.ones(3))], lr=0.1)
+    before = opt.hyperparameters()
+    with pytest.raises(error) as info:
+        setattr(opt, attribute, value)
+    assert fragment in str(info.value)
+    assert opt.hyperparameters() == before
+
+
+def test_hyperparameters_checked_together_after_construction():
+    opt = cr.SGD([cr.Parameter(np.ones(3))], lr=0.1, momentum=0.9, nesterov=True)
+    with pytest.raises(ValueError, match="nesterov=True needs momentum > 0"):
+        opt.momentum = 0.0
+    assert opt.momentum == 0.9
+    opt.momentum = 0.5  # a valid change goes through
+    assert opt.hyperparameters()["momentum"] == 0.5
+    # loading a state that turns nesterov off and momentum to 0 is not refused half-way
+    plain = cr.SGD([cr.Parameter(np.ones(3))], lr=0.1).state_dict()
+    opt.load_state_dict(plain)
+    assert opt.momentum == 0.0 and opt.nesterov is False

@@ -171,6 +171,26 @@ class Optimizer:
     def lr(self, value: float) -> None:
         self._lr = _check_number("lr", value, fix="pass a non-negative learning rate such as 1e-3")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A hyperparameter changed after construction (opt.momentum = ...) goes
+        # through the same checks as at construction, together with the others.
+        state = vars(self)
+        if name in self._hyperparameters and name in state and not state.get("_setting"):
+            values = self.hyperparameters()
+            values[name] = value
+            self._set_checked(values)
+            return
+        object.__setattr__(self, name, value)
+
+    def _set_checked(self, values: dict[str, Any]) -> None:
+        """``_set_hyperparameters(**values)``, its own assignments not checked again."""
+        state = vars(self)
+        state["_setting"] = True
+        try:
+            self._set_hyperparameters(**values)
+        finally:
+            state["_setting"] = False
+
     def __init__(self, parameters: Iterable[Parameter], lr: float) -> None:
         self.parameters: list[Parameter] = _as_parameter_list(parameters, type(self).__name__)
         self.lr = _check_number("lr", lr, fix="pass a non-negative learning rate such as 1e-3")
@@ -273,7 +293,7 @@ class Optimizer:
                 )
             new_state[i][buffer] = np.array(array, dtype=value.dtype, copy=True)
 
-        self._set_hyperparameters(**hyper)
+        self._set_checked(hyper)
         self.step_count = int(step)
         self.state = new_state
 
