@@ -7,7 +7,6 @@ one optimizer step, a dense layer's forward pass), not against chainrule itself.
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -22,6 +21,7 @@ import chainrule as cr  # noqa: E402
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CLEAN = (ValueError, TypeError)
+F32_MAX = float(np.finfo(np.float32).max)
 
 
 def _clean(exc: BaseException) -> None:
@@ -170,21 +170,21 @@ def test_optimizers_refuse_bad_rates_and_step_correctly(name, lr, later, g):
         assert not (
             isinstance(lr, (int, float))
             and not isinstance(lr, bool)
-            and math.isfinite(lr)
-            and lr >= 0
+            and 0 <= lr <= F32_MAX  # the parameters are float32
         )
         return
     assert isinstance(lr, (int, float)) and not isinstance(lr, bool)
-    assert math.isfinite(lr) and lr >= 0
+    assert 0 <= lr <= F32_MAX
     try:
         opt.lr = later
     except Exception as exc:  # noqa: BLE001
         _clean(exc)
         assert opt.lr == float(lr)
     rate = opt.lr
-    assert math.isfinite(rate) and rate >= 0
+    assert 0 <= rate <= F32_MAX
     p.grad[...] = g
-    opt.step()
+    with np.errstate(over="ignore"):  # lr * g may overflow float32: checked below
+        opt.step()
     event("answered")
     g64, t64 = g.astype(np.float64), theta0.astype(np.float64)
     if name == "SGD":
@@ -198,7 +198,13 @@ def test_optimizers_refuse_bad_rates_and_step_correctly(name, lr, later, g):
         expected = t64 - rate * g64 / (np.sqrt(v) + 1e-8)
     else:  # Adagrad: sum = g², θ ← θ - γ g / (√sum + ε)
         expected = t64 - rate * g64 / (np.sqrt(g64**2) + 1e-10)
-    np.testing.assert_allclose(p.value, expected, rtol=2e-6, atol=1e-6 * max(rate, 1e-3))
+    # float32 arithmetic: a true result beyond float32's range is an infinity of its sign
+    big = np.abs(expected) > 0.999 * F32_MAX
+    assert np.all(np.isinf(p.value[big]) | (np.abs(p.value[big]) >= 0.99 * F32_MAX))
+    assert np.all(np.sign(p.value[big]) == np.sign(expected[big]))
+    np.testing.assert_allclose(
+        p.value[~big], expected[~big], rtol=2e-6, atol=1e-6 * max(rate, 1e-3)
+    )
 
 
 # =============================================================================
@@ -283,7 +289,7 @@ def test_fit_trains_or_refuses_cleanly(
         X.flat[X.size // 2] = poison
     y = {
         "labels": np.arange(n) % 2,
-        "bad labels": np.arange(n) % 3,  # class 2 on a 2-output network
+        "bad labels": np.full(n, 2),  # class 2 on a 2-output network
         "short": np.zeros(max(n - 1, 0), dtype=int),
         "values": np.linspace(0, 1, n),
         "text": np.array(["a"] * n),

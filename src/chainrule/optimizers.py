@@ -169,7 +169,15 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = _check_number("lr", value, fix="pass a non-negative learning rate such as 1e-3")
+        value = _check_number("lr", value, fix="pass a non-negative learning rate such as 1e-3")
+        for p in getattr(self, "parameters", ()):
+            dtype = np.asarray(p.value).dtype
+            if dtype.kind == "f" and value > float(np.finfo(dtype).max):
+                raise ValueError(
+                    f"lr={value!r} overflows {dtype}, the dtype of the parameters (largest "
+                    f"{float(np.finfo(dtype).max):.3g}); pass a learning rate such as 1e-3"
+                )
+        self._lr = value
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A hyperparameter changed after construction (opt.momentum = ...) goes
