@@ -81,6 +81,39 @@ def test_float64_network_takes_1e300_but_not_inf():
         net([[np.inf, 0.0]])
 
 
+@pytest.mark.parametrize("entry", ["predict", "predict_proba", "evaluate"])
+def test_outputs_that_overflow_are_refused_not_answered(entry):
+    """Finite inputs near float32's limit overflow inside the network: no label
+    from an inf or NaN output."""
+    net = cr.Sequential(cr.Dense(2, 2), seed=0)
+    net.loss_ = "cross_entropy"
+    net.layers[0].weight.value[...] = [[10.0, -10.0], [1.0, 1.0]]
+    X = np.array([[1.0, 0.0], [1e38, 0.0]], dtype=np.float32)
+    call = {
+        "predict": lambda: net.predict(X),
+        "predict_proba": lambda: net.predict_proba(X),
+        "evaluate": lambda: net.evaluate(X, [0, 1]),
+    }[entry]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="outputs are NaN or inf for row 1 of X") as info:
+            call()
+    assert "overflow float32" in str(info.value) and "1e+38" in str(info.value)
+    net.layers[0].weight.value[0, 0] = np.nan  # and weights that are not finite
+    with pytest.raises(ValueError, match="weights hold NaN or inf"):
+        net.predict(X[:1])
+
+
+def test_huge_but_finite_logits_give_exact_probabilities():
+    net = cr.Sequential(cr.Dense(1, 2), seed=0)
+    net.loss_ = "cross_entropy"
+    net.layers[0].weight.value[...] = [[3e37, -3e37]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = net.predict_proba(np.array([[10.0]], dtype=np.float32))
+    np.testing.assert_array_equal(proba, [[1.0, 0.0]])
+
+
 def test_finite_check_is_one_reduction_without_a_copy():
     """The fast path allocates nothing the size of the data (a boolean mask would be
     a quarter of a float32 array); the exact check runs only when a value is bad."""
@@ -123,17 +156,50 @@ def _finite_everywhere(net, X):
     [("adam", 1e6), ("rmsprop", 1e6), ("adagrad", 1e6), ("adamw", 1e6), ("sgd", 1e30)],
 )
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
-def test_wild_learning_rates_stop_with_finite_weights(optimizer, lr, loss):
+@pytest.mark.parametrize("batch_size", [32, None])
+def test_wild_learning_rates_stop_with_finite_weights(optimizer, lr, loss, batch_size):
     X, y = _data()
     k = 2 if loss == "cross_entropy" else 1
     net = cr.Sequential(cr.Dense(4, 16, activation="relu"), cr.Dense(16, k), seed=0)
     target = y if loss == "cross_entropy" else X @ np.array([1.0, 2.0, -1.0, 0.5])
-    history, div = _fit_quiet(net, X, target, loss=loss, optimizer=optimizer, lr=lr, epochs=5)
+    history, div = _fit_quiet(
+        net, X, target, loss=loss, optimizer=optimizer, lr=lr, epochs=30, batch_size=batch_size
+    )
     assert history.diverged and len(div) == 1
     assert "training diverged" in str(div[0].message)
     assert history.stop_reason in str(div[0].message)
     assert _finite_everywhere(net, X)
-    assert len(history) == 0  # it diverged within the first epoch
+    # mini-batches: within the first epoch; full batch (one step an epoch): within 15
+    assert len(history) == 0 if batch_size else len(history) < 15
+
+
+def test_a_spike_that_comes_back_is_not_divergence():
+    """Adam at lr=10 on the spirals spikes a few thousandfold, comes back and kills
+    its ReLUs: a bad run for the diagnosis to explain, not a divergence."""
+    X, y = cr.datasets.spirals(n_samples=400, noise=0.1, seed=0)
+    net = cr.Sequential(
+        cr.Dense(2, 8, activation="relu"), cr.Dense(8, 8, activation="relu"), cr.Dense(8, 2), seed=0
+    )
+    steps = []
+
+    class Record(cr.Callback):
+        def on_batch_end(self, batch, logs=None):
+            steps.append(logs["loss"])
+
+    history, div = _fit_quiet(
+        net,
+        X[:200],
+        y[:200],
+        loss="cross_entropy",
+        optimizer="adam",
+        lr=10,
+        epochs=20,
+        batch_size=16,
+        callbacks=[Record()],
+    )
+    assert not history.diverged and not div
+    assert max(steps) > 1e3 * steps[0]  # the spike the 1e3 rule would have stopped
+    assert steps[-1] < 10  # ... and it came back
 
 
 HEALTHY = [
