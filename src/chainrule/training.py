@@ -25,8 +25,8 @@ from .callbacks import Callback
 from .clipping import clip_grad_norm, clip_grad_value
 from .layers import BatchNorm, Dense
 from .losses import Loss, get_loss
-from .metrics import get_metric
-from .network import Sequential, check_features
+from .metrics import METRICS, get_metric
+from .network import Network, Sequential, check_features, provides
 from .optimizers import Optimizer, get_optimizer
 from .validation import all_finite, check_finite, check_int, check_number
 
@@ -148,7 +148,7 @@ class _DivergenceGuard:
     def _problem(self, value: float, out: np.ndarray) -> str | None:
         if not math.isfinite(value):
             return f"the loss became {value}"
-        if not np.isfinite(out).all():  # a batch of outputs: small, and no errstate needed
+        if out is not None and not np.isfinite(out).all():  # a batch: small, no errstate
             return "the network's outputs became NaN or inf"
         if self.bar is None:
             self.start, self.bar = value, self.FACTOR * max(value, 1.0)
@@ -164,9 +164,13 @@ class _DivergenceGuard:
         self.high = value
         return None
 
-    def _works(self, xb: np.ndarray) -> bool:
+    def _works(self, xb: np.ndarray | None) -> bool:
+        """Finite weights, and finite outputs on (up to 64 rows of) the batch ``xb``
+        (``None`` for a graph network, whose step keeps its batch: weights only)."""
         if not all(all_finite(p.value) for p in self.net.parameters()):
             return False
+        if xb is None:
+            return True
         out = xb[:64]
         for layer in self.net.layers:
             out = layer.infer(out)
@@ -208,9 +212,11 @@ class _DivergenceGuard:
 
 
 # -- what a network's outputs answer --------------------------------------------------
-def _task_of(net: Sequential, loss: Loss | None) -> str:
+def _task_of(net: Sequential, loss: Loss | None, width: int | None = None) -> str:
+    """What an output answers ("multiclass", "binary", "regression"), from its loss and width."""
+    width = net.n_outputs if width is None else width
     kind = loss.kind if loss is not None else "regression"
-    if kind == "binary" and (net.n_outputs or 1) > 1 and loss is not None and loss.name == "hinge":
+    if kind == "binary" and (width or 1) > 1 and loss is not None and loss.name == "hinge":
         return "multiclass"
     return kind
 
@@ -227,17 +233,145 @@ def _answer(outputs: np.ndarray, task: str) -> np.ndarray:
 
 def _prepare(net: Sequential, X, y, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
     X = check_features(X, net.n_features_in, net.dtype)  # also refuses NaN and inf
+    y_arr = _prepare_target(y, len(X), loss, net.n_outputs, net.dtype)
+    return np.ascontiguousarray(X), y_arr
+
+
+def _prepare_target(y, n: int, loss: Loss, width, dtype, what: str = "y") -> np.ndarray:
+    """Targets for ``n`` rows of an output of ``width`` columns, checked, in ``loss``'s form."""
     y_arr = np.asarray(y)
     if y_arr.dtype == object or not (np.issubdtype(y_arr.dtype, np.number) or y_arr.dtype == bool):
-        raise TypeError(f"y must hold numbers, got dtype {y_arr.dtype}; encode labels as 0..K-1")
-    if y_arr.ndim == 0 or len(y_arr) != len(X):
+        raise TypeError(
+            f"{what} must hold numbers, got dtype {y_arr.dtype}; encode labels as 0..K-1"
+        )
+    if y_arr.ndim == 0 or len(y_arr) != n:
         raise ValueError(
-            f"X has {len(X)} samples but y has {y_arr.shape[0] if y_arr.ndim else 'a scalar'}; "
+            f"X has {n} samples but {what} has {y_arr.shape[0] if y_arr.ndim else 'a scalar'}; "
             "they must have the same number of rows"
         )
-    check_finite(y_arr, "y")
-    y_arr = loss.prepare_target(y_arr, net.n_outputs, net.dtype)
-    return np.ascontiguousarray(X), np.ascontiguousarray(y_arr)
+    check_finite(y_arr, what)
+    y_arr = loss.prepare_target(y_arr, width, dtype)
+    return np.ascontiguousarray(y_arr)
+
+
+# -- graph networks: several inputs, several outputs -------------------------------------
+def _per_output(net: Network, value, what: str) -> list:
+    """``value`` as one item per output: a list/tuple in outputs order, or a dict by name."""
+    names = net.output_names
+    if len(names) == 1:
+        return [value]
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in names]
+        missing = [k for k in names if k not in value]
+        if unknown or missing:
+            raise ValueError(
+                f"{what} names outputs {sorted(value)}, but the network's outputs are {names}"
+            )
+        return [value[k] for k in names]
+    if not isinstance(value, (list, tuple)) or len(value) != len(names):
+        got = f"{len(value)} items" if isinstance(value, (list, tuple)) else "one"
+        raise ValueError(
+            f"the network has {len(names)} outputs {names}, so {what} needs one per output "
+            f"(a list in that order or a dict by output name); got {got}"
+        )
+    return list(value)
+
+
+def _graph_losses(net: Network, loss, loss_weights) -> tuple[list[Loss], list[float]]:
+    losses = [get_loss(spec) for spec in _per_output(net, loss, "loss")]
+    if len({id(item) for item in losses}) != len(losses):  # one object per output: each caches
+        import copy
+
+        losses = [copy.deepcopy(item) for item in losses]
+    if loss_weights is None:
+        weights = [1.0] * len(losses)
+    else:
+        weights = [float(w) for w in _per_output(net, loss_weights, "loss_weights")]
+        if not all(math.isfinite(w) and w >= 0 for w in weights):
+            raise ValueError(f"loss_weights must be finite numbers >= 0, got {weights}")
+    return losses, weights
+
+
+def _prepare_graph(net: Network, X, y, losses: list[Loss]) -> tuple[list, list]:
+    xs = net.input_arrays(X)
+    for x, name in zip(xs, net.input_names):
+        check_finite(x, f"input {name!r}" if len(xs) > 1 else "X")
+    names = net.output_names
+    ys = [
+        _prepare_target(
+            t, len(xs[0]), item, width, net.dtype, f"y[{name!r}]" if len(names) > 1 else "y"
+        )
+        for t, item, width, name in zip(_per_output(net, y, "y"), losses, _widths(net), names)
+    ]
+    return [np.ascontiguousarray(x) for x in xs], ys
+
+
+def _widths(net: Network) -> list[int | None]:
+    return [o.n_features for o in net.outputs]
+
+
+def _loss_names(net: Network) -> list[str | None]:
+    """The loss of each output that ``fit`` recorded (``None`` if never fitted)."""
+    spec = net.loss_
+    return list(spec) if isinstance(spec, (list, tuple)) else [spec] * len(net.outputs)
+
+
+class _GraphStep:
+    """``fit``'s per-batch work for a graph network: gather the rows of every input and
+    target, forward, the weighted sum of the output losses and each one's gradient,
+    then backward. L = sum_k w_k L_k, so dL/d(output k) = w_k dL_k/d(output k)."""
+
+    def __init__(self, net: Network, losses, weights, metric_fns, xs, ys, rows: int) -> None:
+        self.net, self.losses, self.weights, self.metric_fns = net, losses, weights, metric_fns
+        self.xs, self.ys = xs, ys
+        self.x_bufs = [np.empty((rows,) + x.shape[1:], x.dtype) for x in xs]
+        self.y_bufs = [np.empty((rows,) + y.shape[1:], y.dtype) for y in ys]
+        self.tasks = [_task_of(net, item, w) for item, w in zip(losses, _widths(net))]
+        n = len(xs[0])
+        self.answers = [  # answers on the training rows, for the metrics
+            np.empty((n,) + _answer_shape(net, task, w), np.float64) if fns else None
+            for task, w, fns in zip(self.tasks, _widths(net), metric_fns)
+        ]
+        self.totals = [0.0] * len(losses)
+
+    def forward(self, idx: np.ndarray, wb: np.ndarray | None, norm: float) -> float | None:
+        """The batch's loss (``None``: its weights sum to 0, no step)."""
+        m = len(idx)
+        xb = [np.take(x, idx, axis=0, out=b[:m], mode="clip") for x, b in zip(self.xs, self.x_bufs)]
+        yb = [np.take(y, idx, axis=0, out=b[:m], mode="clip") for y, b in zip(self.ys, self.y_bufs)]
+        net = self.net
+        values = net.run(xb)
+        outs = [values[k] for k in net._output_pos]
+        for ans, out, task in zip(self.answers, outs, self.tasks):
+            if ans is not None:
+                ans[idx] = _answer(out, task).reshape((m,) + ans.shape[1:])
+        if norm <= 0:
+            return None
+        self.parts, self.grads = [], []
+        for out, t, item, w in zip(outs, yb, self.losses, self.weights):
+            part = item.forward(out, t)
+            grad = item.backward()
+            if wb is not None:  # sum_i w_i l_i / sum_i w_i, rows scaled to match
+                part = float(wb @ item.row_losses(out, t)) / norm
+                grad = grad * (wb * (m / norm)).astype(grad.dtype)[:, None]
+            self.parts.append(part)
+            self.grads.append(grad if w == 1.0 else grad * grad.dtype.type(w))
+        return sum(w * part for w, part in zip(self.weights, self.parts))
+
+    def backward(self, norm: float) -> None:
+        for k, part in enumerate(self.parts):
+            self.totals[k] += part * norm
+        self.net.backward(_pack(self.net, self.grads), input_grad=False)
+
+    def epoch_logs(self, total_weight: float) -> dict[str, float]:
+        """Per-output losses (several outputs) and training metrics of the epoch."""
+        net, logs = self.net, {}
+        if not net._single_output:
+            for name, total in zip(net.output_names, self.totals):
+                logs[f"{name}_loss"] = total / total_weight
+        self.totals = [0.0] * len(self.losses)
+        logs.update(_metric_logs(net, self.ys, self.answers, self.metric_fns))
+        return logs
 
 
 def _batches(n: int, batch_size: int | None):
@@ -250,12 +384,15 @@ def _inference(
     net: Sequential, X, batch_size: int | None, rows=None, check: bool = False
 ) -> np.ndarray:
     """The network's outputs in inference mode, through ``layer.infer`` (no caching,
-    no change of the layers' train/eval flags); only for ``rows`` of ``X`` if given,
-    gathered a batch at a time (never a copy of all those rows at once).
+    no change of the layers' train/eval flags). A list, one per output, for a graph.
+    Only for ``rows`` of ``X`` if given, gathered a batch at a time (never a copy of
+    all those rows at once).
 
     ``check``: refuse outputs that are NaN or inf (``predict``, ``evaluate``...),
     rather than answer from them.
     """
+    if not isinstance(net, Sequential):
+        return _graph_inference(net, net.input_arrays(X), batch_size)
     if check:
         X = check_features(X, net.n_features_in, net.dtype)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -280,6 +417,19 @@ def _inference(
     return np.concatenate(parts)
 
 
+def _graph_inference(net: Network, xs: list[np.ndarray], batch_size: int | None) -> list:
+    n = len(xs[0])
+    if batch_size is None or n <= batch_size:
+        return net.infer_run(xs)
+    parts = [net.infer_run([x[sl] for x in xs]) for sl in _batches(n, batch_size)]
+    return [np.concatenate(column) for column in zip(*parts)]
+
+
+def _pack(net: Network, items: list):
+    """One item for a one-output network, else the list (in outputs order)."""
+    return items[0] if net._single_output else items
+
+
 def _check_outputs(net: Sequential, X: np.ndarray, out: np.ndarray) -> None:
     """Finite inputs can still give NaN or inf outputs: say why instead of answering."""
     if all_finite(out):
@@ -295,15 +445,44 @@ def _check_outputs(net: Sequential, X: np.ndarray, out: np.ndarray) -> None:
     raise ValueError(f"the network's outputs are NaN or inf for row {row} of X: {why}")
 
 
-def predict(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
-    """Class labels for a classifier (net fitted with a classification loss), else values."""
+@provides("predict")
+def predict(net: Network, X, batch_size: int | None = None) -> np.ndarray | list:
+    """Class labels for a classifier (net fitted with a classification loss), else values.
+
+    A list, in outputs order, for a network with several outputs.
+    """
+    if not isinstance(net, Sequential):
+        outs = _inference(net, X, batch_size)
+        return _pack(
+            net,
+            [
+                _answer(out, _task_of(net, get_loss(name) if name else None, width))
+                for out, name, width in zip(outs, _loss_names(net), _widths(net))
+            ],
+        )
     loss = get_loss(net.loss_) if net.loss_ else None
     return _answer(_inference(net, X, batch_size, check=True), _task_of(net, loss))
 
 
-def predict_proba(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
-    """Softmax of the outputs for ``cross_entropy``, sigmoid for ``binary_cross_entropy``."""
+@provides("predict_proba")
+def predict_proba(net: Network, X, batch_size: int | None = None) -> np.ndarray | list:
+    """Softmax of the outputs for ``cross_entropy``, sigmoid for ``binary_cross_entropy``.
+
+    With several outputs: a list in outputs order, ``None`` for an output
+    trained with a regression loss.
+    """
+    if not isinstance(net, Sequential) and not net._single_output:
+        names = _loss_names(net)
+        if not any(name in ("cross_entropy", "binary_cross_entropy") for name in names):
+            raise ValueError(
+                "predict_proba needs outputs trained with 'cross_entropy' or "
+                f"'binary_cross_entropy'; this network's losses are {names}"
+            )
+        outs = _inference(net, X, batch_size)
+        return [_probabilities(out, name) for out, name in zip(outs, names)]
     out = _inference(net, X, batch_size, check=True)
+    if not isinstance(net, Sequential):
+        out = out[0]
     with np.errstate(over="ignore"):  # z - max(z) may round to -inf: exp gives the exact 0
         if net.loss_ == "cross_entropy":
             return softmax(out)
@@ -319,6 +498,14 @@ def predict_proba(net: Sequential, X, batch_size: int | None = None) -> np.ndarr
     )
 
 
+def _probabilities(out: np.ndarray, loss_name: str | None) -> np.ndarray | None:
+    if loss_name == "cross_entropy":
+        return softmax(out)
+    if loss_name == "binary_cross_entropy":
+        return sigmoid(out)
+    return None
+
+
 def _metric_list(metrics) -> list[tuple[str, Callable]]:
     if metrics is None:
         return []
@@ -327,18 +514,90 @@ def _metric_list(metrics) -> list[tuple[str, Callable]]:
     return [get_metric(m) for m in metrics]
 
 
+@provides("evaluate")
 def evaluate(
-    net: Sequential, X, y, loss=None, metrics=None, batch_size: int | None = None
+    net: Network, X, y, loss=None, metrics=None, batch_size: int | None = None
 ) -> dict[str, float]:
     """``{"loss": ..., metric: ...}`` on (X, y), in inference mode."""
     loss_spec = loss if loss is not None else net.loss_
     if loss_spec is None:
         raise ValueError("evaluate needs a loss: pass loss=... or fit the network first")
-    loss = get_loss(loss_spec)
     if metrics is None:
         metrics = getattr(net, "metrics_", None)
+    if not isinstance(net, Sequential):
+        weights = getattr(net, "loss_weights_", None) if loss is None else None
+        losses, weights = _graph_losses(net, loss_spec, weights)
+        xs, ys = _prepare_graph(net, X, y, losses)
+        return _evaluate_graph(net, _Rows(xs), _Rows(ys), losses, weights, metrics, batch_size)
+    loss = get_loss(loss_spec)
     X, y = _prepare(net, X, y, loss)
     return _evaluate_prepared(net, X, y, loss, _metric_list(metrics), batch_size, check=True)
+
+
+_CLASSIFICATION_METRICS = {"accuracy", "precision", "recall", "f1"}
+
+
+def _graph_metrics(net: Network, metrics, losses: list[Loss]) -> list[list[tuple[str, Callable]]]:
+    """The metrics of each output: a dict names the outputs; a list applies to every output
+    it suits (accuracy, precision, recall, f1 to classification outputs; mse, mae, r2 to
+    regression outputs; your own functions to all)."""
+    if isinstance(metrics, dict):
+        unknown = [k for k in metrics if k not in net.output_names]
+        if unknown:
+            raise ValueError(
+                f"metrics names the output {unknown[0]!r}; the outputs are {net.output_names}"
+            )
+        return [_metric_list(metrics.get(name)) for name in net.output_names]
+    fns = _metric_list(metrics)
+    if net._single_output:
+        return [fns]
+    return [
+        [
+            (name, fn)
+            for name, fn in fns
+            if name not in METRICS
+            or (name in _CLASSIFICATION_METRICS) == (item.kind != "regression")
+        ]
+        for item in losses
+    ]
+
+
+def _metric_logs(net: Network, ys: list, answers: list, metric_fns) -> dict[str, float]:
+    """``{metric: value}``, or ``{"<output>_<metric>": value}`` for several outputs."""
+    logs = {}
+    for name, y, ans, fns in zip(net.output_names, ys, answers, metric_fns):
+        for metric, fn in fns:
+            logs[metric if net._single_output else f"{name}_{metric}"] = fn(y, ans)
+    return logs
+
+
+def _evaluate_graph(net, xs, ys, losses, weights, metrics, batch_size=None) -> dict[str, float]:
+    outs = _graph_inference(net, xs.arrays, batch_size)
+    parts = [item.forward(out, t) for out, t, item in zip(outs, ys.arrays, losses)]
+    result = {"loss": sum(w * part for w, part in zip(weights, parts))}
+    if not net._single_output:
+        result.update({f"{name}_loss": part for name, part in zip(net.output_names, parts)})
+    fns = _graph_metrics(net, metrics, losses)
+    if any(fns):
+        answers = [
+            _answer(out, _task_of(net, item, width))
+            for out, item, width in zip(outs, losses, _widths(net))
+        ]
+        result.update(_metric_logs(net, ys.arrays, answers, fns))
+    return result
+
+
+class _Rows:
+    """Several arrays with the same rows (a graph's inputs or targets), indexed together."""
+
+    def __init__(self, arrays: list[np.ndarray]) -> None:
+        self.arrays = arrays
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, rows) -> _Rows:
+        return _Rows([a[rows] for a in self.arrays])
 
 
 def _evaluate_prepared(
@@ -354,8 +613,9 @@ def _evaluate_prepared(
     return result
 
 
+@provides("fit")
 def fit(
-    net: Sequential,
+    net: Network,
     X,
     y,
     loss: str | Loss | None = None,
@@ -375,6 +635,7 @@ def fit(
     schedule=None,
     sample_weight=None,
     l2: float = 0.0,
+    loss_weights=None,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent.
 
@@ -423,6 +684,16 @@ def fit(
         ``n_b`` the batch's row count (or weight sum), and each weight
         gradient ``l2 * W / n_b``. The logged ``loss`` includes it.
 
+    loss_weights : list or dict of float, optional
+        For a network with several outputs: the training loss is
+        ``sum_k w_k L_k`` (default every ``w_k = 1``; not normalised).
+
+    Inputs and targets of a graph network (``cr.Network``): ``X`` is one
+    array for one input, else a list in ``net.inputs`` order or a dict by
+    input name; with several outputs, ``y`` and ``loss`` are lists in
+    ``net.outputs`` order (or dicts by output name), and the history also
+    records each output's ``"<output name>_loss"``.
+
     Returns
     -------
     History
@@ -440,7 +711,8 @@ def fit(
     before the call, and ``history.diverged`` is True.
 
     ``validation_split`` holds out rows by index: batches and the validation
-    set are gathered from ``X`` a batch at a time, never copied whole.
+    set are gathered from ``X`` a batch at a time, never copied whole (for a
+    ``Sequential``; a graph network's inputs are still split by copy).
     """
     if loss is None:
         if net.loss_ is None:
@@ -449,7 +721,13 @@ def fit(
                 "for regression"
             )
         loss = net.loss_
-    loss = get_loss(loss)
+        if loss_weights is None:
+            loss_weights = getattr(net, "loss_weights_", None)
+    graph = not isinstance(net, Sequential)  # a Sequential runs its chain in the loop below
+    if graph:
+        losses, loss_weights = _graph_losses(net, loss, loss_weights)
+    else:
+        loss = get_loss(loss)
     epochs = check_int("epochs", epochs, low=0)
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, fix="or None for the whole data set")
@@ -461,7 +739,10 @@ def fit(
         if act.name == "step":
             act.df(None, None)  # raises the explanation before any work is done
 
-    X, y = _prepare(net, X, y, loss)
+    if graph:
+        X, y = map(_Rows, _prepare_graph(net, X, y, losses))
+    else:
+        X, y = _prepare(net, X, y, loss)
     sw = None if sample_weight is None else _check_sample_weight(sample_weight, len(X))
     seed_given = seed is not None
     seed = net.seed if seed is None else seed
@@ -471,7 +752,10 @@ def fit(
     if validation_data is not None:
         if len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_val, y_val)")
-        X_val, y_val = _prepare(net, *validation_data, loss)
+        if graph:
+            X_val, y_val = map(_Rows, _prepare_graph(net, *validation_data, losses))
+        else:
+            X_val, y_val = _prepare(net, *validation_data, loss)
     elif validation_split > 0:
         n_val = int(round(len(X) * validation_split))
         if n_val < 1 or n_val >= len(X):
@@ -479,12 +763,15 @@ def fit(
                 f"validation_split={validation_split} leaves {n_val} validation rows out of "
                 f"{len(X)}; use a larger split or pass validation_data"
             )
-        # index sets, not copies: batches and validation are gathered from X by row
         perm = rng.permutation(len(X))
-        val_rows, train_rows = perm[:n_val], perm[n_val:]
-        X_val, y_val = X, y
+        if graph:
+            X_val, y_val = X[perm[:n_val]], y[perm[:n_val]]
+            X, y = X[perm[n_val:]], y[perm[n_val:]]
+        else:  # index sets, not copies: batches and validation are gathered from X by row
+            val_rows, train_rows = perm[:n_val], perm[n_val:]
+            X_val, y_val = X, y
         if sw is not None:
-            sw = sw[train_rows]
+            sw = sw[perm[n_val:]]
     else:
         X_val = y_val = None
 
@@ -494,11 +781,20 @@ def fit(
             opt.lr = lr
     else:
         opt = get_optimizer(optimizer, net.parameters(), **({} if lr is None else {"lr": lr}))
-    net.loss_ = loss.name
     net.optimizer_ = opt
-    metric_fns = _metric_list(metrics)
-    net.metrics_ = [name for name, _ in metric_fns] or None
-    task = _task_of(net, loss)
+    if graph:
+        net.loss_ = _pack(net, [item.name for item in losses])
+        net.loss_weights_ = None if net._single_output else loss_weights
+        graph_fns = _graph_metrics(net, metrics, losses)
+        net.metrics_ = (
+            metrics if isinstance(metrics, dict) else ([name for name, _ in graph_fns[0]] or None)
+        )
+        metric_fns, task = [], None  # the graph step keeps its own answers
+    else:
+        net.loss_ = loss.name
+        metric_fns = _metric_list(metrics)
+        net.metrics_ = [name for name, _ in metric_fns] or None
+        task = _task_of(net, loss)
     callbacks = list(callbacks or [])
     if verbose:
         from .progress import ProgressBar
@@ -517,8 +813,11 @@ def fit(
         del starts[-1]  # BatchNorm needs >= 2 rows: fold a 1-row tail into the batch before
         widest = bs + 1
     stops = starts[1:] + [n]
-    x_buf = np.empty((widest, X.shape[1]), dtype=X.dtype)
-    y_buf = np.empty((widest,) + y.shape[1:], dtype=y.dtype)
+    if graph:
+        step = _GraphStep(net, losses, loss_weights, graph_fns, X.arrays, y.arrays, widest)
+    else:
+        x_buf = np.empty((widest, X.shape[1]), dtype=X.dtype)
+        y_buf = np.empty((widest,) + y.shape[1:], dtype=y.dtype)
     weighted = sw is not None
     total_weight = float(sw.sum()) if weighted else float(n)
     penalised = [layer.weight for layer in net.layers if isinstance(layer, Dense)] if l2 else []
@@ -559,25 +858,35 @@ def fit(
             total = 0.0
             for b, (start, stop) in enumerate(zip(starts, stops)):
                 idx = order[start:stop]  # positions among the training rows
-                rows = idx if train_rows is None else train_rows[idx]
                 m = len(idx)
-                # mode="clip": the indices are valid by construction, and NumPy
-                # buffers `out` for the default mode="raise" (a second copy)
-                xb = np.take(X, rows, axis=0, out=x_buf[:m], mode="clip")
-                yb = np.take(y, rows, axis=0, out=y_buf[:m], mode="clip")
-                out = xb
-                for layer in layers:
-                    out = layer.forward(out)
-                value = loss.forward(out, yb)
-                if train_answers is not None:
-                    train_answers[idx] = _answer(out, task).reshape((m,) + train_answers.shape[1:])
-                norm = m
-                if weighted:
-                    wb = sw[idx]
-                    norm = float(wb.sum())
-                    if norm <= 0:
+                out = xb = None  # a graph's step keeps its own
+                if graph:
+                    wb = sw[idx] if weighted else None
+                    norm = float(wb.sum()) if weighted else m
+                    value = step.forward(idx, wb, norm)
+                    if value is None:
                         continue  # every row of this batch has weight 0: no step
-                    value = float(wb @ loss.row_losses(out, yb)) / norm
+                else:
+                    # mode="clip": the indices are valid by construction, and NumPy
+                    # buffers `out` for the default mode="raise" (a second copy)
+                    rows = idx if train_rows is None else train_rows[idx]
+                    xb = np.take(X, rows, axis=0, out=x_buf[:m], mode="clip")
+                    yb = np.take(y, rows, axis=0, out=y_buf[:m], mode="clip")
+                    out = xb
+                    for layer in layers:
+                        out = layer.forward(out)
+                    value = loss.forward(out, yb)
+                    if train_answers is not None:
+                        train_answers[idx] = _answer(out, task).reshape(
+                            (m,) + train_answers.shape[1:]
+                        )
+                    norm = m
+                    if weighted:
+                        wb = sw[idx]
+                        norm = float(wb.sum())
+                        if norm <= 0:
+                            continue  # every row of this batch has weight 0: no step
+                        value = float(wb @ loss.row_losses(out, yb)) / norm
                 if l2:  # the penalty l2 ||W||^2 / (2 n_b), on Dense weights only
                     scale = l2 / norm
                     squares = 0.0
@@ -587,11 +896,14 @@ def fit(
                     value += 0.5 * scale * squares
                 if guard.diverged(value, out, history, xb, epoch, b):
                     break
-                grad = loss.backward()
-                if weighted:
-                    grad = grad * (wb * (m / norm)).astype(grad.dtype)[:, None]
-                for i in range(n_layers - 1, -1, -1):
-                    grad = layers[i].backward(grad, input_grad=i > 0)
+                if graph:
+                    step.backward(norm)
+                else:
+                    grad = loss.backward()
+                    if weighted:
+                        grad = grad * (wb * (m / norm)).astype(grad.dtype)[:, None]
+                    for i in range(n_layers - 1, -1, -1):
+                        grad = layers[i].backward(grad, input_grad=i > 0)
                 if l2:
                     for w in penalised:
                         w.grad += scale * w.value
@@ -609,7 +921,12 @@ def fit(
             logs = {"loss": total / total_weight}
             for name, fn in metric_fns:
                 logs[name] = fn(y_train, train_answers)
-            if X_val is not None:
+            if graph:
+                logs.update(step.epoch_logs(total_weight))
+            if X_val is not None and graph:
+                val = _evaluate_graph(net, X_val, y_val, losses, loss_weights, metrics, 4096)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            elif X_val is not None:
                 val = _evaluate_prepared(net, X_val, y_val, loss, metric_fns, 4096, val_rows)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             history.append(epoch, logs)
@@ -659,8 +976,8 @@ def _has_batchnorm(net: Sequential) -> bool:
     return any(isinstance(layer, BatchNorm) for layer in net.layers)
 
 
-def _answer_shape(net: Sequential, task: str) -> tuple[int, ...]:
-    k = net.n_outputs or 1
+def _answer_shape(net: Sequential, task: str, width: int | None = None) -> tuple[int, ...]:
+    k = (net.n_outputs if width is None else width) or 1
     if task == "multiclass" or k == 1:
         return ()
     return (k,)
