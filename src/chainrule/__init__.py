@@ -5,7 +5,17 @@ chain rule backward, a *loss* says how wrong the output is, each *parameter*
 carries its gradient, and an *optimizer* steps the parameters downhill.
 """
 
-from . import callbacks, datasets, diagnostics, export, initializers, kernels, metrics, plots
+from . import (
+    callbacks,
+    datasets,
+    diagnostics,
+    export,
+    initializers,
+    kernels,
+    metrics,
+    plots,
+    recipe,
+)
 from .activations import (
     ELU,
     GELU,
@@ -27,6 +37,7 @@ from .activations import (
 from .callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
 from .clipping import clip_grad_norm, clip_grad_value
 from .diagnostics import Diagnostics, diagnose
+from .doctor import DoctorResult, doctor
 from .embedding import Embedding
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
@@ -42,6 +53,7 @@ from .perceptron import ConvergenceWarning, Perceptron
 from .preprocessing import Preprocessor
 from .progress import ProgressBar
 from .schedules import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, Schedule, StepLR
+from .search import SearchResult, search
 from .serialization import load, load_checkpoint, save
 from .trace import Trace, trace
 from .training import DivergenceWarning, History
@@ -53,15 +65,20 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Diagnostics",
+    "DoctorResult",
     "Preprocessor",
     "ProgressBar",
     "Trace",
     "diagnose",
     "diagnostics",
+    "doctor",
     "kernels",
     "load_checkpoint",
     "plots",
+    "recipe",
     "save",
+    "search",
+    "SearchResult",
     "trace",
     "Activation",
     "Add",
