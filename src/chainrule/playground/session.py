@@ -343,9 +343,9 @@ def page_verdicts(verdicts, cfg: dict, custom: Data | None = None) -> list[dict]
                 seen.add(r.name)
                 settings = _page_settings(r, cfg)
                 if settings is not None:
-                    if all(cfg.get(k) == x for k, x in settings.items()):
-                        settings = None  # the page has it already: nothing to press
-                    else:
+                    # only what differs; the page has all of it already: nothing to press
+                    settings = {k: x for k, x in settings.items() if cfg.get(k) != x} or None
+                    if settings is not None:
                         try:
                             validate({**cfg, **settings}, custom)
                         except PlaygroundError:
