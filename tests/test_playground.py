@@ -639,13 +639,17 @@ def test_six_dead_relu_layers_are_one_line_and_each_remedy_is_offered_once():
     dead = [v for v in page if v["kind"] == "dead_relu"]
     assert len(dead) == 1 and dead[0]["layers"] == [0, 1, 2, 3, 4, 5], page
     assert (
-        len(dead[0]["detail"]) == 6 and dead[0]["text"] == "dead ReLUs in layers 0, 1, 2, 3, 4, 5"
+        len(dead[0]["detail"]) == 6
+        and dead[0]["text"]
+        == "dead ReLUs in layers 0 (100%), 1 (100%), 2 (100%), 3 (100%), 4 (100%), 5 (100%)"
     )
     names = [r["name"] for v in page for r in v["remedies"]]
     assert len(names) == len(set(names)), names
     sets = {r["name"]: r["set"] for v in page for r in v["remedies"]}
     assert sets["leaky_relu"] == {"activation": "leaky_relu"}
-    assert sets["reinit"] is None  # "auto" (He for relu) is what the page has already
+    # "auto" (He for relu) is what the page has already: no button, not shown
+    (reinit,) = [r for v in page for r in v["remedies"] if r["name"] == "reinit"]
+    assert reinit["set"] is None and reinit["have"] is True
     # every button sets only controls the page has, to values it accepts
     from chainrule.playground.session import validate
 

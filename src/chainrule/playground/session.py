@@ -299,6 +299,10 @@ def _page_settings(remedy, cfg: dict) -> dict | None:
     return out
 
 
+#: the evidence that gives a layer's share in a grouped line ("dead ReLUs in layers 0 (62%), ...")
+_LAYER_MEASURE = {"dead_relu": "dead_fraction", "saturation": "saturation"}
+
+
 def page_verdicts(verdicts, cfg: dict, custom: Data | None = None) -> list[dict]:
     """The library's ``Verdict`` records for the page: one line per kind (its layers
     grouped), each remedy once, as a button where a page control makes it.
@@ -306,7 +310,8 @@ def page_verdicts(verdicts, cfg: dict, custom: Data | None = None) -> list[dict]
     Reads only the records' fields (``kind``, ``layer``, ``severity``, ``remedies``),
     never the wording. Returns a list of ``{"kind", "title", "severity", "layers",
     "text", "detail", "remedies"}``; a remedy is ``{"name", "label", "why", "set"}``
-    with ``set`` the settings its button sends (None: shown as text, no button).
+    with ``set`` the settings its button sends (None: shown as text, no button) and
+    ``have`` True when the page's settings are that remedy already (not shown).
     """
     groups: dict[str, dict] = {}
     for v in verdicts:
@@ -331,7 +336,14 @@ def page_verdicts(verdicts, cfg: dict, custom: Data | None = None) -> list[dict]
     for g in groups.values():
         records = g.pop("records")
         if len(g["layers"]) > 1:  # one kind in several layers: one line
-            where = ", ".join(map(str, g["layers"]))
+            key = _LAYER_MEASURE.get(g["kind"])
+            where = ", ".join(
+                f"{v.layer} ({100 * v.evidence[key]:.0f}%)"
+                if key and isinstance(v.evidence.get(key), (int, float))
+                else str(v.layer)
+                for v in records
+                if v.layer is not None
+            )
             g["text"] = f"{g['title']} in layers {where}"
         else:
             g["text"] = g["detail"][0]
@@ -342,8 +354,11 @@ def page_verdicts(verdicts, cfg: dict, custom: Data | None = None) -> list[dict]
                     continue
                 seen.add(r.name)
                 settings = _page_settings(r, cfg)
+                have = False
                 if settings is not None:
-                    # only what differs; the page has all of it already: nothing to press
+                    # only what differs; when the page has all of it already, nothing to
+                    # press and nothing to say ("have": the page shows it not at all)
+                    have = not any(cfg.get(k) != x for k, x in settings.items())
                     settings = {k: x for k, x in settings.items() if cfg.get(k) != x} or None
                     if settings is not None:
                         try:
@@ -351,7 +366,9 @@ def page_verdicts(verdicts, cfg: dict, custom: Data | None = None) -> list[dict]
                         except PlaygroundError:
                             settings = None
                 label = r.playground if r.playground is not None else f"in Python: {r.python}"
-                remedies.append({"name": r.name, "label": label, "why": r.why, "set": settings})
+                remedies.append(
+                    {"name": r.name, "label": label, "why": r.why, "set": settings, "have": have}
+                )
         g["remedies"] = remedies
         out.append(g)
     return out
@@ -368,6 +385,7 @@ def _diverged_verdict(message: str, cfg: dict) -> dict:
                 "label": f"Learning rate: {lr:g}",
                 "why": "the loss diverged",
                 "set": {"lr": lr},
+                "have": False,
             }
         )
     return {

@@ -756,6 +756,7 @@ function drawDiagnosis(diag) {
     text.textContent = v.text; text.title = v.detail.join("\n");
     li.appendChild(text);
     for (const r of v.remedies) {
+      if (r.have) continue; // the page's settings are this remedy already
       if (r.set) {
         const b = document.createElement("button");
         b.className = "remedy"; b.textContent = r.label; b.title = r.why;
