@@ -14,8 +14,10 @@ Subcommands::
 
 Conventions: results (tables, CSV, JSON) go to stdout; notes, progress and
 errors go to stderr. Every error is one line ``chainrule: error: ...`` with
-exit code 2 for a usage mistake and 1 for bad data or files; ``--verbose``
-adds the traceback. Colour and progress bars only appear on a terminal.
+exit code 2 for a usage mistake, 1 for bad data or files and 3 when training
+diverged (``EXIT_DIVERGED``; the model is then not saved unless
+``--save-diverged``); ``--verbose`` adds the traceback. Colour and progress
+bars only appear on a terminal.
 """
 
 from __future__ import annotations
@@ -36,6 +38,18 @@ import numpy as np
 
 PROG = "chainrule"
 CLASSIFY_LOSSES = ("cross_entropy", "binary_cross_entropy", "hinge")
+#: Exit code of ``chainrule train`` when training diverged (NaN, inf or an exploding loss).
+EXIT_DIVERGED = 3
+#: Model file suffixes ``train --out`` refuses, with what to use instead.
+_OTHER_FORMATS = {
+    ".onnx": "train to a .safetensors file, then 'chainrule export MODEL --to onnx OUT'",
+    ".pt": "train to a .safetensors file, then 'chainrule export MODEL --to torch OUT'",
+    ".pth": "train to a .safetensors file, then 'chainrule export MODEL --to torch OUT'",
+    ".csv": "--out is the model file; predictions are written by 'chainrule predict'",
+    ".json": "--out is the model file (.safetensors)",
+    ".pkl": "chainrule writes safetensors model files, never pickles",
+    ".pickle": "chainrule writes safetensors model files, never pickles",
+}
 REGRESS_LOSSES = ("mse", "mae", "huber")
 
 
@@ -157,6 +171,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value}")
+    return value
+
+
 def _nonnegative_float(text: str) -> float:
     try:
         value = float(text)
@@ -174,6 +195,15 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _validation_fraction(text: str) -> float:
+    value = _fraction(text)
+    if value > 0.5:
+        raise argparse.ArgumentTypeError(
+            f"must be at most 0.5 so that at least half the rows train, got {text}"
+        )
     return value
 
 
@@ -320,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="epochs for both networks (default: 30 for digits, 300 for spirals)",
     )
-    p.add_argument("--seed", type=_int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (default 0)")
     p.set_defaults(func=cmd_demo)
 
     # -- train --------------------------------------------------------------------------
@@ -337,7 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
             "chainrule train houses.parquet --target price --hidden 128,64 --epochs 50",
             "chainrule train data.csv --target label --impute median --validation-split 0.2",
             "chainrule train data.csv --target label --dry-run",
-        ),
+        )
+        + f"\n\nexit codes: 0 trained and saved, 1 bad data or files, 2 bad options, "
+        f"{EXIT_DIVERGED} training diverged (the model is not saved unless --save-diverged)",
     )
     p.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
     p.add_argument(
@@ -439,17 +471,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--validation-split",
-        type=_fraction,
+        type=_validation_fraction,
         default=0.2,
         metavar="F",
-        help="fraction of rows held out for validation (default 0.2; 0 for none)",
+        help="fraction of rows held out for validation, at most 0.5 (default 0.2; 0 for none)",
     )
     p.add_argument(
         "--patience",
         type=_positive_int,
         default=None,
         metavar="N",
-        help="stop when the validation loss has not improved for N epochs",
+        help="stop when the validation loss has not improved for N epochs (needs a "
+        "validation split: an error with --validation-split 0)",
     )
     p.add_argument(
         "--impute",
@@ -467,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seed",
-        type=_int,
+        type=_seed,
         default=0,
         metavar="S",
         help="seed for the weights, the split and the shuffling (default 0)",
@@ -476,7 +509,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         default="model.safetensors",
         metavar="FILE",
-        help="model file to write (default model.safetensors)",
+        help="model file to write (default model.safetensors); not written if training "
+        f"diverges (exit code {EXIT_DIVERGED}) unless --save-diverged",
+    )
+    p.add_argument(
+        "--save-diverged",
+        action="store_true",
+        help=f"save the model even if training diverged (the exit code is still {EXIT_DIVERGED})",
     )
     p.add_argument(
         "--checkpoint",
@@ -700,12 +739,89 @@ def read_table(path: str | os.PathLike):
             raise CLIError(f"cannot parse {path} as CSV: {_one_line(exc)}") from None
         except UnicodeDecodeError:
             raise CLIError(f"{path} is not a text CSV file (is it binary?)") from None
+        _check_header(pd, p, sep, path)
     if df.shape[1] == 0:
         raise CLIError(f"{path} is empty: it has no columns")
     if len(df) == 0:
         raise CLIError(f"{path} has a header but no rows")
     df.columns = [str(c) for c in df.columns]
+    _refuse_duplicates(list(df.columns), path)
     return df
+
+
+def _refuse_duplicates(names: list[str], path) -> None:
+    seen: dict[str, int] = {}
+    for k, name in enumerate(names):
+        if name in seen:
+            raise CLIError(
+                f"{path} has two columns named {name!r} (columns {seen[name] + 1} and {k + 1}); "
+                "column names must be unique: rename or remove one"
+            )
+        seen[name] = k
+
+
+def _check_header(pd, p: Path, sep: str, path) -> None:
+    """Refuse repeated column names, which pandas would silently rename ``x``, ``x.1``."""
+    try:
+        header = pd.read_csv(p, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+    except Exception:  # the full read worked; a header it cannot re-read is not our concern
+        return
+    _refuse_duplicates([str(v) for v in header.iloc[0].tolist()], path)
+
+
+#: The largest magnitude chainrule's float32 networks can hold.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_columns(df, columns: Sequence[str]) -> None:
+    """Refuse cells the network cannot take, naming the column, the row and the value.
+
+    A text cell in a column whose other cells are numbers (at least 90% of them)
+    is a typo, not a category; an infinite number, or one too large for float32
+    (``1e300``), has no place in a float32 network. Row numbers count data rows
+    from 1 (the header is not a row).
+    """
+    pd = _pandas()
+    for name in columns:
+        if name not in df.columns:
+            continue
+        col = df[name]
+        if pd.api.types.is_bool_dtype(col.dtype):
+            continue
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            with np.errstate(invalid="ignore"):
+                bad = np.isinf(values) | (np.abs(values) > _FLOAT32_MAX)
+            if bad.any():
+                i = int(np.argmax(bad))
+                why = (
+                    "is infinite"
+                    if np.isinf(values[i])
+                    else f"overflows float32 (largest {_FLOAT32_MAX:.3g})"
+                )
+                raise CLIError(
+                    f"column {name!r} row {i + 1}: the value {values[i]:g} {why}; chainrule "
+                    "computes in float32, so fix or rescale that value (or leave the cell empty "
+                    "for a missing value)"
+                )
+            continue
+        present = col.dropna()
+        if present.empty:
+            continue
+        sample = present.iloc[:: max(1, len(present) // 500)]  # a text column: stop early
+        if pd.to_numeric(sample, errors="coerce").isna().mean() > 0.5:
+            continue
+        numbers = pd.to_numeric(present, errors="coerce")
+        text = numbers.isna()
+        n_text = int(text.sum())
+        if 0 < n_text <= 0.1 * len(present):
+            where = present.index[np.argmax(text.to_numpy())]
+            row = df.index.get_loc(where) + 1
+            raise CLIError(
+                f"column {name!r} holds numbers except {n_text} text cell(s), the first in row "
+                f"{row}: {str(present[where])!r}; fix that cell or leave it empty for a missing "
+                "value (a numeric column is not one-hot encoded)"
+            )
 
 
 def _columns_hint(df) -> str:
@@ -758,6 +874,8 @@ class _ModelData:
         """Network inputs and the mask of rows kept."""
         from .preprocessing import MissingValuesError
 
+        used = [c["name"] for c in self.pre.columns] if self.pre is not None else df.columns
+        check_columns(df, [c for c in used if c != target])
         if self.pre is None:
             cols = [c for c in df.columns if c != target]
             pd = _pandas()
@@ -789,10 +907,23 @@ class _ModelData:
     def encode_target(self, series) -> np.ndarray:
         if self.pre is not None:
             return self.pre.encode_target(series)
-        values = series.to_numpy()
+        pd = _pandas()
+        numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(numbers) & series.notna().to_numpy()
         if self.task == "classify":
-            return values.astype(np.int64)
-        return values.astype(np.float64)
+            k = max(self.net.n_outputs or 1, 2)
+            with np.errstate(invalid="ignore"):
+                bad |= (numbers != np.round(numbers)) | (numbers < 0) | (numbers >= k)
+        if bad.any():
+            i = int(np.argmax(bad))
+            wanted = f"class numbers 0..{k - 1}" if self.task == "classify" else "numbers"
+            raise CLIError(
+                f"target column {series.name!r} row {i + 1} holds {series.iloc[i]!r}, but this "
+                f"model stores no preprocessing, so its targets must be {wanted}"
+            )
+        if self.task == "classify":
+            return numbers.astype(np.int64)
+        return numbers
 
     def decode(self, answers: np.ndarray) -> np.ndarray:
         """``net.predict`` answers to class names or values in the target's units."""
@@ -1132,6 +1263,7 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
 def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     from .preprocessing import MissingValuesError, Preprocessor
 
+    _check_train_options(args)
     out = None if args.dry_run else _check_out_folder(args.out)
     df = read_table(args.data)
     target = args.target
@@ -1174,6 +1306,7 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     feature_cols = pre.feature_columns(df)
     if not feature_cols:
         raise CLIError(f"no feature columns: {args.data} holds only the target {target!r}")
+    check_columns(df, [*feature_cols, target])
     if args.impute == "drop":
         incomplete = df[feature_cols].isna().any(axis=1)
         if incomplete.any():
@@ -1230,6 +1363,7 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     y = pre.encode_target(df[target])
     n_classes = len(pre.classes) if pre.task == "classify" else 0
     loss, n_out = _choose_loss(args, pre.task, n_classes)
+    _check_size(pre.n_features, args.hidden, n_out)
     if resumed is not None:
         net = resumed.net
         if net.n_outputs != n_out:
@@ -1282,11 +1416,17 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
         sample_weight=None if weights is None else weights[train_rows],
     )
     seconds = time.perf_counter() - t0
-    if history.diverged:
-        ui.warn(f"training diverged: {history.stop_reason}")
     net.history_ = history.history
     net.preprocessing_ = pre.to_dict()
+    if history.diverged and not args.save_diverged:
+        raise CLIError(
+            f"training diverged: {history.stop_reason}; {out} was not written (--save-diverged "
+            "writes it anyway)",
+            code=EXIT_DIVERGED,
+        )
     _save_model(net, out, optimizer=net.optimizer_ if args.checkpoint else None)
+    if history.diverged:
+        ui.warn(f"training diverged: {history.stop_reason}; saved to {out} (--save-diverged)")
 
     columns = [("train", scores(model, X_tr, y_tr), len(train_rows))]
     if validation is not None:
@@ -1305,7 +1445,41 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
         f"trained {len(history)} epoch(s) in {seconds:.1f}s{restored}; saved model to {out} "
         f"({_size(out)})"
     )
-    return 0
+    return EXIT_DIVERGED if history.diverged else 0
+
+
+#: The most parameters ``train`` builds (4 GB of float32 weights, before Adam's state).
+MAX_PARAMETERS = 10**9
+
+
+def _check_size(n_inputs: int, hidden: Sequence[int], n_outputs: int) -> None:
+    """Refuse ``--hidden`` sizes whose weights could not fit in memory, before allocating."""
+    sizes = [n_inputs, *hidden, n_outputs]
+    count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    if count > MAX_PARAMETERS:
+        raise CLIError(
+            f"--hidden {','.join(map(str, hidden))} makes a network of {count:,} parameters "
+            f"({count * 4 / 1e9:,.0f} GB of float32), more than the {MAX_PARAMETERS:,} allowed; "
+            "use smaller layers",
+            code=2,
+        )
+
+
+def _check_train_options(args: argparse.Namespace) -> None:
+    """Refuse option combinations of ``train`` that would be ignored or misread."""
+    if args.patience is not None and args.validation_split == 0:
+        raise CLIError(
+            "--patience needs a validation set to watch, but --validation-split is 0; give "
+            "--validation-split 0.2 (say) or drop --patience",
+            code=2,
+        )
+    suffix = Path(args.out).suffix.lower()
+    if suffix in _OTHER_FORMATS:
+        raise CLIError(
+            f"--out {args.out}: 'chainrule train' writes a .safetensors model file, not "
+            f"{suffix}; {_OTHER_FORMATS[suffix]}",
+            code=2,
+        )
 
 
 def _kernels_for(net, n_rows: int):
@@ -1584,6 +1758,7 @@ def _labelled(model: _ModelData, df, target: str | None, ui: UI, data_name: str)
         raise CLIError("this model stores no target column name; give --target COL", code=2)
     if target not in df.columns:
         raise CLIError(f"unknown target column {target!r} in {data_name}; {_columns_hint(df)}")
+    check_columns(df, [target])
     no_target = df[target].isna()
     if no_target.all():
         raise CLIError(f"the target column {target!r} has no values")
@@ -1990,7 +2165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         0 on success, 1 for bad data or files, 2 for usage mistakes,
-        130 when interrupted.
+        3 (``EXIT_DIVERGED``) when ``train`` diverged, 130 when interrupted.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in argv or "--verbose" in argv
@@ -2001,6 +2176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         ui = UI(quiet=args.quiet, verbose=args.verbose)
+        from . import kernels
+
+        if kernels.environment_error():
+            raise CLIError(kernels.environment_error(), code=2)
         if args.command is None:
             parser.print_help()
             return 0
