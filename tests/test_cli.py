@@ -487,7 +487,7 @@ def test_unexpected_errors_are_one_line_with_a_hint(monkeypatch, capsys):
                 sub.set_defaults(func=boom)
         return p
 
-    monkeypatch.setattr(cli, "build_parser", parser)
+    monkeypatch.setattr(cli.run, "build_parser", parser)  # main() lives in chainrule.cli.run
     assert cli.main(["summary", "x"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err

@@ -17,6 +17,7 @@ from . import (
     plots,
     recipe,
 )
+from ._version import __version__ as __version__  # its one home: modules read it there
 from .activations import (
     ELU,
     GELU,
@@ -58,8 +59,6 @@ from .search import SearchResult, search
 from .serialization import load, load_checkpoint, save
 from .trace import Trace, trace
 from .training import DivergenceWarning, History
-
-__version__ = "0.1.0"
 
 # chainrule.sklearn (scikit-learn estimators) is imported on demand, as
 # `from chainrule.sklearn import MLPClassifier`: scikit-learn stays optional.

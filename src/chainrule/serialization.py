@@ -142,7 +142,7 @@ def _tensors(net: Sequential) -> dict[str, np.ndarray]:
 
 def architecture(net: Sequential) -> dict:
     """The JSON-able description of a network (no weights)."""
-    from . import __version__
+    from ._version import __version__
 
     arch = {
         "layers": [_layer_spec(layer) for layer in net.layers],
@@ -315,7 +315,7 @@ def _read(
     version = metadata.get("format_version")
     if version not in READABLE_VERSIONS:
         if isinstance(version, str) and version.isdigit() and int(version) > int(FORMAT_VERSION):
-            from . import __version__
+            from ._version import __version__
 
             raise ValueError(
                 f"{path} was written by a newer chainrule (model format {version}); chainrule "

@@ -615,7 +615,7 @@ def to_onnx_model(
                 tensor("value", g.elem, [batch, n_out if n_out is not None else "outputs"])
             )
 
-    from .. import __version__
+    from .._version import __version__
 
     doc = f"chainrule {__version__} network: output = net(X) in eval mode"
     if pre is not None:
@@ -810,7 +810,7 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
         width = node.n_features if node.n_features is not None else "outputs"
         outputs.append(tensor(name, g.elem, [batch, width]))
 
-    from .. import __version__
+    from .._version import __version__
 
     doc = f"chainrule {__version__} graph network: outputs = net(...) in eval mode"
     graph = helper.make_graph(

@@ -1,0 +1,153 @@
+"""``chainrule predict`` and ``chainrule evaluate``: use a model file on a table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CLIError
+from .tables import (
+    _atomic_write_text,
+    _check_out_folder,
+    _columns_hint,
+    _ModelData,
+    _pandas,
+    _table,
+    check_columns,
+    load_model,
+    read_table,
+    scores,
+)
+from .ui import UI
+
+
+def _numpy_kernels_for_small_data(command):
+    """Run a one-shot inference command on NumPy's kernels when its DATA file is small.
+
+    Loading Numba's compiled loops costs about a second, more than they save
+    on a table under 5 MB. ``CHAINRULE_KERNELS``, when set, decides instead.
+    """
+    import functools
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace, ui: UI) -> int:
+        from .. import kernels
+
+        path = Path(str(getattr(args, "data", "") or ""))
+        small = path.is_file() and path.stat().st_size < 5_000_000
+        if small and not os.environ.get("CHAINRULE_KERNELS"):
+            with kernels.use("numpy"):
+                return command(args, ui)
+        return command(args, ui)
+
+    return run
+
+
+@_numpy_kernels_for_small_data
+def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule predict``: a CSV of predictions in the target's own terms."""
+    from .. import training
+
+    pd = _pandas()
+    out = _check_out_folder(args.out) if args.out else None
+    model = _ModelData(load_model(args.model))
+    df = read_table(args.data)
+    X, kept = model.features(df, target=model.target)
+    if model.pre is not None:
+        for warning in model.pre.warnings:
+            ui.warn(warning)
+    result = pd.DataFrame(index=range(len(df)))
+    labels = model.decode(training.predict(model.net, X)) if len(X) else np.empty(0)
+    if model.task == "classify":
+        column = np.full(len(df), None, dtype=object)
+    else:
+        column = np.full(len(df), np.nan)
+    column[kept] = labels
+    result["prediction"] = column
+    if args.proba:
+        if model.task != "classify":
+            raise CLIError("--proba is for classifiers; this model is a regressor", code=2)
+        try:
+            proba = (
+                training.predict_proba(model.net, X)
+                if len(X)
+                else np.empty((0, len(model.classes)))
+            )
+        except ValueError as exc:
+            raise CLIError(f"--proba: {exc}") from None
+        if proba.shape[1] == 1:
+            proba = np.c_[1 - proba[:, 0], proba[:, 0]]
+        for k, name in enumerate(model.classes):
+            col = np.full(len(df), np.nan)
+            col[kept] = proba[:, k]
+            result[f"proba_{name}"] = col
+    if not kept.all():
+        ui.warn(
+            f"{int((~kept).sum())} row(s) with missing values were not predicted (empty prediction)"
+        )
+    text = result.to_csv(index=False)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        _atomic_write_text(out, text)
+        ui.note(f"wrote {len(result)} prediction(s) to {out}")
+    return 0
+
+
+def _labelled(model: _ModelData, df, target: str | None, ui: UI, data_name: str):
+    """Network inputs and encoded targets of a labelled table."""
+    target = target or model.target
+    if target is None:
+        raise CLIError("this model stores no target column name; give --target COL", code=2)
+    if target not in df.columns:
+        raise CLIError(f"unknown target column {target!r} in {data_name}; {_columns_hint(df)}")
+    check_columns(df, [target])
+    no_target = df[target].isna()
+    if no_target.all():
+        raise CLIError(f"the target column {target!r} has no values")
+    if no_target.any():
+        ui.note(f"note: ignored {int(no_target.sum())} row(s) with no value in {target!r}")
+        df = df[~no_target].reset_index(drop=True)
+    X, kept = model.features(df, target=target)
+    if model.pre is not None:
+        for warning in model.pre.warnings:
+            ui.warn(warning)
+    if not kept.all():
+        ui.note(f"note: ignored {int((~kept).sum())} row(s) with missing feature values")
+    if len(X) == 0:
+        raise CLIError("no rows left to evaluate")
+    y = model.encode_target(df[target][kept])
+    return X, y, target
+
+
+@_numpy_kernels_for_small_data
+def cmd_evaluate(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule evaluate``: loss and metrics on labelled data."""
+    model = _ModelData(load_model(args.model))
+    df = read_table(args.data)
+    X, y, target = _labelled(model, df, args.target, ui, args.data)
+    result = scores(model, X, y)
+    if args.json:
+        ui.out(
+            json.dumps(
+                {
+                    "model": str(args.model),
+                    "data": str(args.data),
+                    "target": target,
+                    "task": model.task,
+                    "rows": len(X),
+                    "metrics": result,
+                },
+                indent=2,
+            )
+        )
+    else:
+        ui.out(
+            _table(["metric", "value"], [[k, v] for k, v in result.items()] + [["rows", len(X)]])
+        )
+    return 0
