@@ -163,8 +163,9 @@ class _ModelData:
             self.task = self.pre.task
         else:
             from ..losses import get_loss
+            from ..training import _task_of
 
-            kind = get_loss(net.loss_).kind if net.loss_ else "regression"
+            kind = _task_of(net, get_loss(net.loss_) if net.loss_ else None)
             self.task = "regress" if kind == "regression" else "classify"
 
     @property
