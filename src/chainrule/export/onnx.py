@@ -431,15 +431,15 @@ def _json_props(spec) -> str:
 
 
 def _task(net: Sequential) -> str | None:
-    """What ``net.predict`` answers: "multiclass", "binary", or None for values.
-
-    The answer comes from training's one rule (``_task_of``), read as ``predict`` reads it.
-    """
-    from ..losses import get_loss
-    from ..training import _task_of
-
-    task = _task_of(net, get_loss(net.loss_) if net.loss_ else None)
-    return None if task == "regression" else task
+    """What ``net.predict`` answers: "multiclass", "binary", or None for values."""
+    loss, n_out = net.loss_, net.n_outputs
+    if loss == "cross_entropy":
+        return "multiclass"
+    if loss == "binary_cross_entropy":
+        return "binary"
+    if loss == "hinge":
+        return "multiclass" if (n_out or 1) > 1 else "binary"
+    return None
 
 
 def _layer(g: _Graph, layer, x: str, key: str, where: str) -> str:
