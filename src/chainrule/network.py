@@ -130,6 +130,11 @@ class Sequential:
 
         Also forgets where ``fit``'s shuffling had got to, so a re-seeded
         network trains exactly as a new one built with the same seed.
+
+        Parameters
+        ----------
+        seed : int or None, default None
+            Seed of ``numpy.random.default_rng``; None draws a fresh one.
         """
         rng = np.random.default_rng(seed)
         for layer in self.layers:
@@ -150,6 +155,7 @@ class Sequential:
         return [p for layer in self.layers for p in layer.parameters()]
 
     def n_parameters(self) -> int:
+        """How many numbers the network learns (the size of every parameter, summed)."""
         return sum(p.size for p in self.parameters())
 
     def train(self) -> Sequential:
@@ -173,7 +179,13 @@ class Sequential:
         return [a.copy() for a in self._state_arrays()]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        """Copy arrays from ``get_weights`` back into the network, in place."""
+        """Copy arrays from ``get_weights`` back into the network, in place.
+
+        Parameters
+        ----------
+        weights : list of ndarray
+            As ``get_weights`` returns them: same count, order and shapes.
+        """
         targets = self._state_arrays()
         if len(weights) != len(targets):
             raise ValueError(f"expected {len(targets)} arrays, got {len(weights)}")
@@ -197,12 +209,19 @@ class Sequential:
                 act.clear_cache()
 
     def zero_grad(self) -> None:
+        """Set every ``param.grad`` to zero (needed only before ``backward(accumulate=True)``)."""
         for p in self.parameters():
             p.zero_grad()
 
     # -- the two passes -------------------------------------------------------------
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """Forward propagation: each layer's output is the next layer's input."""
+        """Forward propagation: each layer's output is the next layer's input.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One row per sample; a 1-D array is refused with a message.
+        """
         out = check_features(X, self.n_features_in, self.dtype)
         for layer in self.layers:
             out = layer.forward(out)
@@ -219,6 +238,15 @@ class Sequential:
         ``param.grad`` (overwriting, or adding with ``accumulate=True``) and
         returns dL/dX (``None`` with ``input_grad=False``, which saves the
         first layer's largest product).
+
+        Parameters
+        ----------
+        grad : ndarray of shape (n_samples, n_outputs)
+            dL/d(output), usually ``loss.backward()``; it is copied, never changed.
+        accumulate : bool, default False
+            Add to each ``param.grad`` instead of overwriting it.
+        input_grad : bool, default True
+            False skips dL/dX and returns None.
         """
         grad = np.array(grad, dtype=self.dtype)  # a copy: layers may overwrite it
         saved = [p.grad.copy() for p in self.parameters()] if accumulate else None
@@ -283,19 +311,55 @@ class Sequential:
 
     # -- training and inference (see training.py) -----------------------------------------
     def fit(self, X, y, **kwargs):
-        """Train by mini-batch gradient descent; see ``chainrule.training.fit``."""
+        """Train by mini-batch gradient descent: [chainrule.training.fit][] on this network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs, one row per sample.
+        y : array-like
+            Targets: labels ``(n_samples,)`` or one-hot rows for
+            ``cross_entropy``, values for regression.
+        **kwargs
+            Every other argument of [chainrule.training.fit][], by keyword:
+            ``loss``, ``optimizer``, ``lr``, ``epochs`` (10), ``batch_size``
+            (32), ``shuffle`` (True), ``validation_split``, ``validation_data``,
+            ``callbacks``, ``metrics``, ``verbose``, ``seed``, ``clip_norm``,
+            ``clip_value``, ``schedule``, ``sample_weight``, ``l2``.
+
+        Returns
+        -------
+        History
+            The loss and metrics of every epoch.
+        """
         from .training import fit
 
         return fit(self, X, y, **kwargs)
 
     def predict(self, X, batch_size: int | None = None) -> np.ndarray:
-        """Answer the task in inference mode: class labels for a classifier, values otherwise."""
+        """Answer the task in inference mode: class labels for a classifier, values otherwise.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs, one row per sample.
+        batch_size : int or None, default None
+            Rows per forward pass (None: all at once); bounds the memory used.
+        """
         from .training import predict
 
         return predict(self, X, batch_size=batch_size)
 
     def predict_proba(self, X, batch_size: int | None = None) -> np.ndarray:
-        """Class probabilities (softmax, or sigmoid for binary outputs), in inference mode."""
+        """Class probabilities (softmax, or sigmoid for binary outputs), in inference mode.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs, one row per sample.
+        batch_size : int or None, default None
+            Rows per forward pass (None: all at once).
+        """
         from .training import predict_proba
 
         return predict_proba(self, X, batch_size=batch_size)
@@ -305,13 +369,34 @@ class Sequential:
 
         With ``optimizer``, a checkpoint: its state is saved too, for
         ``chainrule.serialization.load_checkpoint``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (``.safetensors``); written to a temporary name first.
+        optimizer : Optimizer or None, default None
+            Also save this optimizer's state, to resume training.
         """
         from .serialization import save
 
         save(self, path, optimizer=optimizer)
 
     def evaluate(self, X, y, loss=None, metrics=None, batch_size: int | None = None) -> dict:
-        """Loss and metrics on (X, y) in inference mode, as a dict of floats."""
+        """Loss and metrics on (X, y) in inference mode, as a dict of floats.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs, one row per sample.
+        y : array-like
+            Targets, as for ``fit``.
+        loss : str, Loss or None, default None
+            None uses the loss of the last ``fit``.
+        metrics : list of str or callables, or None, default None
+            None uses the metrics of the last ``fit``.
+        batch_size : int or None, default None
+            Rows per forward pass (None: all at once).
+        """
         from .training import evaluate
 
         return evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)

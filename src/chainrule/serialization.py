@@ -130,7 +130,13 @@ def _tensors(net: Sequential) -> dict[str, np.ndarray]:
 
 
 def architecture(net: Sequential) -> dict:
-    """The JSON-able description of a network (no weights)."""
+    """The JSON-able description of a network (no weights).
+
+    Parameters
+    ----------
+    net : Sequential
+        The network to describe.
+    """
     from . import __version__
 
     return {
@@ -415,6 +421,11 @@ def load(path: str | os.PathLike) -> Sequential:
     statistics. ``fit`` switches to training mode by itself; call
     ``net.train()`` before a hand-written training loop.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.safetensors`` model file.
+
     Raises
     ------
     FileNotFoundError
@@ -430,6 +441,11 @@ def load(path: str | os.PathLike) -> Sequential:
 
 def load_checkpoint(path: str | os.PathLike):
     """Read a checkpoint written by ``save(net, path, optimizer=opt)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.safetensors`` checkpoint.
 
     Returns
     -------
@@ -479,6 +495,11 @@ def read_metadata(path: str | os.PathLike) -> dict:
     from JSON, ``architecture``, ``preprocessing``, ``history``,
     ``optimizer`` and ``random`` (``None`` when absent), plus ``tensors``:
     name -> shape.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.safetensors`` model file.
     """
     path, metadata, tensors = _read(path)
     out: dict = {"format": metadata["format"], "format_version": metadata["format_version"]}
@@ -489,7 +510,15 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 
 def load_weights(net: Sequential, tensors: dict[str, np.ndarray]) -> None:
-    """Copy arrays named like ``save`` writes them into ``net``'s parameters."""
+    """Copy arrays named like ``save`` writes them into ``net``'s parameters.
+
+    Parameters
+    ----------
+    net : Sequential
+        The network to fill, in place.
+    tensors : dict of str to ndarray
+        Arrays by tensor name (``"0.dense.weight"``...), shapes matching the network's.
+    """
     targets = _tensors(net)
     for key, value in tensors.items():
         if key not in targets:

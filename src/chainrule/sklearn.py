@@ -439,63 +439,63 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or sequence of int, default=(100,)
+    hidden_layer_sizes : int or sequence of int, default (100,)
         Width of each hidden layer; ``()`` gives a model with no hidden layer
         (a linear model trained by gradient descent).
-    activation : str, default="relu"
+    activation : str, default "relu"
         Hidden-layer activation: any differentiable chainrule activation
         ("relu", "tanh", "sigmoid" (alias "logistic"), "identity",
         "leaky_relu", "elu", "selu", "softplus", "gelu", "silu"/"swish",
         "mish").
-    loss : {"cross_entropy", "binary_cross_entropy", "hinge"} or None, default=None
+    loss : {"cross_entropy", "binary_cross_entropy", "hinge"} or None, default None
         None means "cross_entropy" for single-label and
         "binary_cross_entropy" for multilabel targets. "binary_cross_entropy"
         on single-label targets uses one sigmoid output for two classes and
         one-vs-rest sigmoids for more. "hinge" is the multi-class margin loss
         (no ``predict_proba``).
-    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default="adam"
+    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default "adam"
         A chainrule optimizer with PyTorch's defaults for everything but the
         learning rate.
-    learning_rate : float, default=1e-3
+    learning_rate : float, default 1e-3
         Step size of the optimizer (``learning_rate_init`` in scikit-learn).
-    batch_size : int or "auto", default="auto"
+    batch_size : int or "auto", default "auto"
         Rows per gradient step; "auto" is ``min(200, n_samples)``. A larger
         value is clipped to ``n_samples`` with a warning.
-    max_iter : int, default=200
+    max_iter : int, default 200
         Maximum number of epochs (passes over the training data).
-    alpha : float, default=1e-4
+    alpha : float, default 1e-4
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
         shift). As in scikit-learn, each batch's loss gets
         ``alpha * sum ||W||^2 / (2 * n_b)`` added, where ``n_b`` is the number of
         rows in the batch (the sum of their weights with ``sample_weight``), so
         its gradient ``alpha * W / n_b`` is added to each weight gradient.
-    dropout : float, default=0.0
+    dropout : float, default 0.0
         Dropout probability after each hidden layer (0 disables it).
-    batch_norm : bool, default=False
+    batch_norm : bool, default False
         Put a ``BatchNorm`` between each hidden ``Dense`` layer and its activation.
-    early_stopping : bool, default=False
+    early_stopping : bool, default False
         Hold out ``validation_fraction`` of the training data (stratified for
         single-label classification), stop when its score (accuracy, or R^2)
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep
         the weights of the best epoch.
-    validation_fraction : float, default=0.1
+    validation_fraction : float, default 0.1
         Fraction held out for early stopping.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default 10
         Training stops once more than this many epochs in a row failed to
         improve on the best loss (or score) by ``tol`` (scikit-learn's rule).
-    tol : float, default=1e-4
+    tol : float, default 1e-4
         Minimum improvement of the training loss (or validation score).
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance or None, default None
         Seeds the initial weights, the shuffling, dropout and the validation
         split. An int gives the same model on every fit.
-    dtype : np.float32 or np.float64, default=np.float32
+    dtype : np.float32 or np.float64, default np.float32
         Precision of the network's weights and arithmetic.
-    warm_start : bool, default=False
+    warm_start : bool, default False
         When fitted already, continue from the current weights (with a fresh
         optimizer state) instead of starting over.
-    verbose : int, default=0
+    verbose : int, default 0
         Print the loss (and the validation score) after every epoch.
-    shuffle : bool, default=True
+    shuffle : bool, default True
         Visit the rows in a new random order in each epoch.
 
     Attributes
@@ -709,7 +709,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             Training inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a 0/1 indicator matrix for multilabel classification.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,), default None
             Non-negative weight of each sample.
 
         Returns
@@ -749,9 +749,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             Inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a 0/1 indicator matrix.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,), default None
             Non-negative weight of each sample.
-        classes : array-like of shape (n_classes,), default=None
+        classes : array-like of shape (n_classes,), default None
             Every class label of the whole stream. Required on the first call;
             later calls may omit it (or must repeat the same classes).
 
@@ -907,62 +907,62 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or sequence of int, default=(100,)
+    hidden_layer_sizes : int or sequence of int, default (100,)
         Width of each hidden layer; ``()`` gives a model with no hidden layer
         (a linear model trained by gradient descent).
-    activation : str, default="relu"
+    activation : str, default "relu"
         Hidden-layer activation: any differentiable chainrule activation
         ("relu", "tanh", "sigmoid" (alias "logistic"), "identity",
         "leaky_relu", "elu", "selu", "softplus", "gelu", "silu"/"swish",
         "mish").
-    loss : {"mse", "mae", "huber"} or None, default=None
+    loss : {"mse", "mae", "huber"} or None, default None
         None means "mse": the mean of ``(pred - y)^2`` over every entry
         (without scikit-learn's factor 1/2, which only rescales the
         gradient, so ``alpha`` weighs half as much against it as in
         scikit-learn).
-    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default="adam"
+    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default "adam"
         A chainrule optimizer with PyTorch's defaults for everything but the
         learning rate.
-    learning_rate : float, default=1e-3
+    learning_rate : float, default 1e-3
         Step size of the optimizer (``learning_rate_init`` in scikit-learn).
-    batch_size : int or "auto", default="auto"
+    batch_size : int or "auto", default "auto"
         Rows per gradient step; "auto" is ``min(200, n_samples)``. A larger
         value is clipped to ``n_samples`` with a warning.
-    max_iter : int, default=200
+    max_iter : int, default 200
         Maximum number of epochs (passes over the training data).
-    alpha : float, default=1e-4
+    alpha : float, default 1e-4
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
         shift). As in scikit-learn, each batch's loss gets
         ``alpha * sum ||W||^2 / (2 * n_b)`` added, where ``n_b`` is the number of
         rows in the batch (the sum of their weights with ``sample_weight``), so
         its gradient ``alpha * W / n_b`` is added to each weight gradient.
-    dropout : float, default=0.0
+    dropout : float, default 0.0
         Dropout probability after each hidden layer (0 disables it).
-    batch_norm : bool, default=False
+    batch_norm : bool, default False
         Put a ``BatchNorm`` between each hidden ``Dense`` layer and its activation.
-    early_stopping : bool, default=False
+    early_stopping : bool, default False
         Hold out ``validation_fraction`` of the training data (stratified for
         single-label classification), stop when its score (accuracy, or R^2)
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep
         the weights of the best epoch.
-    validation_fraction : float, default=0.1
+    validation_fraction : float, default 0.1
         Fraction held out for early stopping.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default 10
         Training stops once more than this many epochs in a row failed to
         improve on the best loss (or score) by ``tol`` (scikit-learn's rule).
-    tol : float, default=1e-4
+    tol : float, default 1e-4
         Minimum improvement of the training loss (or validation score).
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance or None, default None
         Seeds the initial weights, the shuffling, dropout and the validation
         split. An int gives the same model on every fit.
-    dtype : np.float32 or np.float64, default=np.float32
+    dtype : np.float32 or np.float64, default np.float32
         Precision of the network's weights and arithmetic.
-    warm_start : bool, default=False
+    warm_start : bool, default False
         When fitted already, continue from the current weights (with a fresh
         optimizer state) instead of starting over.
-    verbose : int, default=0
+    verbose : int, default 0
         Print the loss (and the validation score) after every epoch.
-    shuffle : bool, default=True
+    shuffle : bool, default True
         Visit the rows in a new random order in each epoch.
 
     Attributes
@@ -1051,7 +1051,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Training inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,), default None
             Non-negative weight of each sample.
 
         Returns
@@ -1089,7 +1089,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,), default None
             Non-negative weight of each sample.
 
         Returns
@@ -1156,17 +1156,17 @@ class PerceptronClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    learning_rate : float, default=1.0
+    learning_rate : float, default 1.0
         Size of each correction (``lr`` of the perceptron). From zero
         weights it only rescales ``w`` and ``b``.
-    max_iter : int, default=100
+    max_iter : int, default 100
         Maximum number of epochs.
-    weight_init : str, default="zeros"
+    weight_init : str, default "zeros"
         Initial weights: a chainrule initializer name ("zeros", "uniform",
         "normal", "glorot_uniform"...). The bias starts at 0.
-    shuffle : bool, default=False
+    shuffle : bool, default False
         Visit the samples in a new random order in each epoch.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance or None, default None
         Seeds a random ``weight_init`` and the shuffling.
 
     Attributes

@@ -54,6 +54,15 @@ class History:
         self.stop_reason: str | None = None
 
     def append(self, epoch: int, logs: dict[str, float]) -> None:
+        """Record one epoch (``fit`` calls it).
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch's number, from 0.
+        logs : dict of str to float
+            Its numbers: ``loss``, metrics, ``val_`` values.
+        """
         self.epoch.append(epoch)
         for k, v in logs.items():
             self.history.setdefault(k, []).append(float(v))
@@ -176,13 +185,33 @@ def _inference(net: Sequential, X, batch_size: int | None) -> np.ndarray:
 
 
 def predict(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
-    """Class labels for a classifier (net fitted with a classification loss), else values."""
+    """Class labels for a classifier (net fitted with a classification loss), else values.
+
+    Parameters
+    ----------
+    net : Sequential
+        A trained network (``fit`` recorded its loss, hence its task).
+    X : array-like of shape (n_samples, n_features)
+        Inputs, one row per sample.
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once); bounds the memory used.
+    """
     loss = get_loss(net.loss_) if net.loss_ else None
     return _answer(_inference(net, X, batch_size), _task_of(net, loss))
 
 
 def predict_proba(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
-    """Softmax of the outputs for ``cross_entropy``, sigmoid for ``binary_cross_entropy``."""
+    """Softmax of the outputs for ``cross_entropy``, sigmoid for ``binary_cross_entropy``.
+
+    Parameters
+    ----------
+    net : Sequential
+        A network trained with ``cross_entropy`` or ``binary_cross_entropy``.
+    X : array-like of shape (n_samples, n_features)
+        Inputs, one row per sample.
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once).
+    """
     out = _inference(net, X, batch_size)
     if net.loss_ == "cross_entropy":
         return softmax(out)
@@ -209,7 +238,23 @@ def _metric_list(metrics) -> list[tuple[str, Callable]]:
 def evaluate(
     net: Sequential, X, y, loss=None, metrics=None, batch_size: int | None = None
 ) -> dict[str, float]:
-    """``{"loss": ..., metric: ...}`` on (X, y), in inference mode."""
+    """``{"loss": ..., metric: ...}`` on (X, y), in inference mode.
+
+    Parameters
+    ----------
+    net : Sequential
+        The network to score.
+    X : array-like of shape (n_samples, n_features)
+        Inputs, one row per sample.
+    y : array-like
+        Targets, as for ``fit``.
+    loss : str, Loss or None, default None
+        None uses the loss of the last ``fit``.
+    metrics : list of str or callables, or None, default None
+        None uses the metrics of the last ``fit``.
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once).
+    """
     loss_spec = loss if loss is not None else net.loss_
     if loss_spec is None:
         raise ValueError("evaluate needs a loss: pass loss=... or fit the network first")
@@ -255,23 +300,32 @@ def fit(
 
     Parameters
     ----------
+    net : Sequential
+        The network to train; its parameters are updated in place.
     X, y : array-like
         Inputs ``(n_samples, n_features)`` and targets (labels ``(n,)`` or
         one-hot rows for ``cross_entropy``, values for regression).
-    loss : str or Loss
+    loss : str, Loss or None, default None
         Required the first time; later calls reuse the last one.
-    optimizer : str or Optimizer
+    optimizer : str or Optimizer, default "adam"
         A name (``"sgd"``, ``"adam"``...) built on ``net.parameters()`` with
         ``lr``, or an optimizer you built (its state carries over between calls).
-    epochs, batch_size, shuffle
-        ``batch_size=None`` is full-batch gradient descent.
-    validation_split : float
+    lr : float or None, default None
+        The learning rate η. None keeps the optimizer's own default (Adam's
+        1e-3, SGD's 1e-3...); with an optimizer you built, a number replaces its ``lr``.
+    epochs : int, default 10
+        Passes over the training rows.
+    batch_size : int or None, default 32
+        Rows per gradient step; None is full-batch gradient descent.
+    shuffle : bool, default True
+        Visit the rows in a new random order every epoch.
+    validation_split : float, default 0.0
         Fraction of rows (chosen at random with the fit seed) held out.
-    validation_data : (X_val, y_val)
+    validation_data : tuple (X_val, y_val) or None, default None
         Explicit validation set; overrides ``validation_split``.
-    callbacks : list of Callback
+    callbacks : list of Callback or None, default None
         E.g. ``EarlyStopping``, ``ModelCheckpoint``.
-    metrics : list of str or callables
+    metrics : list of str or callables, or None, default None
         Logged per epoch, e.g. ``["accuracy"]``; ``val_`` versions too.
     verbose : int
         0 silent; 1 a progress bar: tqdm's on stderr in a terminal, its widget
@@ -281,9 +335,11 @@ def fit(
         seed). Without it, shuffling goes on across ``fit`` calls where the
         last call stopped, so fitting an epoch at a time gives new batch
         orders; with it, shuffling starts afresh from that seed.
-    clip_norm, clip_value : float or None
-        Gradient clipping by global norm or by value, before each step.
-    schedule
+    clip_norm : float or None, default None
+        Gradient clipping by global norm, before each step.
+    clip_value : float or None, default None
+        Gradient clipping of each element to ``[-clip_value, clip_value]``, before each step.
+    schedule : Schedule or None, default None
         A learning-rate schedule on the optimizer, stepped after every epoch
         (``ReduceLROnPlateau`` is given ``val_loss``, or ``loss``).
     sample_weight : array-like of shape (n_samples,) or None
