@@ -278,8 +278,11 @@ LAYOUT_JS = """() => {
   const shown = el => el.getClientRects().length > 0;
   const name = el => (el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 70);
   const cut = [], hidden = [], covered = [];
+  // wrapping blocks (output, traces) and formulas must fit; code that keeps its lines
+  // may scroll, and is then checked below for a drawn scrollbar like any other box
   for (const el of document.querySelectorAll(
       '.md-typeset pre > code, .md-typeset .math-display, .md-typeset math[display="block"]')) {
+    if (el.tagName === 'CODE' && getComputedStyle(el).whiteSpace === 'pre') continue;
     if (shown(el) && el.scrollWidth > el.clientWidth + 1)
       cut.push(`${el.tagName.toLowerCase()} ${el.scrollWidth}px in ${el.clientWidth}px: ${name(el)}`);
   }
