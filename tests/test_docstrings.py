@@ -16,14 +16,14 @@ and checks every docstring's "Parameters" section against
   accepted strings for a string, ``None``/``optional`` for None);
 - a default, where stated, follows the one convention of this project,
   ``name : type, default VALUE`` (as in numpydoc's style guide, ``copy :
-  bool, default True``), and VALUE equals the signature's default. A literal default written in the
-  description (``(default 10)``) must equal it too.
+  bool, default True``), and VALUE equals the signature's default. A literal
+  default written in the description (``(default 10)``) must equal it too.
 
 What counts as public: ``chainrule.__all__``, and in every public module
 (every module of the package whose dotted name has no part starting with
-``_``, except the apps in ``APPS``) the names of its ``__all__``, or, without
-one, the functions and classes it defines whose names do not start with
-``_``; of each class, the methods defined in it, with the same rule. Names
+``_``, except the apps in ``APPS``) the names of its ``__all__`` and the
+functions and classes it defines whose names do not start with ``_`` (both
+are rendered); of each class, the methods defined in it, with the same rule. Names
 hidden from the rendered reference by mkdocs.yml's mkdocstrings ``filters``
 are not public (they are hidden in both places by one list). A method
 without a docstring of its own inherits its parent's (``inspect.getdoc``),
@@ -120,15 +120,18 @@ def _import(name: str) -> types.ModuleType | None:
 
 
 def _module_names(module: types.ModuleType) -> list[str]:
-    if hasattr(module, "__all__"):
-        return list(module.__all__)
-    return [
+    """``__all__``, and the functions and classes the module defines without a leading
+    underscore (mkdocstrings renders both)."""
+    names = list(getattr(module, "__all__", []))
+    names += [
         n
         for n, obj in vars(module).items()
         if not n.startswith("_")
+        and n not in names
         and (inspect.isfunction(obj) or inspect.isclass(obj))
         and getattr(obj, "__module__", None) == module.__name__
     ]
+    return names
 
 
 def _own_methods(cls: type) -> list[tuple[str, object]]:
@@ -399,6 +402,29 @@ def test_every_public_module_is_in_the_reference():
         "public modules not rendered by any docs/reference page (add a '::: module' line to "
         "the page where a reader would look for it, or make the module private with a leading "
         f"underscore): {missing}"
+    )
+
+
+def test_explicit_member_lists_leave_out_only_names_defined_elsewhere():
+    """A page may list the members to render (to skip re-exports); it must not skip more."""
+    skipped = []
+    for page in REFERENCE.glob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        for modname, members in re.findall(
+            r"^::: ([\w.]+)\n(?:[ \t]+.*\n)*?[ \t]+members: \[([^\]]*)\]", text, re.M
+        ):
+            listed = {m.strip() for m in members.split(",")}
+            module = _import(modname)
+            for name in _module_names(module):
+                obj = getattr(module, name, None)
+                if (
+                    getattr(obj, "__module__", None) == modname
+                    and name not in listed
+                    and shown(name)
+                ):
+                    skipped.append(f"{page.name}: {modname}.{name}")
+    assert not skipped, "defined in the module but left out of its members list:\n" + "\n".join(
+        skipped
     )
 
 

@@ -18,7 +18,13 @@ _RELU_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus"}
 
 
 def default_weight_init(activation: Activation | None) -> str:
-    """He for the ReLU family, LeCun normal for SELU, Glorot otherwise."""
+    """He for the ReLU family, LeCun normal for SELU, Glorot otherwise.
+
+    Parameters
+    ----------
+    activation : Activation or None
+        The layer's activation (None: no activation).
+    """
     if activation is None:
         return "glorot_uniform"
     if activation.name in _RELU_FAMILY:

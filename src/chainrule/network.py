@@ -403,6 +403,13 @@ class Sequential:
 
 
 def is_activation(layer: Layer) -> bool:
+    """Whether ``layer`` is an activation layer of its own (``cr.ReLU()``...).
+
+    Parameters
+    ----------
+    layer : Layer
+        Any layer.
+    """
     return isinstance(layer, Activation)
 
 
