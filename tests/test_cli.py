@@ -412,7 +412,7 @@ BAD_CASES = {
     "newer format": (
         ["evaluate", "future.safetensors", "mixed.csv"],
         1,
-        "written by a newer chainrule (model format 4)",
+        "written by a newer chainrule (model format 5)",
     ),
     "missing model": (["summary", "absent.safetensors"], 1, "no such model file"),
     "no --target": (["train", "mixed.csv"], 2, "required: --target"),
@@ -456,7 +456,7 @@ def bad_results(work, models):
     with safe_open(str(work / "clf.safetensors"), framework="np") as f:
         meta = dict(f.metadata())
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-    meta["format_version"] = "4"
+    meta["format_version"] = "5"
     st.save_file(tensors, str(work / "future.safetensors"), metadata=meta)
     return run_many({k: v[0] for k, v in BAD_CASES.items()}, cwd=work)
 

@@ -166,8 +166,8 @@ def test_format_1_files_still_load(tmp_path):
 
 def test_newer_format_is_refused_with_upgrade_advice(tmp_path):
     _net().save(tmp_path / "m.safetensors")
-    _rewrite(tmp_path / "m.safetensors", tmp_path / "future.safetensors", format_version="4")
-    with pytest.raises(ValueError, match=r"newer chainrule \(model format 4\).*upgrade"):
+    _rewrite(tmp_path / "m.safetensors", tmp_path / "future.safetensors", format_version="5")
+    with pytest.raises(ValueError, match=r"newer chainrule \(model format 5\).*upgrade"):
         cr.load(tmp_path / "future.safetensors")
     _rewrite(tmp_path / "m.safetensors", tmp_path / "odd.safetensors", format_version="x")
     with pytest.raises(ValueError, match="unknown chainrule model format version 'x'"):

@@ -27,12 +27,15 @@ from .activations import (
 from .callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
 from .clipping import clip_grad_norm, clip_grad_value
 from .diagnostics import Diagnostics, diagnose
+from .embedding import Embedding
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
 from .layer import Layer
 from .layers import BatchNorm, Dense, Dropout
 from .losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Hinge, Huber, Loss, get_loss
-from .network import Sequential
+from .merge import Add, Concatenate, Multiply
+from .network import Network, Sequential
+from .node import Input, Node
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, get_optimizer
 from .parameter import Parameter
 from .perceptron import ConvergenceWarning, Perceptron
@@ -61,6 +64,13 @@ __all__ = [
     "save",
     "trace",
     "Activation",
+    "Add",
+    "Concatenate",
+    "Embedding",
+    "Input",
+    "Multiply",
+    "Network",
+    "Node",
     "Adagrad",
     "Adam",
     "AdamW",

@@ -58,7 +58,7 @@ import numpy as np
 from .activations import Step
 from .layers import Dropout
 from .losses import Loss, get_loss
-from .network import check_features
+from .network import Sequential, check_features
 
 
 @dataclass
@@ -204,15 +204,19 @@ def gradcheck(
 
     Parameters
     ----------
-    net : Sequential
-        The network to check. It is not modified: the check runs on a float64
-        deep copy (Dropout switched off in the copy; see the module notes).
+    net : Network
+        The network to check (a ``Sequential`` or any graph ``Network``). It is
+        not modified: the check runs on a float64 deep copy (Dropout switched
+        off in the copy; see the module notes).
     loss : str or Loss
-        The loss, by name (``"mse"``, ``"cross_entropy"``...) or as an object.
+        The loss, by name (``"mse"``, ``"cross_entropy"``...) or as an object;
+        for several outputs a list, one per output, and L is their sum.
     X : array-like of shape (n_samples, n_features)
-        A small batch of inputs (a handful of rows is plenty).
+        A small batch of inputs (a handful of rows is plenty); for several
+        inputs a list in ``net.inputs`` order or a dict by input name.
     y : array-like
-        Targets for ``X``, in any form the loss accepts.
+        Targets for ``X``, in any form the loss accepts (a list for several
+        outputs).
     eps : float, default 1e-6
         Step of the central difference ``(L(p + eps) - L(p - eps)) / (2 eps)``.
     tol : float, default 1e-6
@@ -223,7 +227,8 @@ def gradcheck(
     seed : int, default 0
         Seed for choosing the entries when ``n_samples`` is set.
     check_input : bool, default True
-        Also check dL/dX, the gradient that ``net.backward`` returns.
+        Also check dL/dX, the gradient that ``net.backward`` returns (for
+        several inputs ``"X[<name>]"`` each; integer codes have none).
 
     Returns
     -------
@@ -260,17 +265,42 @@ def gradcheck(
     _refuse_step(net)
 
     net64 = _float64_copy(net)
-    loss = copy.deepcopy(get_loss(loss))
-    # a private float64 copy of X that we may perturb, validated with the network's messages
-    X64 = np.array(check_features(X, net64.n_features_in, np.float64), dtype=np.float64)
-    y64 = loss.prepare_target(y, net64.n_outputs, np.float64)
+    if isinstance(net64, Sequential):
+        losses = [copy.deepcopy(get_loss(loss))]
+        # a private float64 copy of X that we may perturb, validated with the network's messages
+        xs = [np.array(check_features(X, net64.n_features_in, np.float64), dtype=np.float64)]
+        ys = [losses[0].prepare_target(y, net64.n_outputs, np.float64)]
+        names = ["X"]
+    else:
+        several = not net64._single_output
+        losses = [copy.deepcopy(get_loss(item)) for item in (loss if several else [loss])]
+        targets = y if several else [y]
+        if len(losses) != len(net64.outputs) or len(targets) != len(net64.outputs):
+            raise ValueError(
+                f"the network has {len(net64.outputs)} outputs: give a list of as many losses "
+                "and targets"
+            )
+        xs = [np.array(a) for a in net64.input_arrays(X)]  # private copies we may perturb
+        ys = [
+            item.prepare_target(t, o.n_features, np.float64)
+            for item, t, o in zip(losses, targets, net64.outputs)
+        ]
+        names = ["X"] if len(xs) == 1 else [f"X[{name}]" for name in net64.input_names]
+
+    def outputs() -> list[np.ndarray]:
+        if isinstance(net64, Sequential):
+            return [net64.forward(xs[0])]
+        values = net64.run(xs)
+        return [values[k] for k in net64._output_pos]
 
     def L() -> float:
-        return loss.forward(net64.forward(X64), y64)
+        return sum(item.forward(out, t) for item, out, t in zip(losses, outputs(), ys))
 
     # Analytic gradients: one forward and one backward pass.
     L0 = L()
-    dX = np.array(net64.backward(loss.backward()), dtype=np.float64)
+    grads = [item.backward() for item in losses]
+    dX = net64.backward(grads if len(grads) > 1 else grads[0])
+    dX = dX if isinstance(dX, list) else [dX]
     params = net64.parameters()
     named: dict[str, object] = {}
     for k, p in enumerate(params):
@@ -307,7 +337,9 @@ def gradcheck(
             p.value = np.ascontiguousarray(p.value)
         check(name, p.value, analytic[name])
     if check_input:
-        check("X", X64, dX)
+        for name, x, g in zip(names, xs, dX):
+            if g is not None and x.dtype.kind == "f":
+                check(name, x, np.asarray(g, dtype=np.float64))
     return result
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .node import Node
 from .parameter import Parameter
 
 
@@ -59,8 +60,45 @@ class Layer:
         """
         return self.forward(x)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
+    def __call__(self, *inputs, name: str | None = None):
+        """On arrays, ``forward``; on nodes (``cr.Input``...), a new node of a graph network.
+
+        ``layer(node)`` computes nothing: it records "this layer applied to that
+        node" for ``cr.Network`` (merge layers take several: ``cr.Add()(a, b)``).
+        ``name`` names the new node.
+        """
+        if inputs and isinstance(inputs[0], Node):
+            for i, x in enumerate(inputs):
+                if not isinstance(x, Node):
+                    raise TypeError(
+                        f"{self!r} was called on nodes and on a {type(x).__name__} (argument "
+                        f"{i}); in a graph every input is a node: wrap arrays in cr.Input"
+                    )
+            return Node(self, inputs, name)
+        if name is not None:
+            raise TypeError("name= only applies when a layer is called on nodes (cr.Input ...)")
+        return self.forward(*inputs)
+
+    def node_features(self, widths: list[int | None], parents: tuple = ()) -> int | None:
+        """Width of the node this layer makes from parents of ``widths`` columns; checks them.
+
+        One input by default; merge layers (``Add``...) override this.
+
+        Parameters
+        ----------
+        widths : list of int or None
+            Widths of the parent nodes, in argument order (None: not known yet).
+        parents : tuple of Node, default ()
+            The parent nodes, to name them in error messages.
+        """
+        if len(widths) != 1:
+            raise ValueError(f"{self!r} takes one input, got {len(widths)}")
+        (width,) = widths
+        expected = getattr(self, "in_features", None) or getattr(self, "num_features", None)
+        if expected is not None and width is not None and width != expected:
+            where = f" from node {parents[0].name!r}" if parents and parents[0].name else ""
+            raise ValueError(f"{self!r} expects {expected} features but gets {width}{where}")
+        return self.output_features(width)
 
     def parameters(self) -> list[Parameter]:
         """The learned parameters, weight before bias (none for most layers)."""

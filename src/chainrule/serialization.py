@@ -32,8 +32,9 @@ that carries training randomness):
 
 Versions: format 1 is format 2 without the optional keys; format 3 is format
 2 plus "random", written only for checkpoints that have it, so a plain model
-file stays readable by chainrule versions that read format 2. This module
-reads all three. A file from a newer format is refused with a message saying
+file stays readable by chainrule versions that read format 2; format 4 is a
+graph network (``cr.Network``): the architecture also holds "graph" (see
+``graph_spec``), which older versions cannot read. This module reads all four. A file from a newer format is refused with a message saying
 to upgrade chainrule.
 """
 
@@ -47,13 +48,18 @@ from pathlib import Path
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation, FunctionActivation, get_activation
+from .embedding import Embedding
 from .layer import Layer
 from .layers import BatchNorm, Dense, Dropout
-from .network import Sequential
+from .merge import Add, Concatenate, Multiply
+from .network import Network, Sequential, provides
+from .node import Input, Node
 
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "4"
 #: Every format version this module can read.
-READABLE_VERSIONS = ("1", "2", "3")
+READABLE_VERSIONS = ("1", "2", "3", "4")
+_RANDOM_VERSION = "3"  # a checkpoint with random state
+_GRAPH_VERSION = "4"  # a graph network
 _OPTIMIZER_PREFIX = "optimizer."
 _RANDOM_PREFIX = "random."
 #: Bit generators a checkpoint may name (a name from a file is never looked up freely).
@@ -92,6 +98,8 @@ def _layer_spec(layer: Layer) -> dict:
         return {"type": "batch_norm", "config": layer.get_config()}
     if isinstance(layer, Activation):
         return {"type": "activation", "config": _activation_spec(layer)}
+    if _GRAPH_LAYERS.get(layer.name) is type(layer):
+        return {"type": layer.name, "config": layer.get_config()}
     raise ValueError(f"cannot save layer {layer!r}: only chainrule's built-in layers can be saved")
 
 
@@ -113,6 +121,8 @@ def _build_layer(spec: dict) -> Layer:
         return BatchNorm(**config)
     if kind == "activation":
         return _build_activation(config)
+    if kind in _GRAPH_LAYERS:
+        return _GRAPH_LAYERS[kind](**config)
     raise ValueError(f"unknown layer type {kind!r} in model file")
 
 
@@ -139,7 +149,7 @@ def architecture(net: Sequential) -> dict:
     """
     from . import __version__
 
-    return {
+    arch = {
         "layers": [_layer_spec(layer) for layer in net.layers],
         "dtype": str(net.dtype),
         "loss": net.loss_,
@@ -147,6 +157,9 @@ def architecture(net: Sequential) -> dict:
         "seed": net.seed,
         "chainrule_version": __version__,
     }
+    if not isinstance(net, Sequential):
+        arch["graph"] = graph_spec(net)
+    return arch
 
 
 def _optimizer_state(net: Sequential, optimizer) -> tuple[dict[str, np.ndarray], dict]:
@@ -225,12 +238,14 @@ def _restore_random_state(net: Sequential, path: Path, metadata, tensors) -> Non
         net.layers[i]._rng = _generator(state, path)
 
 
-def save(net: Sequential, path: str | os.PathLike, optimizer=None) -> Path:
+@provides("save")
+def save(net: Network, path: str | os.PathLike, optimizer=None) -> Path:
     """Write ``net`` to ``path`` (safetensors), atomically. Returns the path.
 
     Parameters
     ----------
-    net : Sequential
+    net : Network
+        A ``Sequential`` or a graph ``Network``.
     path : str or path-like
         The file to write; its folder must exist. The data goes to a
         temporary file in the same folder, renamed over ``path`` only once
@@ -264,7 +279,9 @@ def save(net: Sequential, path: str | os.PathLike, optimizer=None) -> Path:
         if random_info is not None:
             tensors.update(random_tensors)
             metadata["random"] = _json(random_info, "the random generator states")
-            metadata["format_version"] = FORMAT_VERSION
+            metadata["format_version"] = _RANDOM_VERSION
+    if not isinstance(net, Sequential):
+        metadata["format_version"] = _GRAPH_VERSION
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot save to {path}: the folder {directory} does not exist")
@@ -388,7 +405,11 @@ def _build(path: Path, metadata: dict[str, str], tensors: dict[str, np.ndarray])
     if not isinstance(arch, dict) or "layers" not in arch:
         raise ValueError(f"{path} has no network architecture in its metadata")
     try:
-        net = Sequential(*(_build_layer(s) for s in arch["layers"]), dtype=np.dtype(arch["dtype"]))
+        layers = [_build_layer(s) for s in arch["layers"]]
+        if "graph" in arch:
+            net = build_graph(arch["graph"], layers, np.dtype(arch["dtype"]))
+        else:
+            net = Sequential(*layers, dtype=np.dtype(arch["dtype"]))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{path} has a corrupt architecture ({exc!r})") from exc
     net.seed = arch.get("seed")
@@ -409,7 +430,7 @@ def _build(path: Path, metadata: dict[str, str], tensors: dict[str, np.ndarray])
     return net
 
 
-def load(path: str | os.PathLike) -> Sequential:
+def load(path: str | os.PathLike) -> Network:
     """Read a network written by ``save``; its predictions are bit-identical.
 
     Sets ``net.preprocessing_`` and ``net.history_`` (``None`` when the file
@@ -529,3 +550,70 @@ def load_weights(net: Sequential, tensors: dict[str, np.ndarray]) -> None:
                 f"tensor {key!r} has shape {value.shape}, the network expects {target.shape}"
             )
         target[...] = value
+
+
+# -- graph networks: the connections between the layers ------------------------------------
+#: Layers only graph networks use, saved by their ``get_config()``.
+_GRAPH_LAYERS = {cls.name: cls for cls in (Embedding, Add, Multiply, Concatenate)}
+
+
+def graph_spec(net: Network) -> dict:
+    """The connections of a graph network, for its file's architecture.
+
+    ``{"inputs": [{"name", "n_features"}...], "nodes": [{"name", "layer", "inputs"}...],
+    "outputs": [names]}``: every node in ``net.nodes`` order after the inputs, with
+    ``layer`` its layer's index in ``net.layers`` (a shared layer's index appears
+    twice) and ``inputs`` its parents' names.
+
+    Parameters
+    ----------
+    net : Network
+        The network to describe.
+    """
+    index = {id(layer): i for i, layer in enumerate(net.layers)}
+    return {
+        "inputs": [{"name": x.name, "n_features": x.n_features} for x in net.inputs],
+        "nodes": [
+            {
+                "name": node.name,
+                "layer": index[id(node.layer)],
+                "inputs": [p.name for p in node.inputs],
+            }
+            for node in net.nodes
+            if node.layer is not None
+        ],
+        "outputs": [o.name for o in net.outputs],
+        "single_output": net._single_output,
+        "loss_weights": getattr(net, "loss_weights_", None),
+    }
+
+
+def build_graph(spec: dict, layers: list, dtype) -> Network:
+    """The ``Network`` that ``graph_spec`` describes, on ``layers`` (``net.layers`` order).
+
+    Parameters
+    ----------
+    spec : dict
+        As ``graph_spec`` wrote it.
+    layers : list of Layer
+        The network's layers, rebuilt, in ``net.layers`` order.
+    dtype : numpy dtype
+        The network's float type.
+    """
+    nodes: dict[str, Node] = {}
+    inputs = []
+    for item in spec["inputs"]:
+        nodes[item["name"]] = Input(item["n_features"], name=item["name"])
+        inputs.append(nodes[item["name"]])
+    for item in spec["nodes"]:
+        k = item["layer"]
+        if not (isinstance(k, int) and 0 <= k < len(layers)) or item["name"] in nodes:
+            raise ValueError(f"node {item['name']!r} is corrupt ({item})")
+        parents = [nodes[name] for name in item["inputs"]]
+        nodes[item["name"]] = layers[k](*parents, name=item["name"])
+    outputs = [nodes[name] for name in spec["outputs"]]
+    net = Network(inputs, outputs[0] if spec.get("single_output") else outputs, dtype=dtype)
+    if len(net.layers) != len(layers) or any(a is not b for a, b in zip(net.layers, layers)):
+        raise ValueError("the graph does not use its layers in the order they are listed")
+    net.loss_weights_ = spec.get("loss_weights")
+    return net

@@ -25,8 +25,8 @@ from .callbacks import Callback
 from .clipping import clip_grad_norm, clip_grad_value
 from .layers import BatchNorm, Dense
 from .losses import Loss, get_loss
-from .metrics import get_metric
-from .network import Sequential, check_features
+from .metrics import METRICS, get_metric
+from .network import Network, Sequential, check_features, provides
 from .optimizers import Optimizer, get_optimizer
 
 
@@ -109,9 +109,11 @@ class History:
 
 
 # -- what a network's outputs answer --------------------------------------------------
-def _task_of(net: Sequential, loss: Loss | None) -> str:
+def _task_of(net: Sequential, loss: Loss | None, width: int | None = None) -> str:
+    """What an output answers ("multiclass", "binary", "regression"), from its loss and width."""
+    width = net.n_outputs if width is None else width
     kind = loss.kind if loss is not None else "regression"
-    if kind == "binary" and (net.n_outputs or 1) > 1 and loss is not None and loss.name == "hinge":
+    if kind == "binary" and (width or 1) > 1 and loss is not None and loss.name == "hinge":
         return "multiclass"
     return kind
 
@@ -146,17 +148,145 @@ def _check_finite(A: np.ndarray, what: str) -> None:
 def _prepare(net: Sequential, X, y, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
     X = check_features(X, net.n_features_in, net.dtype)
     _check_finite(X, "X")
+    y_arr = _prepare_target(y, len(X), loss, net.n_outputs, net.dtype)
+    return np.ascontiguousarray(X), y_arr
+
+
+def _prepare_target(y, n: int, loss: Loss, width, dtype, what: str = "y") -> np.ndarray:
+    """Targets for ``n`` rows of an output of ``width`` columns, checked, in ``loss``'s form."""
     y_arr = np.asarray(y)
     if y_arr.dtype == object or not (np.issubdtype(y_arr.dtype, np.number) or y_arr.dtype == bool):
-        raise TypeError(f"y must hold numbers, got dtype {y_arr.dtype}; encode labels as 0..K-1")
-    if y_arr.ndim == 0 or len(y_arr) != len(X):
+        raise TypeError(
+            f"{what} must hold numbers, got dtype {y_arr.dtype}; encode labels as 0..K-1"
+        )
+    if y_arr.ndim == 0 or len(y_arr) != n:
         raise ValueError(
-            f"X has {len(X)} samples but y has {y_arr.shape[0] if y_arr.ndim else 'a scalar'}; "
+            f"X has {n} samples but {what} has {y_arr.shape[0] if y_arr.ndim else 'a scalar'}; "
             "they must have the same number of rows"
         )
-    _check_finite(y_arr.astype(np.float64, copy=False), "y")
-    y_arr = loss.prepare_target(y_arr, net.n_outputs, net.dtype)
-    return np.ascontiguousarray(X), np.ascontiguousarray(y_arr)
+    _check_finite(y_arr.astype(np.float64, copy=False), what)
+    y_arr = loss.prepare_target(y_arr, width, dtype)
+    return np.ascontiguousarray(y_arr)
+
+
+# -- graph networks: several inputs, several outputs -------------------------------------
+def _per_output(net: Network, value, what: str) -> list:
+    """``value`` as one item per output: a list/tuple in outputs order, or a dict by name."""
+    names = net.output_names
+    if len(names) == 1:
+        return [value]
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in names]
+        missing = [k for k in names if k not in value]
+        if unknown or missing:
+            raise ValueError(
+                f"{what} names outputs {sorted(value)}, but the network's outputs are {names}"
+            )
+        return [value[k] for k in names]
+    if not isinstance(value, (list, tuple)) or len(value) != len(names):
+        got = f"{len(value)} items" if isinstance(value, (list, tuple)) else "one"
+        raise ValueError(
+            f"the network has {len(names)} outputs {names}, so {what} needs one per output "
+            f"(a list in that order or a dict by output name); got {got}"
+        )
+    return list(value)
+
+
+def _graph_losses(net: Network, loss, loss_weights) -> tuple[list[Loss], list[float]]:
+    losses = [get_loss(spec) for spec in _per_output(net, loss, "loss")]
+    if len({id(item) for item in losses}) != len(losses):  # one object per output: each caches
+        import copy
+
+        losses = [copy.deepcopy(item) for item in losses]
+    if loss_weights is None:
+        weights = [1.0] * len(losses)
+    else:
+        weights = [float(w) for w in _per_output(net, loss_weights, "loss_weights")]
+        if not all(math.isfinite(w) and w >= 0 for w in weights):
+            raise ValueError(f"loss_weights must be finite numbers >= 0, got {weights}")
+    return losses, weights
+
+
+def _prepare_graph(net: Network, X, y, losses: list[Loss]) -> tuple[list, list]:
+    xs = net.input_arrays(X)
+    for x, name in zip(xs, net.input_names):
+        _check_finite(x, f"input {name!r}" if len(xs) > 1 else "X")
+    names = net.output_names
+    ys = [
+        _prepare_target(
+            t, len(xs[0]), item, width, net.dtype, f"y[{name!r}]" if len(names) > 1 else "y"
+        )
+        for t, item, width, name in zip(_per_output(net, y, "y"), losses, _widths(net), names)
+    ]
+    return [np.ascontiguousarray(x) for x in xs], ys
+
+
+def _widths(net: Network) -> list[int | None]:
+    return [o.n_features for o in net.outputs]
+
+
+def _loss_names(net: Network) -> list[str | None]:
+    """The loss of each output that ``fit`` recorded (``None`` if never fitted)."""
+    spec = net.loss_
+    return list(spec) if isinstance(spec, (list, tuple)) else [spec] * len(net.outputs)
+
+
+class _GraphStep:
+    """``fit``'s per-batch work for a graph network: gather the rows of every input and
+    target, forward, the weighted sum of the output losses and each one's gradient,
+    then backward. L = sum_k w_k L_k, so dL/d(output k) = w_k dL_k/d(output k)."""
+
+    def __init__(self, net: Network, losses, weights, metric_fns, xs, ys, rows: int) -> None:
+        self.net, self.losses, self.weights, self.metric_fns = net, losses, weights, metric_fns
+        self.xs, self.ys = xs, ys
+        self.x_bufs = [np.empty((rows,) + x.shape[1:], x.dtype) for x in xs]
+        self.y_bufs = [np.empty((rows,) + y.shape[1:], y.dtype) for y in ys]
+        self.tasks = [_task_of(net, item, w) for item, w in zip(losses, _widths(net))]
+        n = len(xs[0])
+        self.answers = [  # answers on the training rows, for the metrics
+            np.empty((n,) + _answer_shape(net, task, w), np.float64) if fns else None
+            for task, w, fns in zip(self.tasks, _widths(net), metric_fns)
+        ]
+        self.totals = [0.0] * len(losses)
+
+    def forward(self, idx: np.ndarray, wb: np.ndarray | None, norm: float) -> float | None:
+        """The batch's loss (``None``: its weights sum to 0, no step)."""
+        m = len(idx)
+        xb = [np.take(x, idx, axis=0, out=b[:m], mode="clip") for x, b in zip(self.xs, self.x_bufs)]
+        yb = [np.take(y, idx, axis=0, out=b[:m], mode="clip") for y, b in zip(self.ys, self.y_bufs)]
+        net = self.net
+        values = net.run(xb)
+        outs = [values[k] for k in net._output_pos]
+        for ans, out, task in zip(self.answers, outs, self.tasks):
+            if ans is not None:
+                ans[idx] = _answer(out, task).reshape((m,) + ans.shape[1:])
+        if norm <= 0:
+            return None
+        self.parts, self.grads = [], []
+        for out, t, item, w in zip(outs, yb, self.losses, self.weights):
+            part = item.forward(out, t)
+            grad = item.backward()
+            if wb is not None:  # sum_i w_i l_i / sum_i w_i, rows scaled to match
+                part = float(wb @ item.row_losses(out, t)) / norm
+                grad = grad * (wb * (m / norm)).astype(grad.dtype)[:, None]
+            self.parts.append(part)
+            self.grads.append(grad if w == 1.0 else grad * grad.dtype.type(w))
+        return sum(w * part for w, part in zip(self.weights, self.parts))
+
+    def backward(self, norm: float) -> None:
+        for k, part in enumerate(self.parts):
+            self.totals[k] += part * norm
+        self.net.backward(_pack(self.net, self.grads), input_grad=False)
+
+    def epoch_logs(self, total_weight: float) -> dict[str, float]:
+        """Per-output losses (several outputs) and training metrics of the epoch."""
+        net, logs = self.net, {}
+        if not net._single_output:
+            for name, total in zip(net.output_names, self.totals):
+                logs[f"{name}_loss"] = total / total_weight
+        self.totals = [0.0] * len(self.losses)
+        logs.update(_metric_logs(net, self.ys, self.answers, self.metric_fns))
+        return logs
 
 
 def _batches(n: int, batch_size: int | None):
@@ -167,7 +297,9 @@ def _batches(n: int, batch_size: int | None):
 
 def _inference(net: Sequential, X, batch_size: int | None) -> np.ndarray:
     """The network's outputs in inference mode, through ``layer.infer`` (no caching,
-    no change of the layers' train/eval flags)."""
+    no change of the layers' train/eval flags). A list, one per output, for a graph."""
+    if not isinstance(net, Sequential):
+        return _graph_inference(net, net.input_arrays(X), batch_size)
     X = check_features(X, net.n_features_in, net.dtype)
     layers = net.layers
     if batch_size is None or len(X) <= batch_size:
@@ -184,35 +316,76 @@ def _inference(net: Sequential, X, batch_size: int | None) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def predict(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
+def _graph_inference(net: Network, xs: list[np.ndarray], batch_size: int | None) -> list:
+    n = len(xs[0])
+    if batch_size is None or n <= batch_size:
+        return net.infer_run(xs)
+    parts = [net.infer_run([x[sl] for x in xs]) for sl in _batches(n, batch_size)]
+    return [np.concatenate(column) for column in zip(*parts)]
+
+
+def _pack(net: Network, items: list):
+    """One item for a one-output network, else the list (in outputs order)."""
+    return items[0] if net._single_output else items
+
+
+@provides("predict")
+def predict(net: Network, X, batch_size: int | None = None) -> np.ndarray | list:
     """Class labels for a classifier (net fitted with a classification loss), else values.
+
+    A list, in outputs order, for a network with several outputs.
 
     Parameters
     ----------
-    net : Sequential
+    net : Network
         A trained network (``fit`` recorded its loss, hence its task).
-    X : array-like of shape (n_samples, n_features)
-        Inputs, one row per sample.
+    X : array-like of shape (n_samples, n_features), list or dict
+        Inputs, one row per sample; several inputs as a list in ``net.inputs``
+        order or a dict by input name.
     batch_size : int or None, default None
         Rows per forward pass (None: all at once); bounds the memory used.
     """
+    if not isinstance(net, Sequential):
+        outs = _inference(net, X, batch_size)
+        return _pack(
+            net,
+            [
+                _answer(out, _task_of(net, get_loss(name) if name else None, width))
+                for out, name, width in zip(outs, _loss_names(net), _widths(net))
+            ],
+        )
     loss = get_loss(net.loss_) if net.loss_ else None
     return _answer(_inference(net, X, batch_size), _task_of(net, loss))
 
 
-def predict_proba(net: Sequential, X, batch_size: int | None = None) -> np.ndarray:
+@provides("predict_proba")
+def predict_proba(net: Network, X, batch_size: int | None = None) -> np.ndarray | list:
     """Softmax of the outputs for ``cross_entropy``, sigmoid for ``binary_cross_entropy``.
+
+    With several outputs: a list in outputs order, ``None`` for an output
+    trained with a regression loss.
 
     Parameters
     ----------
-    net : Sequential
+    net : Network
         A network trained with ``cross_entropy`` or ``binary_cross_entropy``.
-    X : array-like of shape (n_samples, n_features)
-        Inputs, one row per sample.
+    X : array-like of shape (n_samples, n_features), list or dict
+        Inputs, as for ``predict``.
     batch_size : int or None, default None
         Rows per forward pass (None: all at once).
     """
+    if not isinstance(net, Sequential) and not net._single_output:
+        names = _loss_names(net)
+        if not any(name in ("cross_entropy", "binary_cross_entropy") for name in names):
+            raise ValueError(
+                "predict_proba needs outputs trained with 'cross_entropy' or "
+                f"'binary_cross_entropy'; this network's losses are {names}"
+            )
+        outs = _inference(net, X, batch_size)
+        return [_probabilities(out, name) for out, name in zip(outs, names)]
     out = _inference(net, X, batch_size)
+    if not isinstance(net, Sequential):
+        out = out[0]
     if net.loss_ == "cross_entropy":
         return softmax(out)
     if net.loss_ == "binary_cross_entropy":
@@ -227,6 +400,14 @@ def predict_proba(net: Sequential, X, batch_size: int | None = None) -> np.ndarr
     )
 
 
+def _probabilities(out: np.ndarray, loss_name: str | None) -> np.ndarray | None:
+    if loss_name == "cross_entropy":
+        return softmax(out)
+    if loss_name == "binary_cross_entropy":
+        return sigmoid(out)
+    return None
+
+
 def _metric_list(metrics) -> list[tuple[str, Callable]]:
     if metrics is None:
         return []
@@ -235,14 +416,15 @@ def _metric_list(metrics) -> list[tuple[str, Callable]]:
     return [get_metric(m) for m in metrics]
 
 
+@provides("evaluate")
 def evaluate(
-    net: Sequential, X, y, loss=None, metrics=None, batch_size: int | None = None
+    net: Network, X, y, loss=None, metrics=None, batch_size: int | None = None
 ) -> dict[str, float]:
     """``{"loss": ..., metric: ...}`` on (X, y), in inference mode.
 
     Parameters
     ----------
-    net : Sequential
+    net : Network
         The network to score.
     X : array-like of shape (n_samples, n_features)
         Inputs, one row per sample.
@@ -258,11 +440,82 @@ def evaluate(
     loss_spec = loss if loss is not None else net.loss_
     if loss_spec is None:
         raise ValueError("evaluate needs a loss: pass loss=... or fit the network first")
-    loss = get_loss(loss_spec)
     if metrics is None:
         metrics = getattr(net, "metrics_", None)
+    if not isinstance(net, Sequential):
+        weights = getattr(net, "loss_weights_", None) if loss is None else None
+        losses, weights = _graph_losses(net, loss_spec, weights)
+        xs, ys = _prepare_graph(net, X, y, losses)
+        return _evaluate_graph(net, _Rows(xs), _Rows(ys), losses, weights, metrics, batch_size)
+    loss = get_loss(loss_spec)
     X, y = _prepare(net, X, y, loss)
     return _evaluate_prepared(net, X, y, loss, _metric_list(metrics), batch_size)
+
+
+_CLASSIFICATION_METRICS = {"accuracy", "precision", "recall", "f1"}
+
+
+def _graph_metrics(net: Network, metrics, losses: list[Loss]) -> list[list[tuple[str, Callable]]]:
+    """The metrics of each output: a dict names the outputs; a list applies to every output
+    it suits (accuracy, precision, recall, f1 to classification outputs; mse, mae, r2 to
+    regression outputs; your own functions to all)."""
+    if isinstance(metrics, dict):
+        unknown = [k for k in metrics if k not in net.output_names]
+        if unknown:
+            raise ValueError(
+                f"metrics names the output {unknown[0]!r}; the outputs are {net.output_names}"
+            )
+        return [_metric_list(metrics.get(name)) for name in net.output_names]
+    fns = _metric_list(metrics)
+    if net._single_output:
+        return [fns]
+    return [
+        [
+            (name, fn)
+            for name, fn in fns
+            if name not in METRICS
+            or (name in _CLASSIFICATION_METRICS) == (item.kind != "regression")
+        ]
+        for item in losses
+    ]
+
+
+def _metric_logs(net: Network, ys: list, answers: list, metric_fns) -> dict[str, float]:
+    """``{metric: value}``, or ``{"<output>_<metric>": value}`` for several outputs."""
+    logs = {}
+    for name, y, ans, fns in zip(net.output_names, ys, answers, metric_fns):
+        for metric, fn in fns:
+            logs[metric if net._single_output else f"{name}_{metric}"] = fn(y, ans)
+    return logs
+
+
+def _evaluate_graph(net, xs, ys, losses, weights, metrics, batch_size=None) -> dict[str, float]:
+    outs = _graph_inference(net, xs.arrays, batch_size)
+    parts = [item.forward(out, t) for out, t, item in zip(outs, ys.arrays, losses)]
+    result = {"loss": sum(w * part for w, part in zip(weights, parts))}
+    if not net._single_output:
+        result.update({f"{name}_loss": part for name, part in zip(net.output_names, parts)})
+    fns = _graph_metrics(net, metrics, losses)
+    if any(fns):
+        answers = [
+            _answer(out, _task_of(net, item, width))
+            for out, item, width in zip(outs, losses, _widths(net))
+        ]
+        result.update(_metric_logs(net, ys.arrays, answers, fns))
+    return result
+
+
+class _Rows:
+    """Several arrays with the same rows (a graph's inputs or targets), indexed together."""
+
+    def __init__(self, arrays: list[np.ndarray]) -> None:
+        self.arrays = arrays
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, rows) -> _Rows:
+        return _Rows([a[rows] for a in self.arrays])
 
 
 def _evaluate_prepared(net, X, y, loss, metric_fns, batch_size=None) -> dict[str, float]:
@@ -274,8 +527,9 @@ def _evaluate_prepared(net, X, y, loss, metric_fns, batch_size=None) -> dict[str
     return result
 
 
+@provides("fit")
 def fit(
-    net: Sequential,
+    net: Network,
     X,
     y,
     loss: str | Loss | None = None,
@@ -295,12 +549,13 @@ def fit(
     schedule=None,
     sample_weight=None,
     l2: float = 0.0,
+    loss_weights=None,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent.
 
     Parameters
     ----------
-    net : Sequential
+    net : Network
         The network to train; its parameters are updated in place.
     X, y : array-like
         Inputs ``(n_samples, n_features)`` and targets (labels ``(n,)`` or
@@ -353,6 +608,9 @@ def fit(
         scikit-learn: each batch's loss gets ``l2 * sum ||W||^2 / (2 n_b)``,
         ``n_b`` the batch's row count (or weight sum), and each weight
         gradient ``l2 * W / n_b``. The logged ``loss`` includes it.
+    loss_weights : list or dict of float, optional
+        For a network with several outputs: the training loss is
+        ``sum_k w_k L_k`` (default every ``w_k = 1``; not normalised).
 
     Returns
     -------
@@ -360,6 +618,12 @@ def fit(
 
     Notes
     -----
+    Inputs and targets of a graph network (``cr.Network``): ``X`` is one
+    array for one input, else a list in ``net.inputs`` order or a dict by
+    input name; with several outputs, ``y`` and ``loss`` are lists in
+    ``net.outputs`` order (or dicts by output name), and the history also
+    records each output's ``"<output name>_loss"``.
+
     A network with ``BatchNorm`` never gets a 1-row batch: a 1-row tail is
     folded into the batch before it.
 
@@ -374,7 +638,13 @@ def fit(
                 "for regression"
             )
         loss = net.loss_
-    loss = get_loss(loss)
+        if loss_weights is None:
+            loss_weights = getattr(net, "loss_weights_", None)
+    graph = not isinstance(net, Sequential)  # a Sequential runs its chain in the loop below
+    if graph:
+        losses, loss_weights = _graph_losses(net, loss, loss_weights)
+    else:
+        loss = get_loss(loss)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     if batch_size is not None and (
@@ -392,7 +662,10 @@ def fit(
         if act.name == "step":
             act.df(None, None)  # raises the explanation before any work is done
 
-    X, y = _prepare(net, X, y, loss)
+    if graph:
+        X, y = map(_Rows, _prepare_graph(net, X, y, losses))
+    else:
+        X, y = _prepare(net, X, y, loss)
     sw = None if sample_weight is None else _check_sample_weight(sample_weight, len(X))
     seed_given = seed is not None
     seed = net.seed if seed is None else seed
@@ -401,7 +674,10 @@ def fit(
     if validation_data is not None:
         if len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_val, y_val)")
-        X_val, y_val = _prepare(net, *validation_data, loss)
+        if graph:
+            X_val, y_val = map(_Rows, _prepare_graph(net, *validation_data, losses))
+        else:
+            X_val, y_val = _prepare(net, *validation_data, loss)
     elif validation_split > 0:
         n_val = int(round(len(X) * validation_split))
         if n_val < 1 or n_val >= len(X):
@@ -423,11 +699,20 @@ def fit(
             opt.lr = lr
     else:
         opt = get_optimizer(optimizer, net.parameters(), **({} if lr is None else {"lr": lr}))
-    net.loss_ = loss.name
     net.optimizer_ = opt
-    metric_fns = _metric_list(metrics)
-    net.metrics_ = [name for name, _ in metric_fns] or None
-    task = _task_of(net, loss)
+    if graph:
+        net.loss_ = _pack(net, [item.name for item in losses])
+        net.loss_weights_ = None if net._single_output else loss_weights
+        graph_fns = _graph_metrics(net, metrics, losses)
+        net.metrics_ = (
+            metrics if isinstance(metrics, dict) else ([name for name, _ in graph_fns[0]] or None)
+        )
+        metric_fns, task = [], None  # the graph step keeps its own answers
+    else:
+        net.loss_ = loss.name
+        metric_fns = _metric_list(metrics)
+        net.metrics_ = [name for name, _ in metric_fns] or None
+        task = _task_of(net, loss)
     callbacks = list(callbacks or [])
     if verbose:
         from .progress import ProgressBar
@@ -446,8 +731,11 @@ def fit(
         del starts[-1]  # BatchNorm needs >= 2 rows: fold a 1-row tail into the batch before
         widest = bs + 1
     stops = starts[1:] + [n]
-    x_buf = np.empty((widest, X.shape[1]), dtype=X.dtype)
-    y_buf = np.empty((widest,) + y.shape[1:], dtype=y.dtype)
+    if graph:
+        step = _GraphStep(net, losses, loss_weights, graph_fns, X.arrays, y.arrays, widest)
+    else:
+        x_buf = np.empty((widest, X.shape[1]), dtype=X.dtype)
+        y_buf = np.empty((widest,) + y.shape[1:], dtype=y.dtype)
     weighted = sw is not None
     total_weight = float(sw.sum()) if weighted else float(n)
     penalised = [layer.weight for layer in net.layers if isinstance(layer, Dense)] if l2 else []
@@ -487,23 +775,32 @@ def fit(
             for b, (start, stop) in enumerate(zip(starts, stops)):
                 idx = order[start:stop]
                 m = len(idx)
-                # mode="clip": the indices are valid by construction, and NumPy
-                # buffers `out` for the default mode="raise" (a second copy)
-                xb = np.take(X, idx, axis=0, out=x_buf[:m], mode="clip")
-                yb = np.take(y, idx, axis=0, out=y_buf[:m], mode="clip")
-                out = xb
-                for layer in layers:
-                    out = layer.forward(out)
-                value = loss.forward(out, yb)
-                if train_answers is not None:
-                    train_answers[idx] = _answer(out, task).reshape((m,) + train_answers.shape[1:])
-                norm = m
-                if weighted:
-                    wb = sw[idx]
-                    norm = float(wb.sum())
-                    if norm <= 0:
+                if graph:
+                    wb = sw[idx] if weighted else None
+                    norm = float(wb.sum()) if weighted else m
+                    value = step.forward(idx, wb, norm)
+                    if value is None:
                         continue  # every row of this batch has weight 0: no step
-                    value = float(wb @ loss.row_losses(out, yb)) / norm
+                else:
+                    # mode="clip": the indices are valid by construction, and NumPy
+                    # buffers `out` for the default mode="raise" (a second copy)
+                    xb = np.take(X, idx, axis=0, out=x_buf[:m], mode="clip")
+                    yb = np.take(y, idx, axis=0, out=y_buf[:m], mode="clip")
+                    out = xb
+                    for layer in layers:
+                        out = layer.forward(out)
+                    value = loss.forward(out, yb)
+                    if train_answers is not None:
+                        train_answers[idx] = _answer(out, task).reshape(
+                            (m,) + train_answers.shape[1:]
+                        )
+                    norm = m
+                    if weighted:
+                        wb = sw[idx]
+                        norm = float(wb.sum())
+                        if norm <= 0:
+                            continue  # every row of this batch has weight 0: no step
+                        value = float(wb @ loss.row_losses(out, yb)) / norm
                 if l2:  # the penalty l2 ||W||^2 / (2 n_b), on Dense weights only
                     scale = l2 / norm
                     squares = 0.0
@@ -524,11 +821,14 @@ def fit(
                     )
                     net.stop_training = True
                     break
-                grad = loss.backward()
-                if weighted:
-                    grad = grad * (wb * (m / norm)).astype(grad.dtype)[:, None]
-                for i in range(n_layers - 1, -1, -1):
-                    grad = layers[i].backward(grad, input_grad=i > 0)
+                if graph:
+                    step.backward(norm)
+                else:
+                    grad = loss.backward()
+                    if weighted:
+                        grad = grad * (wb * (m / norm)).astype(grad.dtype)[:, None]
+                    for i in range(n_layers - 1, -1, -1):
+                        grad = layers[i].backward(grad, input_grad=i > 0)
                 if l2:
                     for w in penalised:
                         w.grad += scale * w.value
@@ -546,7 +846,12 @@ def fit(
             logs = {"loss": total / total_weight}
             for name, fn in metric_fns:
                 logs[name] = fn(y, train_answers)
-            if X_val is not None:
+            if graph:
+                logs.update(step.epoch_logs(total_weight))
+            if X_val is not None and graph:
+                val = _evaluate_graph(net, X_val, y_val, losses, loss_weights, metrics, 4096)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            elif X_val is not None:
                 val = _evaluate_prepared(net, X_val, y_val, loss, metric_fns, batch_size=4096)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             history.append(epoch, logs)
@@ -596,8 +901,8 @@ def _has_batchnorm(net: Sequential) -> bool:
     return any(isinstance(layer, BatchNorm) for layer in net.layers)
 
 
-def _answer_shape(net: Sequential, task: str) -> tuple[int, ...]:
-    k = net.n_outputs or 1
+def _answer_shape(net: Sequential, task: str, width: int | None = None) -> tuple[int, ...]:
+    k = (net.n_outputs if width is None else width) or 1
     if task == "multiclass" or k == 1:
         return ()
     return (k,)
