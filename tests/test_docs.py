@@ -219,6 +219,8 @@ def site(tmp_path_factory):
 
 def test_mkdocs_build_strict(site):
     assert (site / "reference" / "network" / "index.html").exists()
+    reference = (site / "reference" / "training" / "index.html").read_text(encoding="utf-8")
+    assert "array-like" in reference and "array - like" not in reference  # the types hook
     assert not (site / "hooks").exists()  # the build hook is not published
 
 
