@@ -3,7 +3,7 @@
 chainrule has no distributed engine of its own. When one network needs more
 than one machine, hand it to PyTorch exactly (``chainrule.export.to_torch``),
 train it with ``torch.distributed`` (DistributedDataParallel on the gloo
-backend, which runs on CPUs; use nccl for GPUs), and bring the trained weights
+backend on CPUs, or nccl on GPUs with ``--device cuda``), and bring the trained weights
 back with ``chainrule.export.from_torch``: the returned chainrule network
 predicts what the torch model predicts.
 
@@ -12,7 +12,9 @@ What happens:
 1. every process builds the same chainrule network (``--hidden``, or a model
    file given with ``--model``) and loads the same data set (a generated one,
    ``--dataset``, or a CSV file, ``--csv``);
-2. ``to_torch`` turns it into a ``torch.nn.Sequential``; DistributedDataParallel
+2. ``to_torch`` turns it into a ``torch.nn.Sequential`` (a graph network with one
+   input and one output, e.g. a residual one saved with ``net.save``, into a
+   ``GraphModule`` that follows its graph); DistributedDataParallel
    wraps it, and a DistributedSampler gives each process its own share of
    every epoch; gradients are averaged across processes after each backward;
 3. process 0 turns the trained module back into chainrule with ``from_torch``,
@@ -40,6 +42,18 @@ chainrule, torch, and the data (a generated data set is the same everywhere; a
 other. On one machine, ``torchrun --standalone --nproc-per-node=2
 examples/distributed_torch.py ...`` works as well.
 
+On GPUs: ``--device cuda`` (or ``--device auto``, which takes the GPUs where torch
+sees them and the CPU elsewhere) puts process ``i`` of each machine on its GPU
+``cuda:i`` and talks over nccl; the model and every batch move to that GPU, and
+rank 0 brings the outputs and weights back to the CPU for ``from_torch``. One
+process per GPU: on a machine with 8 GPUs::
+
+    python examples/distributed_torch.py --device cuda --nproc 8 --dataset spirals --out model.safetensors
+
+``--backend`` defaults to nccl on cuda and gloo on the CPU; nccl on the CPU, or
+cuda where there is none, is refused with a one-line error before any process
+starts.
+
 ``--model model.safetensors`` starts from a saved chainrule model (for example
 one trained on a laptop with ``net.fit``), keeping its loss; ``--npz`` also
 writes the inputs, the torch model's outputs and the loss history, for checking.
@@ -62,11 +76,13 @@ from chainrule.export import from_torch, to_torch
 # chainrule loss name -> the torch loss computing the same mean over the batch
 SUPPORTED_LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "mae", "huber")
 REGRESSION_DATASETS = ("sin",)
+DEVICES = ("cpu", "cuda", "auto")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        description="Train a chainrule network with torch DistributedDataParallel (gloo) and "
+        description="Train a chainrule network with torch DistributedDataParallel (gloo on CPUs, "
+        "nccl on GPUs) and "
         "bring it back into chainrule.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -95,7 +111,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     train.add_argument("--lr", type=float, default=0.01)
     train.add_argument("--seed", type=int, default=0, help="network initialisation and shuffling")
     train.add_argument("--threads", type=int, default=1, help="torch threads per process")
-    train.add_argument("--backend", default="gloo", help="gloo (CPU) or nccl (GPU)")
+    train.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help="cpu; cuda: process i of a machine on its GPU cuda:i; auto: cuda if torch sees one",
+    )
+    train.add_argument(
+        "--backend",
+        help="gloo (CPUs, or GPUs) or nccl (GPUs only); default: nccl on cuda, else gloo",
+    )
     train.add_argument("--log-every", type=int, default=10, help="print every this many epochs")
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, default=Path("model.safetensors"))
@@ -148,6 +173,11 @@ def build_network(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> cr.
     """The chainrule network to train: loaded from ``--model``, or a new MLP."""
     if args.model is not None:
         net = cr.load(args.model)
+        if len(net.inputs) > 1 or len(net.outputs) > 1:
+            raise ValueError(
+                f"{args.model} has {len(net.inputs)} inputs and {len(net.outputs)} outputs; this "
+                "example trains networks with one input (the data table) and one output"
+            )
         net.loss_ = choose_loss(args, net)
         if net.n_features_in != X.shape[1]:
             raise ValueError(
@@ -203,6 +233,79 @@ def torch_loss_and_targets(loss: str, y: np.ndarray, net: cr.Sequential):
     return losses[loss](), target
 
 
+# -- devices: which one, and moving things there and back ---------------------------------
+def choose_device(
+    device: str,
+    backend: str | None,
+    *,
+    cuda_available: bool,
+    cuda_count: int = 0,
+    procs_per_machine: int | None = None,
+) -> tuple[str, str]:
+    """``(kind, backend)``: the device kind, ``"cpu"`` or ``"cuda"``, and the process-group backend.
+
+    ``device`` is ``"cpu"``, ``"cuda"`` or ``"auto"`` (cuda when ``cuda_available``);
+    ``backend`` defaults to nccl on cuda and gloo on cpu. Raises ``ValueError`` naming the
+    fix for a combination that cannot run: cuda where torch sees no CUDA device, nccl on the
+    CPU (nccl only talks between GPUs), or more processes on a machine than it has GPUs
+    (each process owns one, ``cuda:<local rank>``).
+    """
+    if device not in DEVICES:
+        raise ValueError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
+    kind = ("cuda" if cuda_available else "cpu") if device == "auto" else device
+    if kind == "cuda" and not cuda_available:
+        raise ValueError(
+            "--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False: "
+            "no GPU, no driver, or a CPU-only torch build); use --device cpu, or --device auto "
+            "to take a GPU only where there is one"
+        )
+    if backend is None:
+        backend = "nccl" if kind == "cuda" else "gloo"
+    if backend == "nccl" and kind != "cuda":
+        why = "torch sees no CUDA device here" if device == "auto" else "--device is cpu"
+        raise ValueError(
+            f"--backend nccl works between CUDA GPUs only, and {why}; use --backend gloo on "
+            "CPUs, or --device cuda (or auto) on a machine with GPUs"
+        )
+    if kind == "cuda" and procs_per_machine is not None and procs_per_machine > cuda_count:
+        raise ValueError(
+            f"--device cuda gives each process a GPU of its own, but this machine runs "
+            f"{procs_per_machine} processes and has {cuda_count} CUDA device(s); "
+            f"use --nproc {cuda_count} (or --nproc-per-node {cuda_count} under torchrun)"
+        )
+    return kind, backend
+
+
+def local_rank(rank: int, environ: dict | None = None) -> int:
+    """This process's index on its machine: torchrun's LOCAL_RANK, else the spawned rank."""
+    environ = os.environ if environ is None else environ
+    return int(environ.get("LOCAL_RANK", rank))
+
+
+def rank_device(kind: str, local: int):
+    """The ``torch.device`` of the process with local rank ``local``: cpu, or ``cuda:<local>``."""
+    import torch
+
+    return torch.device(f"cuda:{local}") if kind == "cuda" else torch.device("cpu")
+
+
+def ddp_options(device) -> dict:
+    """DistributedDataParallel's keywords: one GPU per process on cuda, none on the CPU."""
+    if device.type == "cuda":
+        return {"device_ids": [device.index], "output_device": device.index}
+    return {}
+
+
+def to_device(device, *tensors):
+    """``tensors`` moved to ``device`` (a tuple, in order); on their device already: unchanged."""
+    return tuple(t.to(device) for t in tensors)
+
+
+def to_numpy(tensor) -> np.ndarray:
+    """A tensor on any device as a NumPy array on the CPU (no gradient attached)."""
+    return tensor.detach().cpu().numpy()
+
+
 # -- one process ------------------------------------------------------------------------------
 def worker(rank: int, world_size: int, args: argparse.Namespace) -> None:
     """Train on this process's share of the data; rank 0 brings the result back and saves it."""
@@ -212,17 +315,22 @@ def worker(rank: int, world_size: int, args: argparse.Namespace) -> None:
     from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
     torch.set_num_threads(args.threads)
+    device = rank_device(args.device_kind, local_rank(rank))
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # nccl's communicator for this process uses this GPU
     dist.init_process_group(args.backend, init_method="env://", rank=rank, world_size=world_size)
     try:
         X_raw, y = load_data(args)
         net = build_network(args, X_raw, y)
         X = model_inputs(net, X_raw)
         torch.manual_seed(args.seed + rank)  # each process its own dropout masks
-        model = to_torch(net).train()
-        ddp = DistributedDataParallel(model)  # broadcasts rank 0's weights, averages gradients
+        model = to_torch(net).to(device).train()
+        # broadcasts rank 0's weights, averages gradients
+        ddp = DistributedDataParallel(model, **ddp_options(device))
         criterion, target = torch_loss_and_targets(net.loss_, y, net)
         inputs = torch.from_numpy(X)
-        data = TensorDataset(inputs, target)
+        data = TensorDataset(inputs, target)  # stays on the CPU; each batch moves to the device
+        all_inputs, all_target = to_device(device, inputs, target)
         sampler = DistributedSampler(
             data, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed
         )
@@ -240,14 +348,14 @@ def worker(rank: int, world_size: int, args: argparse.Namespace) -> None:
         def full_loss() -> float:
             model.eval()
             with torch.no_grad():
-                value = float(criterion(model(inputs), target))
+                value = float(criterion(model(all_inputs), all_target))
             model.train()
             return value
 
         loss_before = full_loss()
         if rank == 0:
             print(
-                f"{world_size} processes ({args.backend}), {len(X)} samples, "
+                f"{world_size} processes ({args.backend}, {device.type}), {len(X)} samples, "
                 f"{per_process} per process per epoch; loss {net.loss_}: {loss_before:.4f}",
                 flush=True,
             )
@@ -257,30 +365,37 @@ def worker(rank: int, world_size: int, args: argparse.Namespace) -> None:
             sampler.set_epoch(epoch)  # a new shuffle every epoch, the same in every process
             totals = torch.zeros(2, dtype=torch.float64)
             for xb, yb in loader:
+                xb, yb = to_device(device, xb, yb)
                 opt.zero_grad(set_to_none=True)
                 loss = criterion(ddp(xb), yb)
                 loss.backward()  # DDP all-reduces (averages) the gradients here
                 opt.step()
                 totals += torch.tensor([loss.item() * len(xb), len(xb)], dtype=torch.float64)
-            dist.all_reduce(totals)  # the epoch's mean loss over all processes
+            # the epoch's mean loss over all processes (nccl reduces tensors on the GPU only)
+            (totals,) = to_device(device, totals)
+            dist.all_reduce(totals)
+            totals = totals.cpu()
             history.append(float(totals[0] / totals[1]))
             if rank == 0 and ((epoch + 1) % args.log_every == 0 or epoch + 1 == args.epochs):
                 print(f"epoch {epoch + 1:4d}  training loss {history[-1]:.4f}", flush=True)
         if rank == 0:
-            finish(args, net, model, X, y, history, loss_before, full_loss(), start)
+            finish(args, net, model, all_inputs, X, y, history, loss_before, full_loss(), start)
         dist.barrier()  # keep the others until rank 0 has written its files
     finally:
         dist.destroy_process_group()
 
 
-def finish(args, net, model, X, y, history, loss_before, loss_after, start) -> None:
-    """Rank 0: back to chainrule, compare with torch, save."""
+def finish(args, net, model, inputs, X, y, history, loss_before, loss_after, start) -> None:
+    """Rank 0: back to chainrule on the CPU, compare with torch, save.
+
+    ``inputs`` is ``X`` as a tensor on the model's device.
+    """
     import torch
 
     model.eval()
     with torch.no_grad():
-        torch_out = model(torch.from_numpy(X)).numpy()
-    trained = from_torch(model, loss=net.loss_)  # eval mode, like the module
+        torch_out = to_numpy(model(inputs))
+    trained = from_torch(model.cpu(), loss=net.loss_)  # eval mode, like the module
     if getattr(net, "preprocessing_", None) is not None:
         trained.preprocessing_ = net.preprocessing_
     ours = trained(X)
@@ -309,6 +424,24 @@ def finish(args, net, model, X, y, history, loss_before, loss_after, start) -> N
         os.replace(tmp, args.npz)
 
 
+def resolve_device(args: argparse.Namespace, torchrun: bool) -> tuple[str, str]:
+    """``choose_device`` for this machine's torch, GPUs and processes per machine."""
+    import torch
+    import torch.distributed as dist
+
+    per_machine = int(os.environ.get("LOCAL_WORLD_SIZE", 1)) if torchrun else args.nproc
+    kind, backend = choose_device(
+        args.device,
+        args.backend,
+        cuda_available=torch.cuda.is_available(),
+        cuda_count=torch.cuda.device_count(),
+        procs_per_machine=per_machine,
+    )
+    if backend == "nccl" and not dist.is_nccl_available():
+        raise ValueError("this torch build has no nccl backend; use --backend gloo")
+    return kind, backend
+
+
 def _spawned(rank: int, world_size: int, args: argparse.Namespace) -> None:
     worker(rank, world_size, args)
 
@@ -329,7 +462,9 @@ def _loopback_interface() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    torchrun = "RANK" in os.environ and "WORLD_SIZE" in os.environ
     try:  # fail here, once, rather than in every process
+        args.device_kind, args.backend = resolve_device(args, torchrun)
         X, y = load_data(args)
         build_network(args, X, y)
         directory = args.out.parent if str(args.out.parent) else Path(".")
@@ -338,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # started by torchrun
+    if torchrun:
         worker(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), args)
         return 0
     import torch.multiprocessing as mp

@@ -38,6 +38,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_decision_boundary",
     "plot_diagnostics",
+    "plot_graph",
     "plot_history",
     "plot_network",
     "plot_perceptron",
@@ -931,11 +932,14 @@ def plot_network(net, max_units: int = 12, save=None):
     layer. Layers wider than ``max_units`` show their first ``max_units``
     units (the title says so).
 
+    A graph ``Network`` (not a ``Sequential``) is drawn as its graph instead,
+    one box per node: see ``plot_graph``.
+
     Parameters
     ----------
-    net : Sequential
+    net : Sequential or Network
     max_units : int, default 12
-        Most units drawn per layer.
+        Most units drawn per layer (a ``Sequential``).
     save : str or path, optional
         Also write the figure there (.png, .svg or .pdf).
 
@@ -955,6 +959,10 @@ def plot_network(net, max_units: int = 12, save=None):
     """
     from matplotlib.collections import LineCollection
 
+    from .network import Network, Sequential
+
+    if isinstance(net, Network) and not isinstance(net, Sequential):
+        return plot_graph(net, save=save)
     dense = _dense_layers(net)
     if not dense:
         raise ValueError("the network has no Dense layer to draw")
@@ -1006,6 +1014,156 @@ def plot_network(net, max_units: int = 12, save=None):
     ax.set_title(f"Network {arch}: one edge per weight, width ~ |w| (scaled per layer)")
     fig.chainrule_edges = edges
     fig.chainrule_collections = collections
+    return _finish(fig, save)
+
+
+_GRAPH_STYLE = {  # node kind -> (face colour, shape)
+    "input": ("#d9f0d3", "box"),
+    "layer": ("#ffffff", "box"),
+    "merge": ("#fde0c5", "circle"),
+    "embedding": ("#e5d8f0", "box"),
+}
+_MERGE_SYMBOL = {"Add": "+", "Multiply": "×", "Concatenate": "‖"}
+
+
+def _graph_label(node) -> tuple[str, str]:
+    """(kind, text) of a node's box: its name and what computes it."""
+    layer = node.layer
+    if layer is None:
+        return "input", f"{node.name}\nInput({node.n_features})"
+    kind = type(layer).__name__
+    if kind in _MERGE_SYMBOL:
+        return "merge", _MERGE_SYMBOL[kind]
+    if kind == "Dense":
+        act = layer.activation.name if layer.activation is not None else "linear"
+        return "layer", f"{node.name}\nDense {layer.in_features}→{layer.out_features}, {act}"
+    if kind == "Embedding":
+        return "embedding", f"{node.name}\nEmbedding {layer.num_embeddings}→{layer.dim}"
+    return "layer", f"{node.name}\n{layer!r}"
+
+
+_GRAPH_BAND = 10  # depth columns per band: a deeper graph continues in a band below
+_BAND_STEP = 1.6  # vertical distance between bands, in the units of y (a band spans 0..1)
+
+
+def _graph_layout(net) -> dict[int, tuple[float, float]]:
+    """x = the node's depth (longest path from an input), y spread within each depth.
+
+    Depths beyond ``_GRAPH_BAND`` columns fold into bands below (like lines of
+    text), so a deep network stays a readable width.
+    """
+    depth: dict[int, int] = {}
+    for node in net.nodes:
+        depth[id(node)] = max((depth[id(p)] + 1 for p in node.inputs), default=0)
+    columns: dict[int, list] = {}
+    for node in net.nodes:
+        columns.setdefault(depth[id(node)], []).append(node)
+    xy = {}
+    for d, column in columns.items():
+        n = len(column)
+        band, x = divmod(d, _GRAPH_BAND)
+        for r, node in enumerate(column):
+            y = 0.5 if n == 1 else 1.0 - r / (n - 1)
+            xy[id(node)] = (float(x), y - band * _BAND_STEP)
+    return xy
+
+
+def plot_graph(net, save=None):
+    """A graph network drawn as its graph: one box per node, one arrow per connection.
+
+    Columns are depths (the longest path from an input), ten to a band (a
+    deeper graph continues in the band below); inputs are green
+    boxes, ``Dense`` and other layers white boxes with their name, widths and
+    activation, ``Embedding`` lilac boxes, merges (``Add`` +, ``Multiply`` ×,
+    ``Concatenate`` ‖) orange circles; outputs have a thick border. Nodes
+    that share one layer get the same dashed border colour and a "shares
+    the layer of ..." note.
+
+    Parameters
+    ----------
+    net : Network
+    save : str or path, optional
+        Also write the figure there (.png, .svg or .pdf).
+
+    Returns
+    -------
+    Figure
+        ``fig.chainrule_graph`` holds ``"nodes"`` (per node in ``net.nodes``
+        order: ``name``, ``kind`` - input, layer, embedding or merge -,
+        ``label``, ``xy`` and its ``patch``), ``"edges"`` (``(parent, child)``
+        name pairs, one per connection, with their ``arrows``) and
+        ``"shared"`` (lists of node names that share a layer).
+    """
+    from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+
+    xy = _graph_layout(net)
+    n_cols = 1 + int(max(x for x, _ in xy.values()))
+    n_bands = 1 + int(round(-min(y for _, y in xy.values()) / _BAND_STEP + 0.49))
+    cells: dict[tuple[float, int], int] = {}  # nodes per (column, band)
+    for x, y in xy.values():
+        key = (x, int(math.floor((1.0 - y) / _BAND_STEP)))
+        cells[key] = cells.get(key, 0) + 1
+    n_rows = max(cells.values())
+    height = n_bands * max(2.3, 1.3 * n_rows) + 1.2
+    fig = _figure((max(6.5, 2.3 * n_cols), max(3.5, height)))
+    ax = fig.add_subplot()
+    by_layer: dict[int, list] = {}
+    for node in net.nodes:
+        if node.layer is not None:
+            by_layer.setdefault(id(node.layer), []).append(node.name)
+    shared = [names for names in by_layer.values() if len(names) > 1]
+    shared_color = {name: _class_colors(len(shared))[k] for k, g in enumerate(shared) for name in g}
+    outputs = {id(o) for o in net.outputs}
+    half_w, half_h, radius = 0.36, 0.11, 0.07
+    records, patches = [], {}
+    for node in net.nodes:
+        kind, label = _graph_label(node)
+        x, y = xy[id(node)]
+        face, shape = _GRAPH_STYLE[kind]
+        edge = shared_color.get(node.name, "k")
+        style = dict(facecolor=face, edgecolor=edge, zorder=3,
+                     linewidth=2.6 if id(node) in outputs else 1.0,
+                     linestyle="--" if node.name in shared_color else "-")  # fmt: skip
+        if shape == "circle":
+            patch = Circle((x, y), radius, **style)
+            ax.text(x, y, label, ha="center", va="center", fontsize=13, zorder=4)
+            ax.text(x, y - radius - 0.02, node.name, ha="center", va="top", fontsize=7, zorder=4)
+        else:
+            patch = FancyBboxPatch((x - half_w, y - half_h), 2 * half_w, 2 * half_h,
+                                   boxstyle="round,pad=0.01", **style)  # fmt: skip
+            ax.text(x, y, label, ha="center", va="center", fontsize=8, zorder=4)
+        ax.add_patch(patch)
+        patches[id(node)] = patch
+        records.append({"name": node.name, "kind": kind, "label": label, "xy": (x, y),
+                        "patch": patch})  # fmt: skip
+    edges, arrows = [], []
+    for node in net.nodes:
+        for parent in node.inputs:
+            arrow = FancyArrowPatch(
+                xy[id(parent)], xy[id(node)], patchA=patches[id(parent)],
+                patchB=patches[id(node)], arrowstyle="-|>", mutation_scale=12, color="0.35",
+                lw=1.2, zorder=2, shrinkA=1, shrinkB=1,
+                connectionstyle="arc3,rad=-0.25" if xy[id(parent)][1] == xy[id(node)][1]
+                and xy[id(node)][0] - xy[id(parent)][0] > 1
+                else "arc3,rad=0.0",  # a skip along a row bends around what it skips
+            )  # fmt: skip
+            ax.add_patch(arrow)
+            edges.append((parent.name, node.name))
+            arrows.append(arrow)
+    for names in shared:
+        for name in names[1:]:
+            x, y = next(r["xy"] for r in records if r["name"] == name)
+            ax.text(x, y - half_h - 0.03, f"shares the layer of {names[0]}", ha="center",
+                    va="top", fontsize=7, color=shared_color[name], zorder=4)  # fmt: skip
+    ax.set_xlim(-0.5, n_cols - 0.5)
+    ax.set_ylim(-0.3 - (n_bands - 1) * _BAND_STEP, 1.25)
+    ax.axis("off")
+    ins, outs = ", ".join(net.input_names), ", ".join(net.output_names)
+    ax.set_title(
+        f"Network: {len(net.nodes)} nodes, {len(edges)} connections, {len(net.layers)} layers "
+        f"(inputs {ins}; outputs {outs})"
+    )
+    fig.chainrule_graph = {"nodes": records, "edges": edges, "arrows": arrows, "shared": shared}
     return _finish(fig, save)
 
 

@@ -35,9 +35,11 @@ from typing import Any
 import numpy as np
 
 from .activations import Activation, Identity, Softmax
+from .embedding import Embedding
 from .layers import Dense
 from .losses import Loss, get_loss
-from .network import Sequential, check_features
+from .merge import Add, Concatenate, Multiply
+from .network import Network, Sequential, check_features
 
 __all__ = ["Trace", "trace"]
 
@@ -241,9 +243,11 @@ def trace(
 
     Parameters
     ----------
-    net : Sequential
+    net : Sequential or Network
         ``Dense`` layers, each with an elementwise activation or followed by
-        an activation layer. Not modified: the trace reads its weights and
+        an activation layer; a graph ``Network`` may also hold ``Add``,
+        ``Multiply``, ``Concatenate``, ``Embedding`` and shared layers (see
+        *Graph networks* below). Not modified: the trace reads its weights and
         computes in float64 on its own.
     x : array-like of shape (n_samples, n_features)
         A few samples.
@@ -269,6 +273,18 @@ def trace(
     products, summed in a different order), and both equal central finite
     differences of ``L``.
 
+    Graph networks: values are named after the nodes (``h[n,j]`` is node
+    ``h``'s output, ``h.z[n,j]`` a Dense node's pre-activation, ``W_h`` and
+    ``b_h`` the weights of the layer first used at node ``h``), and the
+    layer numbers of the steps are node positions in ``net.nodes``. Where a
+    node feeds several layers, its gradient is written as the sum of what
+    each reader sends back (the multivariable chain rule)::
+
+        dL/dh[0,1] = dL/dh[0,1] via left + dL/dh[0,1] via s = (a) + (b) = a+b
+
+    and a layer used at several nodes gets ``dL/dW`` summed over its uses.
+    One output only (several: trace each with its own network).
+
     Examples
     --------
     >>> import numpy as np, chainrule as cr
@@ -277,6 +293,8 @@ def trace(
     >>> sorted(t.gradients)[:2]
     ['0.dense.weight', '0.dense.bias']
     """
+    if isinstance(net, Network) and not isinstance(net, Sequential):
+        return _trace_graph(net, x, y, loss, digits, max_steps)
     stages = _stages(net)
     loss = copy.deepcopy(get_loss(loss))
     X = np.array(check_features(x, net.n_features_in, np.float64), dtype=np.float64)
@@ -499,4 +517,336 @@ def trace(
     # in the order of net.parameters()
     order = [p.name for p in net.parameters()]
     tr.gradients = {k: tr.gradients[k] for k in order if k in tr.gradients}
+    return tr
+
+
+# -- graph networks: nodes in topological order, fan-out gradients summed term by term ----------
+def _graph_check(net: Network) -> None:
+    if len(net.outputs) != 1 or isinstance(net.n_outputs, list):
+        raise ValueError(
+            f"trace follows one output and its loss; this network has {len(net.outputs)} "
+            f"outputs {net.output_names}: build a Network with one of them as outputs to trace it"
+        )
+    for node in net.nodes[len(net.inputs) :]:
+        layer = node.layer
+        ok = type(layer) in (Dense, Add, Multiply, Concatenate, Embedding) or isinstance(
+            layer, Activation
+        )
+        act = layer.activation if type(layer) is Dense else layer
+        if not ok:
+            raise ValueError(
+                f"trace follows Dense, activation, Add, Multiply, Concatenate and Embedding "
+                f"layers; node {node.name!r} ({layer!r}) is not supported (remove Dropout/"
+                "BatchNorm to trace the network)"
+            )
+        if isinstance(act, Softmax):
+            raise ValueError(
+                f"node {node.name!r}: trace needs elementwise activations; leave the output "
+                "without an activation (logits) and use loss='cross_entropy'"
+            )
+
+
+def _trace_graph(net: Network, x, y, loss, digits: int, max_steps: int) -> Trace:
+    """``trace`` for a graph ``Network`` (see its docstring)."""
+    _graph_check(net)
+    loss = copy.deepcopy(get_loss(loss))
+    arrays = net.input_arrays(x)
+    nodes = net.nodes
+    n_in = len(net.inputs)
+    N = len(arrays[0])
+    estimate = 0
+    for node in nodes[n_in:]:
+        w_in = sum(p.n_features or 0 for p in node.inputs)
+        estimate += N * 6 * (node.n_features or 0) + N * w_in * (1 + len(node.inputs))
+        if type(node.layer) is Dense:
+            estimate += node.layer.in_features * node.layer.out_features + node.layer.out_features
+    if estimate > max_steps:
+        raise ValueError(
+            f"trace would record about {estimate} steps (limit max_steps={max_steps}); it is "
+            "meant for small networks and a few samples: pass fewer rows or raise max_steps"
+        )
+    T = loss.prepare_target(y, net.n_outputs, np.float64)
+    if len(T) != N:
+        raise ValueError(f"x has {N} samples but y has {len(T)}")
+    tr = Trace(digits)
+    f = lambda v: _fmt(v, digits)  # noqa: E731
+    pos = {id(node): k for k, node in enumerate(nodes)}
+    name = [node.name for node in nodes]
+    # the layer of each Dense/Embedding named after the first node that uses it
+    owner: dict[int, str] = {}
+    for node in nodes[n_in:]:
+        owner.setdefault(id(node.layer), node.name)
+    readers: list[list[int]] = [[] for _ in nodes]
+    for k, node in enumerate(nodes):
+        for p in node.inputs:
+            readers[pos[id(p)]].append(k)
+
+    # -- forward ----------------------------------------------------------------------------
+    vals: list[np.ndarray] = [None] * len(nodes)  # type: ignore[list-item]
+    zs: dict[int, np.ndarray] = {}
+    for k, (node, a) in enumerate(zip(nodes[:n_in], arrays)):
+        vals[k] = np.asarray(a, np.float64) if not np.issubdtype(a.dtype, np.integer) else a
+        tr.arrays[node.name] = vals[k]
+        tr.layer_names[k] = f"input {node.name}"
+        for n, i in np.ndindex(vals[k].shape):
+            tr.values[f"{node.name}{_idx(n, i)}"] = float(vals[k][n, i])
+    for k in range(n_in, len(nodes)):
+        node, layer = nodes[k], nodes[k].layer
+        ins = [pos[id(p)] for p in node.inputs]
+        parents = ", ".join(name[j] for j in ins)
+        v = name[k]
+        tr.layer_names[k] = f"node {v} = {layer!r}({parents})"
+        if type(layer) is Dense:
+            W = layer.weight.value.astype(np.float64)
+            B = layer.bias.value.astype(np.float64)
+            lw = owner[id(layer)]
+            tr.arrays[f"W_{lw}"], tr.arrays[f"b_{lw}"] = W, B
+            for i, j in np.ndindex(W.shape):
+                tr.values[f"W_{lw}{_idx(i, j)}"] = float(W[i, j])
+            for j in range(len(B)):
+                tr.values[f"b_{lw}[{j}]"] = float(B[j])
+            act = layer.activation if layer.activation is not None else Identity()
+            a_in, u = vals[ins[0]], name[ins[0]]
+            z = np.empty((N, W.shape[1]))
+            for n, j in np.ndindex(z.shape):
+                total = 0.0
+                for i in range(W.shape[0]):
+                    total += a_in[n, i] * W[i, j]
+                z[n, j] = total + B[j]
+            out = np.asarray(act.f(z.copy()), np.float64)
+            zs[k] = z
+            for n, j in np.ndindex(z.shape):
+                names = " + ".join(f"{u}{_idx(n, i)}·W_{lw}{_idx(i, j)}" for i in range(W.shape[0]))
+                nums = " + ".join(f"({f(a_in[n, i])})·({f(W[i, j])})" for i in range(W.shape[0]))
+                tr._add("forward", f"{v}.z{_idx(n, j)}", z[n, j],
+                        f"{v}.z{_idx(n, j)} = {names} + b_{lw}[{j}] = {nums} + ({f(B[j])}) = "
+                        f"{f(z[n, j])}", k, sample=n)  # fmt: skip
+                if not isinstance(act, Identity):
+                    tr._add("forward", f"{v}{_idx(n, j)}", out[n, j],
+                            f"{v}{_idx(n, j)} = {act.name}({v}.z{_idx(n, j)}) = {act.name}("
+                            f"{f(z[n, j])}) = {f(out[n, j])}", k, sample=n)  # fmt: skip
+                else:
+                    tr.values[f"{v}{_idx(n, j)}"] = float(out[n, j])
+            tr.arrays[f"{v}.z"] = z
+        elif isinstance(layer, Activation):
+            a_in, u = vals[ins[0]], name[ins[0]]
+            out = np.asarray(layer.f(a_in.copy()), np.float64)
+            for n, j in np.ndindex(out.shape):
+                tr._add("forward", f"{v}{_idx(n, j)}", out[n, j],
+                        f"{v}{_idx(n, j)} = {layer.name}({u}{_idx(n, j)}) = {layer.name}("
+                        f"{f(a_in[n, j])}) = {f(out[n, j])}", k, sample=n)  # fmt: skip
+        elif type(layer) is Embedding:
+            codes = layer.codes(vals[ins[0]])
+            table = layer.weight.value.astype(np.float64)
+            lw = owner[id(layer)]
+            tr.arrays[f"E_{lw}"] = table
+            out = table[codes]
+            for n, j in np.ndindex(out.shape):
+                tr._add("forward", f"{v}{_idx(n, j)}", out[n, j],
+                        f"{v}{_idx(n, j)} = E_{lw}[{name[ins[0]]}[{n},0], {j}] = "
+                        f"E_{lw}{_idx(int(codes[n]), j)} = {f(out[n, j])}", k, sample=n)  # fmt: skip
+        else:  # a merge
+            xs = [vals[j] for j in ins]
+            if type(layer) is Concatenate:
+                out = np.concatenate(xs, axis=1)
+                cols = [(name[j], c) for j, x_ in zip(ins, xs) for c in range(x_.shape[1])]
+                for n, c in np.ndindex(out.shape):
+                    src, col = cols[c]
+                    tr._add("forward", f"{v}{_idx(n, c)}", out[n, c],
+                            f"{v}{_idx(n, c)} = {src}{_idx(n, col)} = {f(out[n, c])}", k,
+                            sample=n)  # fmt: skip
+            else:
+                op = " + " if type(layer) is Add else "·"
+                out = xs[0].copy()
+                for x_ in xs[1:]:
+                    out = out + x_ if type(layer) is Add else out * x_
+                for n, j in np.ndindex(out.shape):
+                    names = op.join(f"{name[i]}{_idx(n, j)}" for i in ins)
+                    nums = op.join(f"({f(x_[n, j])})" for x_ in xs)
+                    tr._add("forward", f"{v}{_idx(n, j)}", out[n, j],
+                            f"{v}{_idx(n, j)} = {names} = {nums} = {f(out[n, j])}", k,
+                            sample=n)  # fmt: skip
+        vals[k] = out
+        tr.arrays[v] = out
+
+    # -- loss ------------------------------------------------------------------------------
+    k_out = pos[id(net.outputs[0])]
+    out = vals[k_out]
+    value = loss.forward(out.copy(), T)
+    dL_dout = np.asarray(loss.backward(), np.float64)
+    tr.loss = float(value)
+    Tm = np.asarray(T, np.float64)
+    if Tm.ndim == 1 and out.shape[1] > 1:
+        Tm = np.eye(out.shape[1])[Tm.astype(np.intp)]
+    Tm = Tm.reshape(out.shape)
+    tr.arrays["y"] = Tm
+    for n, j in np.ndindex(Tm.shape):
+        tr.values[f"y{_idx(n, j)}"] = float(Tm[n, j])
+    Nel = out.size if loss.name in ("mse", "mae", "binary_cross_entropy") else N
+    vo = name[k_out]
+    tr._add("loss", "L", value, _loss_text(loss, vo, value, Nel, digits), 0)
+
+    # -- backward: each node's gradient is the sum of what its readers send back -------------
+    # via[k] = list of (reader label, array): dL/d(node k) through each reader
+    via: list[list[tuple[str, np.ndarray]]] = [[] for _ in nodes]
+    grads: dict[str, np.ndarray] = {}
+    uses: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for k in range(len(nodes) - 1, -1, -1):
+        v = name[k]
+        if k == k_out:
+            for n, j in np.ndindex(out.shape):
+                tr._add("backward", f"dL/d{v}{_idx(n, j)} via the loss", dL_dout[n, j],
+                        _loss_grad_text(loss, v, n, j, out[n, j], Tm[n, j], dL_dout[n, j], Nel,
+                                        digits).replace(f"dL/d{v}{_idx(n, j)}",
+                                                        f"dL/d{v}{_idx(n, j)} via the loss", 1),
+                        k, sample=n)  # fmt: skip
+            via[k].insert(0, ("the loss", dL_dout))
+        if not via[k] or np.issubdtype(np.asarray(vals[k]).dtype, np.integer):
+            continue  # codes: no gradient flows to them
+        via[k].reverse()  # the readers in forward order (they were visited last to first)
+        g = via[k][0][1].copy()
+        for _, part in via[k][1:]:
+            g = g + part
+        tr.arrays[f"dL/d{v}"] = g
+        if len(via[k]) > 1:  # the multivariable chain rule, term by term
+            for n, j in np.ndindex(g.shape):
+                nm = _idx(n, j)
+                labels = " + ".join(f"dL/d{v}{nm} via {r}" for r, _ in via[k])
+                nums = " + ".join(f"({f(part[n, j])})" for _, part in via[k])
+                terms = [{"via": r, "value": float(part[n, j])} for r, part in via[k]]
+                tr._add("backward", f"dL/d{v}{nm}", g[n, j],
+                        f"dL/d{v}{nm} = {labels} = {nums} = {f(g[n, j])}", k, sample=n,
+                        terms=terms)  # fmt: skip
+        else:
+            for n, j in np.ndindex(g.shape):
+                tr.values[f"dL/d{v}{_idx(n, j)}"] = float(g[n, j])
+        if k < n_in:
+            continue
+        layer = nodes[k].layer
+        ins = [pos[id(p)] for p in nodes[k].inputs]
+        if type(layer) is Dense:
+            lw = owner[id(layer)]
+            W = layer.weight.value.astype(np.float64)
+            z = zs[k]
+            act = layer.activation if layer.activation is not None else Identity()
+            a_in, u = vals[ins[0]], name[ins[0]]
+            da_dz = np.asarray(act.df(z.copy(), vals[k].copy()), np.float64) * np.ones_like(z)
+            dz = g * da_dz
+            for n, j in np.ndindex(z.shape):
+                nm = _idx(n, j)
+                if not isinstance(act, Identity):
+                    tr._add("backward", f"dL/d{v}.z{nm}", dz[n, j],
+                            f"dL/d{v}.z{nm} = dL/d{v}{nm}·{act.name}'({v}.z{nm}) = "
+                            f"({f(g[n, j])})·({f(da_dz[n, j])}) = {f(dz[n, j])}", k,
+                            sample=n)  # fmt: skip
+                else:
+                    tr.values[f"dL/d{v}.z{nm}"] = float(dz[n, j])
+            dW = np.empty_like(W)
+            for i, j in np.ndindex(W.shape):
+                terms = [{"sample": n, "factors": [(f"dL/d{v}.z{_idx(n, j)}", float(dz[n, j])),
+                          (f"{u}{_idx(n, i)}", float(a_in[n, i]))],
+                          "value": float(dz[n, j] * a_in[n, i])} for n in range(N)]  # fmt: skip
+                total = 0.0
+                for t in terms:
+                    total += t["value"]
+                dW[i, j] = total
+                head = f"dL/dW_{lw}{_idx(i, j)} at {v} = Σ_n dL/d{v}.z[n,{j}]·{u}[n,{i}]"
+                _add_chain_sum(tr, f"dL/dW_{lw}{_idx(i, j)} at {v}", head, terms, total, k, f)
+            db = dz.sum(axis=0)
+            for j in range(len(db)):
+                tr._add("backward", f"dL/db_{lw}[{j}] at {v}", db[j],
+                        f"dL/db_{lw}[{j}] at {v} = Σ_n dL/d{v}.z[n,{j}] = "
+                        + " + ".join(f"({f(dz[n, j])})" for n in range(N)) + f" = {f(db[j])}",
+                        k)  # fmt: skip
+            uses.setdefault(layer.weight.name, []).append((f"W_{lw}", v, dW))
+            uses.setdefault(layer.bias.name, []).append((f"b_{lw}", v, db))
+            part = np.empty_like(a_in, dtype=np.float64)
+            for n, i in np.ndindex(a_in.shape):
+                total = 0.0
+                for j in range(W.shape[1]):
+                    total += dz[n, j] * W[i, j]
+                part[n, i] = total
+                names = " + ".join(f"dL/d{v}.z{_idx(n, j)}·W_{lw}{_idx(i, j)}"
+                                   for j in range(W.shape[1]))  # fmt: skip
+                nums = " + ".join(f"({f(dz[n, j])})·({f(W[i, j])})" for j in range(W.shape[1]))
+                tr._add("backward", f"dL/d{u}{_idx(n, i)} via {v}", total,
+                        f"dL/d{u}{_idx(n, i)} via {v} = {names} = {nums} = {f(total)}", k,
+                        sample=n)  # fmt: skip
+            via[ins[0]].append((v, part))
+        elif isinstance(layer, Activation):
+            a_in, u = vals[ins[0]], name[ins[0]]
+            d = np.asarray(layer.df(a_in.copy(), vals[k].copy()), np.float64) * np.ones_like(g)
+            part = g * d
+            for n, j in np.ndindex(g.shape):
+                nm = _idx(n, j)
+                tr._add("backward", f"dL/d{u}{nm} via {v}", part[n, j],
+                        f"dL/d{u}{nm} via {v} = dL/d{v}{nm}·{layer.name}'({u}{nm}) = "
+                        f"({f(g[n, j])})·({f(d[n, j])}) = {f(part[n, j])}", k,
+                        sample=n)  # fmt: skip
+            via[ins[0]].append((v, part))
+        elif type(layer) is Embedding:
+            lw = owner[id(layer)]
+            codes = layer.codes(vals[ins[0]])
+            dE = np.zeros(layer.weight.value.shape)
+            for r, j in np.ndindex(dE.shape):
+                rows = [n for n in range(N) if codes[n] == r]
+                if rows:
+                    dE[r, j] = sum(g[n, j] for n in rows)
+                    tr._add("backward", f"dL/dE_{lw}{_idx(r, j)} at {v}", dE[r, j],
+                            f"dL/dE_{lw}{_idx(r, j)} at {v} = Σ over the samples with code {r} "
+                            f"of dL/d{v}[n,{j}] = " + " + ".join(f"({f(g[n, j])})" for n in rows)
+                            + f" = {f(dE[r, j])}", k)  # fmt: skip
+            uses.setdefault(layer.weight.name, []).append((f"E_{lw}", v, dE))
+        else:  # merges: each input's share of dL/d(merge)
+            xs = [vals[j] for j in ins]
+            offset = 0
+            for slot, j in enumerate(ins):
+                u = name[j]
+                if type(layer) is Concatenate:  # this input's columns of dL/d(merge)
+                    width = xs[slot].shape[1]
+                    part = g[:, offset : offset + width].copy()
+                else:  # Add: dL/dv·1; Multiply: dL/dv times the product of the other inputs
+                    others = np.ones_like(g)
+                    for s_, x_ in enumerate(xs):
+                        if s_ != slot and type(layer) is Multiply:
+                            others = others * x_
+                    part = g * others
+                rest = [name[i] for s_, i in enumerate(ins) if s_ != slot]
+                for n, c in np.ndindex(part.shape):
+                    if type(layer) is Concatenate:
+                        rule = f"dL/d{v}{_idx(n, offset + c)}"
+                    elif type(layer) is Add:
+                        rule = f"dL/d{v}{_idx(n, c)}·1"
+                    else:
+                        prod = "·".join(f"{r}{_idx(n, c)}" for r in rest)
+                        rule = (f"dL/d{v}{_idx(n, c)}·{prod} = ({f(g[n, c])})·"
+                                f"({f(others[n, c])})")  # fmt: skip
+                    tr._add("backward", f"dL/d{u}{_idx(n, c)} via {v}", part[n, c],
+                            f"dL/d{u}{_idx(n, c)} via {v} = {rule} = {f(part[n, c])}", k,
+                            sample=n)  # fmt: skip
+                if type(layer) is Concatenate:
+                    offset += part.shape[1]
+                via[j].append((v, part))
+    # a layer used at several nodes: dL/dparam is the sum over its uses, entry by entry
+    for p in net.parameters():
+        parts = uses.get(p.name, [])[::-1]  # in forward order
+        if not parts:
+            grads[p.name] = np.zeros(p.value.shape)
+            continue
+        total = parts[0][2].copy()
+        for _, _, part in parts[1:]:
+            total = total + part
+        grads[p.name] = total
+        if len(parts) > 1:
+            tr.layer_names[-1] = "shared layers: dL/dparam summed over the nodes that use them"
+            sym = parts[0][0]
+            for ix in np.ndindex(total.shape):
+                nm = _idx(*ix)
+                labels = " + ".join(f"dL/d{sym}{nm} at {v}" for _, v, _ in parts)
+                nums = " + ".join(f"({f(part[ix])})" for _, _, part in parts)
+                terms = [{"via": v, "value": float(part[ix])} for _, v, part in parts]
+                tr._add("backward", f"dL/d{sym}{nm}", total[ix],
+                        f"dL/d{sym}{nm} = {labels} = {nums} = {f(total[ix])}", -1,
+                        terms=terms)  # fmt: skip
+    tr.gradients = grads
     return tr

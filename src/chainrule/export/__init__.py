@@ -8,6 +8,8 @@ network moves, exactly, to PyTorch or to any ONNX runtime:
   same dtype, same train/eval mode) to train further, for example with
   ``torch.distributed`` (see ``examples/distributed_torch.py``);
   ``from_torch`` brings a ``torch.nn.Sequential`` of supported modules back;
+  a graph ``Network`` becomes a ``GraphModule`` whose ``forward(*inputs)``
+  follows the graph, and comes back the same way;
 - ``to_onnx`` writes an ONNX model, built directly from the layers
   (not through torch), that any ONNX runtime can serve.
 

@@ -72,8 +72,10 @@ from ..activations import (
     Step,
     Tanh,
 )
+from ..embedding import Embedding
 from ..layers import BatchNorm, Dense, Dropout
-from ..network import Sequential
+from ..merge import Add, Concatenate, Multiply
+from ..network import Network, Sequential
 from ..serialization import architecture
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,6 +171,7 @@ class _Graph:
         self.initializers: list = []
         self._used: set[str] = {"input", "output", "probabilities", "label", "value"}
         self._scalars: dict[tuple, str] = {}
+        self._arrays: dict[int, tuple[np.ndarray, str]] = {}
 
     def name(self, hint: str) -> str:
         name, k = hint, 1
@@ -186,6 +189,10 @@ class _Graph:
             if key not in self._scalars:
                 self._scalars[key] = self._add_const(array, f"c_{array.item():.17g}")
             return self._scalars[key]
+        if array is value:  # a layer's own array (a shared layer's, used twice): one initializer
+            if id(value) not in self._arrays:
+                self._arrays[id(value)] = (value, self._add_const(array, hint))
+            return self._arrays[id(value)][1]
         return self._add_const(array, hint)
 
     def _add_const(self, array: np.ndarray, hint: str) -> str:
@@ -478,6 +485,29 @@ def _task(net: Sequential) -> str | None:
     return None
 
 
+def _layer(g: _Graph, layer, x: str, key: str, where: str) -> str:
+    """The ONNX nodes of one single-input layer applied to ``x``; its constants named ``key.*``."""
+    hint = f"{key}.{layer.name}"
+    kind = type(layer)
+    if kind is Dense:
+        w = g.const(layer.weight.value, f"{key}.weight")
+        b = g.const(layer.bias.value, f"{key}.bias")
+        x = g.op("Gemm", [x, w, b], hint)
+        if layer.activation is not None:
+            act = layer.activation
+            x = _activation(g, act, x, f"{hint}.{act.name}", where)
+        return x
+    if kind is Dropout:
+        return x  # identity at inference
+    if kind is BatchNorm:
+        inv_std = 1.0 / np.sqrt(layer.running_var + layer.eps)  # as chainrule's eval forward
+        x = g.sub(x, g.const(layer.running_mean, f"{key}.running_mean"), f"{hint}/centred")
+        x = g.mul(x, g.const(inv_std, f"{key}.inv_std"), f"{hint}/normalised")
+        x = g.mul(x, g.const(layer.weight.value, f"{key}.weight"), f"{hint}/scaled")
+        return g.add(x, g.const(layer.bias.value, f"{key}.bias"), hint)
+    return _activation(g, layer, x, hint, where)
+
+
 def _check_layers(net: Sequential) -> None:
     """Fail before building anything if a layer cannot be exported."""
     for i, layer in enumerate(net.layers):
@@ -526,8 +556,10 @@ def to_onnx_model(
     """
     onnx = _require_onnx()
     helper = onnx.helper
-    if not isinstance(net, Sequential):
-        raise TypeError(f"to_onnx takes a chainrule Sequential, not {type(net).__name__}")
+    if not isinstance(net, Network):
+        raise TypeError(
+            f"to_onnx takes a chainrule Sequential or Network, not {type(net).__name__}"
+        )
     latest = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
         raise TypeError(f"opset must be an integer, got {opset!r}")
@@ -548,6 +580,8 @@ def to_onnx_model(
             f"'cross_entropy' or 'binary_cross_entropy'); net.loss_ is {net.loss_!r}"
         )
     heads = task is not None and include_probabilities is not False
+    if not isinstance(net, Sequential):
+        return graph_onnx_model(net, opset, include_probabilities)
     _check_layers(net)
 
     g = _Graph(onnx, net.dtype, opset)
@@ -558,26 +592,7 @@ def to_onnx_model(
         x = g.sub(x, g.const(mean, "preprocessing.mean"), "preprocessing/centred")
         x = g.div(x, g.const(scale, "preprocessing.scale"), "preprocessing/standardised")
     for i, layer in enumerate(net.layers):
-        where = f"layer {i} ({layer!r})"
-        hint = f"{i}.{layer.name}"
-        kind = type(layer)
-        if kind is Dense:
-            w = g.const(layer.weight.value, f"{i}.weight")
-            b = g.const(layer.bias.value, f"{i}.bias")
-            x = g.op("Gemm", [x, w, b], hint)
-            if layer.activation is not None:
-                act = layer.activation
-                x = _activation(g, act, x, f"{hint}.{act.name}", where)
-        elif kind is Dropout:
-            continue  # identity at inference
-        elif kind is BatchNorm:
-            inv_std = 1.0 / np.sqrt(layer.running_var + layer.eps)  # as chainrule's eval forward
-            x = g.sub(x, g.const(layer.running_mean, f"{i}.running_mean"), f"{hint}/centred")
-            x = g.mul(x, g.const(inv_std, f"{i}.inv_std"), f"{hint}/normalised")
-            x = g.mul(x, g.const(layer.weight.value, f"{i}.weight"), f"{hint}/scaled")
-            x = g.add(x, g.const(layer.bias.value, f"{i}.bias"), hint)
-        else:
-            x = _activation(g, layer, x, hint, where)
+        x = _layer(g, layer, x, str(i), f"layer {i} ({layer!r})")
     g.rename_output(x, "output")
 
     n_in, n_out = net.n_features_in, net.n_outputs
@@ -762,4 +777,106 @@ def to_onnx(
     return path
 
 
-__all__ = ["MIN_OPSET", "to_onnx", "to_onnx_model"]
+# -- graph networks -----------------------------------------------------------------------------
+def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | None):
+    """The ONNX model of a graph network (called by ``to_onnx_model``, which checks ``opset``).
+
+    One graph input per ``cr.Input``, named after it: shape ``(batch, width)`` in the
+    network's dtype, or int64 ``(batch, 1)`` for an input read only by ``Embedding``
+    layers (its codes). Outputs: ``net(...)``'s, in ``net.outputs`` order, named
+    ``"output"`` for a one-output network and after the output nodes otherwise.
+    Merges become ``Add``, ``Mul`` and ``Concat``; an ``Embedding`` a ``Gather``
+    of its table; a shared layer's weights are stored once.
+    """
+    onnx = _require_onnx()
+    helper = onnx.helper
+    if include_probabilities:
+        raise ValueError(
+            "to_onnx exports a graph network's outputs only (no 'probabilities' or 'label'); "
+            "apply Softmax/Sigmoid and ArgMax to them, or export a Sequential"
+        )
+    spec = getattr(net, "preprocessing_", None)
+    if isinstance(spec, dict) and ("mean" in spec or "scale" in spec):
+        raise ValueError(
+            "to_onnx cannot yet build net.preprocessing_ into a graph network; standardise the "
+            "inputs before feeding the ONNX model, or remove preprocessing_ from the network"
+        )
+    g = _Graph(onnx, net.dtype, opset)
+    single = not isinstance(net.n_outputs, list)
+    out_names = ["output"] if single else [o.name for o in net.outputs]
+    if len(set(out_names)) != len(out_names):
+        raise ValueError(f"the network's outputs must be distinct nodes, got {out_names}")
+    in_names = [x.name for x in net.inputs]
+    g._used.update(in_names + out_names)
+    readers: dict[int, list] = {}
+    for node in net.nodes:
+        for parent in node.inputs:
+            readers.setdefault(id(parent), []).append(node.layer)
+    keys = {id(layer): str(i) for i, layer in enumerate(net.layers)}  # constants named by layer
+    batch = "batch"
+    tensor = helper.make_tensor_value_info
+    inputs, values = [], {}
+    for x in net.inputs:
+        codes = all(isinstance(layer, Embedding) for layer in readers.get(id(x), []))
+        width = x.n_features if x.n_features is not None else "features"
+        elem = onnx.TensorProto.INT64 if codes else g.elem
+        inputs.append(tensor(x.name, elem, [batch, 1 if codes else width]))
+        values[id(x)] = x.name
+    flat = None
+    for node in net.nodes[len(net.inputs) :]:
+        layer, key = node.layer, keys[id(node.layer)]
+        args = [values[id(p)] for p in node.inputs]
+        hint, where = f"{node.name}", f"node {node.name!r} ({layer!r})"
+        kind = type(layer)
+        if kind is Add or kind is Multiply:
+            op = "Add" if kind is Add else "Mul"
+            out = args[0]
+            for k, arg in enumerate(args[1:]):
+                out = g.op(op, [out, arg], hint if k == len(args) - 2 else f"{hint}/{k}")
+        elif kind is Concatenate:
+            out = g.op("Concat", args, hint, axis=1)
+        elif kind is Embedding:
+            if flat is None:
+                flat = g.const([-1], "codes.shape", dtype=np.int64)
+            codes = g.op("Reshape", [args[0], flat], f"{hint}/codes")
+            out = g.op(
+                "Gather", [g.const(layer.weight.value, f"{key}.weight"), codes], hint, axis=0
+            )
+        elif kind in (Dense, Dropout, BatchNorm) or isinstance(layer, Activation):
+            out = _layer(g, layer, args[0], key, where)
+        else:
+            raise ValueError(
+                f"{where} has no ONNX equivalent: graph networks export Dense, Dropout, BatchNorm, "
+                "Embedding, Add, Multiply, Concatenate and the built-in activations"
+            )
+        values[id(node)] = out
+    outputs = []
+    for name, node in zip(out_names, net.outputs):
+        g.nodes.append(helper.make_node("Identity", [values[id(node)]], [name], name=name))
+        width = node.n_features if node.n_features is not None else "outputs"
+        outputs.append(tensor(name, g.elem, [batch, width]))
+
+    from .. import __version__
+
+    doc = f"chainrule {__version__} graph network: outputs = net(...) in eval mode"
+    graph = helper.make_graph(
+        g.nodes, "chainrule", inputs, outputs, initializer=g.initializers, doc_string=doc
+    )
+    opsets = [helper.make_opsetid("", opset)]
+    model = helper.make_model(
+        graph, opset_imports=opsets, producer_name="chainrule", producer_version=__version__,
+        doc_string=doc,
+    )  # fmt: skip
+    model.ir_version = helper.find_min_ir_version_for(opsets)
+    props = {"chainrule_version": __version__, "loss": json.dumps(net.loss_)}
+    props["dtype"] = str(net.dtype)
+    try:
+        props["architecture"] = json.dumps(architecture(net))
+    except (ValueError, TypeError):  # pragma: no cover - exportable layers are all serialisable
+        pass
+    helper.set_model_props(model, props)
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+__all__ = ["MIN_OPSET", "graph_onnx_model", "to_onnx", "to_onnx_model"]

@@ -28,6 +28,7 @@ activations (no code to translate) cannot be exported: they raise
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import TYPE_CHECKING
 
@@ -49,10 +50,12 @@ from ..activations import (
     Step,
     Tanh,
 )
+from ..embedding import Embedding
 from ..layer import Layer
 from ..layers import BatchNorm, Dense, Dropout
 from ..losses import get_loss
-from ..network import Sequential
+from ..merge import Add, Concatenate, Multiply
+from ..network import Input, Network, Sequential
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -181,8 +184,12 @@ def to_torch(net: Sequential) -> torch.nn.Sequential:
     """
     torch = _require_torch()
     nn = torch.nn
+    if isinstance(net, Network) and not isinstance(net, Sequential):
+        return graph_to_torch(net)
     if not isinstance(net, Sequential):
-        raise TypeError(f"to_torch takes a chainrule Sequential, not {type(net).__name__}")
+        raise TypeError(
+            f"to_torch takes a chainrule Sequential or Network, not {type(net).__name__}"
+        )
     dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[net.dtype]
     modules: list = []
     for i, layer in enumerate(net.layers):
@@ -357,6 +364,8 @@ def from_torch(
     """
     torch = _require_torch()
     nn = torch.nn
+    if isinstance(module, _graph_classes()["GraphModule"]):
+        return graph_from_torch(module, loss=loss)
     if not isinstance(module, nn.Sequential):
         raise TypeError(
             f"from_torch takes a torch.nn.Sequential, not {type(module).__name__}; wrap the "
@@ -438,4 +447,241 @@ def from_torch(
     return net
 
 
-__all__ = ["EXACT_SOFTPLUS_THRESHOLD", "from_torch", "to_torch"]
+# -- graph networks -----------------------------------------------------------------------------
+_GRAPH_CLASSES: dict = {}
+
+
+def _graph_classes() -> dict:
+    """The torch modules of a graph network, defined once torch is imported.
+
+    ``GraphModule`` runs the nodes in order; ``AddModule``, ``MultiplyModule``
+    and ``ConcatenateModule`` merge their inputs; ``CodesEmbedding`` is an
+    ``nn.Embedding`` that also takes codes of shape ``(n, 1)``. They are
+    reachable as ``chainrule.export.torch.GraphModule`` (...) so that pickle
+    and ``torch.save`` find them.
+    """
+    if _GRAPH_CLASSES:
+        return _GRAPH_CLASSES
+    nn = _require_torch().nn
+    import torch
+
+    class GraphModule(nn.Module):
+        """A chainrule graph network in torch: ``forward(*inputs)`` in ``input_names`` order.
+
+        ``layers[i]`` is the torch module of the network's i-th layer (a shared
+        layer is one module, used by several nodes); node ``k`` (after the
+        inputs) is ``layers[plan[k][0]]`` applied to the values of the nodes
+        ``plan[k][1]``. Several outputs come back as a tuple in ``outputs`` order.
+        """
+
+        def __init__(self, layers, plan, input_names, input_widths, code_inputs, node_names,
+                     output_positions, single_output) -> None:  # fmt: skip
+            super().__init__()
+            self.layers = nn.ModuleList(layers)
+            self.plan = [(int(i), tuple(int(j) for j in parents)) for i, parents in plan]
+            self.input_names = list(input_names)
+            self.input_widths = list(input_widths)
+            self.code_inputs = list(code_inputs)
+            self.node_names = list(node_names)
+            self.output_positions = list(output_positions)
+            self.single_output = bool(single_output)
+
+        def forward(self, *inputs):
+            if len(inputs) != len(self.input_names):
+                raise TypeError(
+                    f"the network takes {len(self.input_names)} inputs {self.input_names} (in "
+                    f"that order, embedding codes as int64), got {len(inputs)}"
+                )
+            values = list(inputs)
+            for i, parents in self.plan:
+                values.append(self.layers[i](*(values[j] for j in parents)))
+            outputs = tuple(values[k] for k in self.output_positions)
+            return outputs[0] if self.single_output else outputs
+
+    class AddModule(nn.Module):
+        """y = x_1 + x_2 + ... (chainrule's ``Add``)."""
+
+        def forward(self, *xs):
+            out = xs[0] + xs[1]
+            for x in xs[2:]:
+                out = out + x
+            return out
+
+    class MultiplyModule(nn.Module):
+        """y = x_1 * x_2 * ... elementwise (chainrule's ``Multiply``)."""
+
+        def forward(self, *xs):
+            out = xs[0] * xs[1]
+            for x in xs[2:]:
+                out = out * x
+            return out
+
+    class ConcatenateModule(nn.Module):
+        """[x_1 | x_2 | ...] along the features (chainrule's ``Concatenate``)."""
+
+        def forward(self, *xs):
+            return torch.cat(xs, dim=1)
+
+    class CodesEmbedding(nn.Embedding):
+        """``nn.Embedding`` taking integer codes of shape ``(n,)`` or ``(n, 1)``."""
+
+        def forward(self, codes):
+            if codes.dim() == 2 and codes.shape[1] == 1:
+                codes = codes[:, 0]
+            return super().forward(codes)
+
+    for cls in (GraphModule, AddModule, MultiplyModule, ConcatenateModule, CodesEmbedding):
+        cls.__module__, cls.__qualname__ = __name__, cls.__name__
+        _GRAPH_CLASSES[cls.__name__] = cls
+    return _GRAPH_CLASSES
+
+
+def __getattr__(name: str):
+    """``GraphModule`` and its merge modules, defined on first use (torch is optional)."""
+    if name in (
+        "GraphModule",
+        "AddModule",
+        "MultiplyModule",
+        "ConcatenateModule",
+        "CodesEmbedding",
+    ):
+        return _graph_classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _graph_layer_module(layer: Layer, where: str, dtype: np.dtype):
+    """The torch module computing one layer of a graph network."""
+    torch = _require_torch()
+    classes = _graph_classes()
+    merges = {Add: "AddModule", Multiply: "MultiplyModule", Concatenate: "ConcatenateModule"}
+    if type(layer) in merges:
+        return classes[merges[type(layer)]]()
+    if type(layer) is Embedding:
+        tdtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[dtype]
+        emb = torch.nn.utils.skip_init(
+            classes["CodesEmbedding"], layer.num_embeddings, layer.dim, dtype=tdtype
+        )
+        with torch.no_grad():
+            emb.weight.copy_(_tensor(layer.weight.value, emb.weight))
+        return emb.train(layer.training)
+    try:  # one layer as a one-layer Sequential (a copy: building it renames parameters)
+        return to_torch(Sequential(copy.deepcopy(layer), dtype=dtype))
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def graph_to_torch(net: Network):
+    """The graph network ``net`` as a ``GraphModule`` (an ``nn.Module``), with copies of its weights.
+
+    ``module(*inputs)`` takes the inputs in ``net.inputs`` order (float tensors
+    in the network's dtype; embedding codes as int64, shape ``(n,)`` or
+    ``(n, 1)``) and returns ``net(...)``: one tensor, or a tuple in
+    ``net.outputs`` order. Each layer becomes one module (a ``Dense`` with an
+    activation an ``nn.Sequential(Linear, activation)``, as ``to_torch``
+    builds it); a shared layer is one module used at each of its nodes, so
+    torch accumulates both uses into one set of weights, as chainrule does.
+    Called by ``to_torch`` for a ``Network`` that is not a ``Sequential``.
+
+    Raises
+    ------
+    ValueError
+        For a layer with no torch equivalent (named by its node).
+    """
+    _require_torch()
+    spec = getattr(net, "preprocessing_", None)
+    if isinstance(spec, dict) and ("mean" in spec or "scale" in spec):
+        raise ValueError(
+            "to_torch cannot yet build net.preprocessing_ into a graph network's module; "
+            "standardise the inputs before calling it, or remove preprocessing_ from the network"
+        )
+    layer_index = {id(layer): i for i, layer in enumerate(net.layers)}
+    first_node = {}
+    for node in net.nodes:
+        if node.layer is not None:
+            first_node.setdefault(id(node.layer), node.name)
+    modules = [
+        _graph_layer_module(layer, f"node {first_node[id(layer)]!r} ({layer!r})", net.dtype)
+        for layer in net.layers
+    ]
+    position = {id(node): k for k, node in enumerate(net.nodes)}
+    n_in = len(net.inputs)
+    plan = [
+        (layer_index[id(node.layer)], [position[id(p)] for p in node.inputs])
+        for node in net.nodes[n_in:]
+    ]
+    code_inputs = [
+        all(isinstance(child.layer, Embedding) for child in net.nodes if x in child.inputs)
+        for x in net.inputs
+    ]
+    model = _graph_classes()["GraphModule"](
+        modules,
+        plan,
+        [x.name for x in net.inputs],
+        [x.n_features for x in net.inputs],
+        code_inputs,
+        [node.name for node in net.nodes],
+        [position[id(o)] for o in net.outputs],
+        len(net.outputs) == 1 and not isinstance(net.n_outputs, list),
+    )
+    model.training = net.training  # the container only; each module keeps its layer's mode
+    return model
+
+
+def graph_from_torch(module, *, loss=None) -> Network:
+    """The chainrule ``Network`` equal to a ``GraphModule`` (what ``to_torch`` gives a graph).
+
+    The wiring, input names and widths and node names come from the module;
+    each layer from its torch module (through ``from_torch`` for the
+    ``nn.Sequential`` ones), so a shared module becomes one shared layer.
+    Called by ``from_torch``; ``loss`` as there (a list for several outputs).
+    """
+    classes = _graph_classes()
+    dtype = _params_dtype(module)
+    merges = {
+        classes["AddModule"]: Add,
+        classes["MultiplyModule"]: Multiply,
+        classes["ConcatenateModule"]: Concatenate,
+    }
+    layers: list[Layer] = []
+    for i, child in enumerate(module.layers):
+        if type(child) in merges:
+            layers.append(merges[type(child)]())
+        elif isinstance(child, classes["CodesEmbedding"]):
+            emb = Embedding(child.num_embeddings, child.embedding_dim, dtype=dtype)
+            emb.weight.value = _numpy(child.weight, dtype)
+            emb.weight.grad = np.zeros_like(emb.weight.value)
+            emb.training = child.training
+            layers.append(emb)
+        else:
+            try:
+                (layer,) = from_torch(child).layers
+            except ValueError as exc:
+                raise ValueError(f"GraphModule.layers[{i}]: {exc}") from None
+            layers.append(layer)
+    names = module.node_names
+    values = [Input(w, name=n) for w, n in zip(module.input_widths, module.input_names)]
+    for k, (i, parents) in enumerate(module.plan, start=len(values)):
+        values.append(layers[i](*(values[j] for j in parents), name=names[k]))
+    outputs = [values[k] for k in module.output_positions]
+    modes = [layer.training for layer in layers]
+    net = Network(
+        inputs=values[: len(module.input_names)],
+        outputs=outputs[0] if module.single_output else outputs,
+        dtype=dtype,
+    )
+    for layer, training in zip(layers, modes):
+        layer.training = training
+    if loss is not None:
+        net.loss_ = (
+            [get_loss(x).name for x in loss] if isinstance(loss, list) else get_loss(loss).name
+        )
+    return net
+
+
+__all__ = [
+    "EXACT_SOFTPLUS_THRESHOLD",
+    "from_torch",
+    "graph_from_torch",
+    "graph_to_torch",
+    "to_torch",
+]
