@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 
@@ -18,11 +20,37 @@ UPDATE_KEYS = {
     "running",
     "train_loss",
     "test_loss",
-    "weights",
-    "biases",
-    "layers",
-    "verdicts",
+    "train_acc",
+    "test_acc",
+    "params",
+    "widths",
+    "output",
 }
+
+
+def f32(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4")
+
+
+def params(u: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (W, b) of every Dense layer, from an update's float32 bytes."""
+    flat, w, out = f32(u["params"]), u["widths"], []
+    for a, b in zip(w[:-1], w[1:]):
+        out.append((flat[: a * b].reshape(a, b), flat[a * b : a * b + b]))
+        flat = flat[a * b + b :]
+    assert flat.size == 0
+    return out
+
+
+def proba(u: dict) -> np.ndarray:
+    """The class probabilities over the grid, from an update's bytes (to 1/255)."""
+    o = u["output"]
+    q = np.frombuffer(base64.b64decode(o["p"]), dtype=np.uint8) / 255.0
+    return np.c_[1 - q, q] if o["k"] == 2 else q.reshape(-1, o["k"])
+
+
+def shapes(u: dict) -> list[tuple[int, int]]:
+    return [w.shape for w, _ in params(u)]
 
 
 @pytest.fixture
@@ -65,22 +93,26 @@ def test_step_returns_an_update_whose_boundary_is_the_networks_prediction(client
         ws.send_json({"type": "step"})
         u = ws.receive_json()
         assert u["type"] == "update" and UPDATE_KEYS <= set(u) and u["epoch"] == 1
-        assert [np.shape(w) for w in u["weights"]] == [(2, 5), (5, 3), (3, 2)]
-        assert len(u["layers"]) == 3 and u["layers"][0]["dead_fraction"] is None
-        b = u["boundary"]
-        assert b["size"] == GRID and b["n_classes"] == 2 and len(b["proba"]) == GRID * GRID * 2
+        assert shapes(u) == [(2, 5), (5, 3), (3, 2)]
+        layers = u["diagnosis"]["layers"]
+        assert len(layers) == 3 and layers[0]["dead_fraction"] is None
+        b = u["output"]
+        assert b["size"] == GRID and b["k"] == 2
 
         (session,) = client.app_state.sessions.values()
         expected = session.net.predict_proba(session.grid_points())
-        np.testing.assert_allclose(np.reshape(b["proba"], (-1, 2)), expected, atol=1e-4)
-        # the weights on the page are the network's
-        np.testing.assert_allclose(u["weights"][1], session.net.layers[1].weight.value, atol=1e-3)
-        maps = u["unit_maps"]  # each hidden unit's output over the input plane
-        assert [np.shape(m) for m in maps["maps"]] == [
-            (5, maps["size"] ** 2),
-            (3, maps["size"] ** 2),
-        ]
-        assert np.all(np.abs(maps["maps"][0]) <= 1)  # tanh units
+        np.testing.assert_allclose(proba(u), expected, atol=0.5 / 255 + 1e-6)
+        # the weights on the page are the network's, exactly (float32 bytes)
+        for (w, b_), layer in zip(params(u), session.net.layers):
+            np.testing.assert_array_equal(w, layer.weight.value)
+            np.testing.assert_array_equal(b_, layer.bias.value)
+        maps = u["unit_maps"]  # each hidden unit's output over the input plane, int8-scaled
+        q = np.frombuffer(base64.b64decode(maps["q"]), dtype=np.int8).reshape(8, -1)
+        assert q.shape[1] == maps["size"] ** 2 and len(maps["scale"]) == 8
+        first = q[:5] / 127 * np.array(maps["scale"][:5])[:, None]
+        grid = session.grid_points(maps["size"])
+        expected = session.net.layers[0].forward(grid).T  # tanh units of layer 1
+        np.testing.assert_allclose(first, expected, atol=max(maps["scale"]) / 254 + 1e-6)
 
 
 def test_export_gives_a_model_file_that_loads_and_predicts_the_same(client, tmp_path):
@@ -144,9 +176,9 @@ def test_weight_message_returns_the_traced_chain_rule_product(client):
     with client.websocket_connect("/ws") as ws:
         receive_until(ws, "hello")
         configure(ws, dataset="xor", hidden=[3])
-        ws.send_json({"type": "weight", "layer": 0, "i": 1, "j": 2})
+        ws.send_json({"type": "select", "layer": 0, "i": 1, "j": 2})
         m = ws.receive_json()
-        assert m["type"] == "weight", m
+        assert m["type"] == "chain" and m["epoch"] == 0, m
         assert "dL/dW1[1,2] = Σ_n dL/da1[n,2]" in m["text"] and "sum =" in m["text"]
         (session,) = client.app_state.sessions.values()
         net, n = session.net, m["n_points"]
@@ -165,7 +197,7 @@ def test_weight_message_returns_the_traced_chain_rule_product(client):
         ({"type": "config", "lr": "abc"}, "lr must be a number"),
         ({"type": "config", "hidden": [128] * 8}, "parameters"),
         ({"type": "config", "hidden": [4096]}, "units"),
-        ({"type": "weight", "layer": 7, "i": 0, "j": 0}, "layer must be"),
+        ({"type": "select", "layer": 7, "i": 0, "j": 0}, "layer must be"),
         ({"type": "dance"}, "unknown message type"),
     ],
 )
@@ -265,8 +297,7 @@ def test_features_set_the_input_width_and_the_boundary_uses_them(client):
         assert data["config"]["features"] == ["x1", "x2", "x1*x2"]
         assert np.shape(data["X_train"])[1] == 2  # the raw points, drawn on the input plane
         u = receive_until(ws, "update")
-        assert u["features"] == ["x1", "x2", "x1*x2"]
-        assert [np.shape(w) for w in u["weights"]] == [(3, 4), (4, 2)]
+        assert shapes(u) == [(3, 4), (4, 2)]
         ws.send_json({"type": "step"})
         u = receive_until(ws, "update")
         (session,) = client.app_state.sessions.values()
@@ -275,7 +306,7 @@ def test_features_set_the_input_width_and_the_boundary_uses_them(client):
         assert grid.shape == (GRID * GRID, 2)
         feats = np.c_[grid, grid[:, 0] * grid[:, 1]]
         expected = session.net.predict_proba(feats)
-        np.testing.assert_allclose(np.reshape(u["boundary"]["proba"], (-1, 2)), expected, atol=1e-4)
+        np.testing.assert_allclose(proba(u), expected, atol=0.5 / 255 + 1e-6)
         assert session.net.preprocessing_["feature_names"] == ["x1", "x2", "x1*x2"]
         ws.send_json({"type": "export"})
         assert receive_until(ws, "export")["feature_names"] == ["x1", "x2", "x1*x2"]
@@ -290,7 +321,7 @@ def test_squared_features_make_circles_linearly_separable(client):
         first = configure(
             ws, dataset="circles", hidden=[], features=["x1^2", "x2^2"], lr=0.1, noise=0.05
         )
-        assert [np.shape(w) for w in first["weights"]] == [(2, 2)]  # no hidden layer
+        assert shapes(first) == [(2, 2)]  # no hidden layer
         for _ in range(60):
             ws.send_json({"type": "step"})
             u = receive_until(ws, "update")
@@ -315,4 +346,376 @@ def test_bad_features_give_an_error_and_the_socket_keeps_working(client, feature
         assert m["type"] == "error" and words in m["message"], m
         ws.send_json({"type": "step"})  # the old network is still there and trains
         u = ws.receive_json()
-        assert u["type"] == "update" and u["epoch"] == 1 and len(u["weights"][0]) == 3
+        assert u["type"] == "update" and u["epoch"] == 1 and shapes(u)[0][0] == 3
+
+
+# -- the server as the command line runs it (issue 14: hostile requests, --port) ----------
+@pytest.fixture(scope="module")
+def live_server():
+    """The app served by uvicorn on a free loopback port, as `chainrule playground` serves it."""
+    import threading
+    import time
+
+    uvicorn = pytest.importorskip("uvicorn")
+    from chainrule.playground.app import MAX_MESSAGE_BYTES, bind
+
+    sock = bind("127.0.0.1", 0)
+    config = uvicorn.Config(create_app(), log_level="critical", ws_max_size=MAX_MESSAGE_BYTES)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the playground server did not start"
+        time.sleep(0.02)
+    yield sock.getsockname()[1]
+    server.should_exit = True
+    thread.join(timeout=5)
+    sock.close()
+
+
+def _handshake(port: int, origin: str) -> str:
+    """The status line the server answers to a WebSocket upgrade with this Origin."""
+    import socket
+
+    request = (
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"Origin: {origin}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(request.encode("latin-1"))
+        return s.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "origin, status",
+    [
+        ("http://[::1", "403"),  # not a URL: urlsplit raises, once a 500 with a traceback
+        ("http://[zz]:80", "403"),
+        ("https://evil.example", "403"),
+        ("null", "403"),
+        ("http://127.0.0.1:8000", "101"),
+        ("http://localhost:1234", "101"),
+    ],
+)
+def test_origin_header_is_checked_without_a_server_error(live_server, origin, status):
+    assert _handshake(live_server, origin).split()[1] == status
+
+
+def test_a_binary_frame_is_answered_with_close_code_1003(live_server):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    with connect(f"ws://127.0.0.1:{live_server}/ws", open_timeout=5) as ws:
+        assert '"hello"' in ws.recv(timeout=5)
+        ws.send(b"\x00\x01binary")
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                ws.recv(timeout=5)
+        assert info.value.rcvd is not None, "no close frame from the server"
+        assert info.value.rcvd.code == 1003 and "text" in info.value.rcvd.reason
+
+
+def test_a_message_over_the_size_limit_is_refused_with_1009(live_server):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from chainrule.playground.app import MAX_MESSAGE_BYTES
+
+    with connect(f"ws://127.0.0.1:{live_server}/ws", open_timeout=5, max_size=None) as ws:
+        ws.recv(timeout=5)
+        ws.send('{"type": "config", "x": "' + "a" * MAX_MESSAGE_BYTES + '"}')
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                ws.recv(timeout=5)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "65536"])
+def test_cli_refuses_a_port_out_of_range_in_one_line(port, capsys):
+    from chainrule.cli import main
+
+    assert main(["playground", "--port", port, "--no-browser"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "--port" in err and "0 to 65535" in err and port in err, err
+
+
+def test_cli_says_when_the_port_is_in_use(capsys):
+    import socket
+
+    from chainrule.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["playground", "--port", str(port), "--no-browser"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"127.0.0.1:{port}" in err and "--port 0" in err, err
+
+
+def test_port_0_prints_the_port_the_system_chose(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainrule.cli", "playground", "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "http://127.0.0.1:" in line, (line, proc.stderr.read() if proc.poll() else "")
+        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+        assert port != 0
+        for _ in range(100):  # uvicorn starts serving on the bound socket
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    assert r.status == 200 and "chainrule playground" in r.read().decode()
+                break
+            except OSError:
+                __import__("time").sleep(0.05)
+        else:
+            raise AssertionError(f"nothing answers on the printed port {port}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# -- the session's own training loop, step mode, verdicts and data (issue 16) ---------------
+def _session(**cfg):
+    from chainrule.playground.session import Session, validate
+
+    s = Session()
+    s.configure(validate({"type": "config", **cfg}))
+    return s
+
+
+def _torch_grads(session, rows, l1=0.0, l2=0.0):
+    """dL/dparam of the (penalised) batch loss by PyTorch autograd: an independent reference."""
+    torch = pytest.importorskip("torch")
+    import chainrule as cr
+
+    module = cr.export.to_torch(session.net).double()
+    x = torch.tensor(session.F_train[rows], dtype=torch.float64)
+    y = torch.tensor(session.y_train[rows])
+    out = module(x)
+    if session.task == "classify":
+        loss = torch.nn.functional.cross_entropy(out, y.long())
+    else:
+        loss = torch.mean((out.reshape(-1) - y.double()) ** 2)
+    weights = [p for name, p in module.named_parameters() if name.endswith("weight")]
+    penalty = sum(l1 * w.abs().sum() + 0.5 * l2 * (w * w).sum() for w in weights)
+    (loss + penalty).backward()
+    # torch Linear weights are (out, in): transpose to chainrule's (in, out)
+    return [
+        (p.grad.T.numpy() if name.endswith("weight") else p.grad.numpy())
+        for name, p in module.named_parameters()
+    ]
+
+
+@pytest.mark.parametrize("dataset", ["moons", "gaussians"])
+def test_one_sgd_step_with_l1_and_l2_matches_pytorch_autograd(dataset):
+    s = _session(dataset=dataset, hidden=[5, 3], optimizer="sgd", lr=0.1, l1=0.01, l2=0.03)
+    rows = s._next_batch().copy()
+    before = [p.value.astype(np.float64) for p in s.net.parameters()]
+    grads = _torch_grads(s, rows, l1=0.01, l2=0.03)
+    assert s.train_step() and s.batches == 1
+    for b, g, p in zip(before, grads, s.net.parameters()):
+        np.testing.assert_allclose(p.value, b - 0.1 * g, rtol=1e-4, atol=1e-6)
+
+
+def test_l1_drives_weights_to_zero_and_the_update_reports_the_penalty():
+    plain = _session(dataset="circles", hidden=[8], lr=0.03, l1=0.0, l2=0.0)
+    sparse = _session(dataset="circles", hidden=[8], lr=0.03, l1=0.03, l2=0.0)
+    plain.train_epochs(60)
+    sparse.train_epochs(60)
+    small = lambda s: np.mean(np.abs(s.net.layers[0].weight.value) < 0.02)  # noqa: E731
+    assert small(sparse) > small(plain) + 0.2, (small(sparse), small(plain))
+
+
+def test_walk_shows_the_batchs_forward_values_chain_rule_and_real_update():
+    torch = pytest.importorskip("torch")
+    s = _session(dataset="xor", hidden=[3], optimizer="sgd", lr=0.5, l2=0.0)
+    s.selected = {"kind": "weight", "layer": 0, "i": 1, "j": 2}
+    rows = s._next_batch().copy()
+    grads = _torch_grads(s, rows)
+    before = s.net.layers[0].weight.value.copy()
+    fwd = s.walk()
+    assert fwd["phase"] == "forward" and fwd["rows"] == rows.tolist() and s.batches == 0
+    x = torch.tensor(s.F_train[rows[:1]], dtype=torch.float64)
+    h = torch.tanh(
+        x @ torch.tensor(before, dtype=torch.float64)
+        + torch.tensor(s.net.layers[0].bias.value, dtype=torch.float64)
+    )
+    np.testing.assert_allclose(fwd["nodes"][1], h[0].numpy(), atol=1e-4)  # values on nodes
+    assert "z1[0,2]" in fwd["text"] and "L = " in fwd["text"]
+    back = s.walk()
+    assert back["phase"] == "backward"
+    edge = np.frombuffer(base64.b64decode(back["edge_grads"]), dtype="<f4")
+    np.testing.assert_allclose(edge[: 2 * 3].reshape(2, 3), grads[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(back["node_grads"][1], grads[1], rtol=1e-3, atol=1e-5)
+    assert "dL/dW1[1,2] = Σ_n" in back["text"]
+    upd = s.walk()
+    assert upd["phase"] == "update" and s.batches == 1 and upd["batch"] == 1
+    after = s.net.layers[0].weight.value
+    np.testing.assert_allclose(after, before - 0.5 * grads[0], rtol=1e-4, atol=1e-6)
+    delta = np.frombuffer(base64.b64decode(upd["edge_deltas"]), dtype="<f4")[:6].reshape(2, 3)
+    np.testing.assert_allclose(delta, after - before, atol=1e-7)
+    expected = f"{before[1, 2]:.6g} − 0.5·({grads[0][1, 2]:.6g}) = {before[1, 2] - 0.5 * grads[0][1, 2]:.6g}"
+    assert expected in upd["text"], upd["text"]
+
+
+def test_set_edits_a_weight_and_a_bias_and_refuses_bad_values(client):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        configure(ws, dataset="moons", hidden=[4])
+        ws.send_json({"type": "set", "kind": "weight", "layer": 1, "i": 3, "j": 1, "value": -2.5})
+        u = receive_until(ws, "update")
+        assert params(u)[1][0][3, 1] == -2.5 and u["chain"]["value"] == -2.5
+        ws.send_json({"type": "set", "kind": "bias", "layer": 0, "j": 2, "value": "0.75"})
+        assert params(receive_until(ws, "update"))[0][1][2] == 0.75
+        for bad, words in [("abc", "got 'abc'"), (1e9, "between -100 and 100"), (None, "number")]:
+            ws.send_json({"type": "set", "kind": "bias", "layer": 0, "j": 2, "value": bad})
+            m = ws.receive_json()
+            assert m["type"] == "error" and words in m["message"], m
+        ws.send_json({"type": "set", "kind": "bias", "layer": 0, "j": 9, "value": 1})
+        assert "j must be 0 to 3" in ws.receive_json()["message"]
+
+
+def test_verdicts_are_grouped_and_remedies_are_page_controls_once():
+    from chainrule.playground.session import page_verdicts
+
+    cfg = {"lr": 1.0, "activation": "relu", "init": "auto", "hidden": [8, 8, 8]}
+    lines = [
+        f"layer {i}: 100% of ReLU units are dead (8 of 8 output 0 for every sample, so no gradient "
+        "reaches their weights; try a lower learning rate, leaky_relu or he initialisation)"
+        for i in (1, 3, 5, 7, 9, 11)
+    ] + [
+        "no gradient reaches layer 0: its weight gradient is exactly 0 (dead ReLU units block every "
+        "path; try leaky_relu, he initialisation or a lower learning rate)"
+    ]
+    out = page_verdicts(lines, cfg)
+    assert [v["kind"] for v in out] == ["dead", "blocked"]
+    assert out[0]["text"].startswith("layer 1 (100%), layer 3 (100%), layer 5 (100%)")
+    labels = [r["label"] for v in out for r in v["remedies"]]
+    assert len(labels) == len(set(labels))  # each remedy once
+    settings = {json_key for v in out for r in v["remedies"] for json_key in r["set"]}
+    assert settings <= {"lr", "activation", "init", "hidden"}  # controls the page has
+    assert {"label": "lower the learning rate", "set": {"lr": 0.1}} in out[0]["remedies"]
+    # "he initialisation" is what "auto" already gives relu: not offered
+    assert "use he initialisation" not in labels
+
+
+@pytest.mark.parametrize(
+    "text, problem, words",
+    [
+        ("", "classify", "is empty"),
+        ("a,b\n" + "1,2\n" * 12, "classify", "has 2 columns"),
+        ("x,y,c\n" + "1,2,a\n" * 5, "classify", "5 data rows; it needs at least 10"),
+        ("x,y,c\n" + "1,2,a\n" * 10 + "1,2\n", "classify", "row 12 of t.csv has 2 cells"),
+        ("x,y,c\n" + "1,2,a\n" * 10 + "nan,2,b\n", "classify", "x is 'nan', not a finite number"),
+        ("x,y,c\n" + "".join(f"{i},{i % 3},a\n" for i in range(12)), "classify", "one class"),
+        ("".join(f"{i},{i % 3},{i}\n" for i in range(12)), "classify", "12 distinct values"),
+        (
+            "x,y,v\n" + "".join(f"{i},{i % 3},hot\n" for i in range(12)),
+            "regress",
+            "'hot', not a finite",
+        ),
+        (
+            "x,y,v\n" + "".join(f"1,{i % 3},{i}\n" for i in range(12)),
+            "regress",
+            "same value in every row",
+        ),
+        ("x,y,v\n" + "1,2,3\n" * 2001, "regress", "at most 2000"),
+    ],
+)
+def test_csv_upload_is_checked_with_clear_errors(client, text, problem, words):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        ws.send_json({"type": "upload", "csv": text, "problem": problem, "name": "t.csv"})
+        m = ws.receive_json()
+        assert m["type"] == "error" and words in m["message"], m
+        ws.send_json({"type": "config", "dataset": "custom"})
+        assert "no CSV uploaded" in ws.receive_json()["message"]
+
+
+def test_an_uploaded_csv_trains_with_its_class_names(client):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-5, 5, size=(120, 2))
+    label = np.where(X[:, 0] > X[:, 1], "left", "right")
+    text = "a;b;side\n" + "".join(f"{x:.4f};{y:.4f};{c}\n" for (x, y), c in zip(X, label))
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        ws.send_json({"type": "upload", "csv": text, "problem": "classify", "name": "s.csv"})
+        m = ws.receive_json()
+        assert m == {
+            "type": "uploaded",
+            "task": "classify",
+            "rows": 120,
+            "classes": ["left", "right"],
+        }
+        ws.send_json({"type": "config", "dataset": "custom", "hidden": [4], "lr": 0.03})
+        data = receive_until(ws, "data")
+        assert data["classes"] == ["left", "right"] and data["dim"] == 2
+        assert np.abs(np.r_[data["X_train"], data["X_test"]]).max() <= 1.0  # scaled to [-1, 1]
+        receive_until(ws, "update")
+        for _ in range(40):
+            ws.send_json({"type": "step"})
+            u = receive_until(ws, "update")
+        assert u["test_acc"] > 0.9, u["test_acc"]
+
+
+@pytest.mark.parametrize("dataset", ["plane", "gaussians"])
+def test_2d_regression_sets_draw_values_over_the_plane(dataset):
+    s = _session(dataset=dataset, hidden=[8, 8], lr=0.03)
+    first = s.frame(full=True)
+    assert first["train_acc"] is None and first["output"]["kind"] == "value"
+    s.train_epochs(150)
+    u = s.frame()
+    y = np.frombuffer(base64.b64decode(u["output"]["y"]), dtype="<f4")
+    expected = s.net.forward(s.transform(s.grid_points())).reshape(-1)
+    np.testing.assert_array_equal(y, expected)
+    pred = s.net.forward(s.F_test).reshape(-1)
+    r2 = 1 - np.sum((pred - s.y_test) ** 2) / np.sum((s.y_test - s.y_test.mean()) ** 2)
+    assert r2 > 0.8, r2
+
+
+def test_walks_adam_update_is_written_out_and_matches_the_real_step():
+    """The text's Adam rule, with its m, v and bias corrections, lands where the engine's
+    own Adam step put the weight."""
+    s = _session(dataset="moons", hidden=[4], lr=0.03, l2=0.001)
+    s.selected = {"kind": "weight", "layer": 1, "i": 2, "j": 0}
+    for _ in range(2):  # two batches: the second shows m and v carried over
+        for _ in range(3):
+            upd = s.walk()
+    lines = upd["text"].splitlines()
+    assert "Adam, step t = 2" in upd["text"]
+    formula = next(x for x in lines if "← W2[2,0] − lr·m̂/(√v̂ + ε)" in x).rsplit("= ", 1)[1]
+    actual = lines[-1].split("→ ")[1].split()[0]
+    assert float(formula) == pytest.approx(float(actual), rel=1e-5), upd["text"]
+    assert float(actual) == pytest.approx(float(s.net.layers[1].weight.value[2, 0]), rel=1e-5)
+
+
+def test_a_diverged_run_stops_says_why_and_offers_a_lower_rate(client):
+    with client.websocket_connect("/ws") as ws:
+        receive_until(ws, "hello")
+        configure(ws, dataset="sin", hidden=[8], activation="identity", optimizer="sgd", lr=100)
+        ws.send_json({"type": "play"})
+        assert receive_until(ws, "status")["running"] is True
+        status = receive_until(ws, "status")  # stopped by itself
+        assert status["running"] is False
+        u = receive_until(ws, "update")
+        (v,) = [v for v in u["diagnosis"]["verdicts"] if v["kind"] == "diverged"]
+        assert v["text"].startswith("training stopped: the loss became") and "epoch 1" in v["text"]
+        assert v["remedies"] == [{"label": "lower the learning rate", "set": {"lr": 10.0}}]
+        assert np.isfinite(f32(u["params"])).all()  # the weights from before the blow-up
+        ws.send_json({"type": "play"})  # cannot play on: reset or change a setting first
+        assert receive_until(ws, "status")["running"] is False

@@ -1,9 +1,12 @@
 """The chainrule playground: watch a network learn in the browser, on the real engine.
 
 Run it with ``chainrule playground`` (or ``python -m chainrule.playground.app``);
-it needs the ``playground`` extra (Starlette and uvicorn). The session logic
-(:class:`~chainrule.playground.app.Session`) is plain NumPy and chainrule; the
-web layer only moves its JSON messages over a WebSocket.
+it needs the ``playground`` extra (Starlette and uvicorn). Three files:
+
+- ``data``: the data sets, the input features and a learner's own CSV;
+- ``session``: one tab's network and its training loop, plain NumPy and chainrule
+  (:class:`~chainrule.playground.session.Session`), answering JSON messages;
+- ``app``: the web layer, which only moves those messages over a WebSocket.
 """
 
 from __future__ import annotations
