@@ -5,7 +5,17 @@ chain rule backward, a *loss* says how wrong the output is, each *parameter*
 carries its gradient, and an *optimizer* steps the parameters downhill.
 """
 
-from . import callbacks, datasets, diagnostics, export, initializers, kernels, metrics, plots
+from . import (
+    callbacks,
+    datasets,
+    diagnostics,
+    export,
+    initializers,
+    kernels,
+    metrics,
+    plots,
+    recipe,
+)
 from .activations import (
     ELU,
     GELU,
@@ -42,6 +52,7 @@ from .perceptron import ConvergenceWarning, Perceptron
 from .preprocessing import Preprocessor
 from .progress import ProgressBar
 from .schedules import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, Schedule, StepLR
+from .search import SearchResult, search
 from .serialization import load, load_checkpoint, save
 from .trace import Trace, trace
 from .training import DivergenceWarning, History
@@ -61,7 +72,10 @@ __all__ = [
     "kernels",
     "load_checkpoint",
     "plots",
+    "recipe",
     "save",
+    "search",
+    "SearchResult",
     "trace",
     "Activation",
     "Add",

@@ -4,6 +4,7 @@ Subcommands::
 
     chainrule demo                                  train on built-in data, write plots
     chainrule train DATA --target COL               fit a network on a CSV/Parquet table
+    chainrule tune DATA --target COL                search the architecture (Optuna)
     chainrule predict MODEL DATA [--out preds.csv]  predictions in the table's own terms
     chainrule evaluate MODEL DATA [--json]          loss and metrics on labelled data
     chainrule summary MODEL [--json]                what a model file holds
@@ -157,6 +158,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -214,6 +225,17 @@ def _loss_name(text: str) -> str:
 
 def _column_list(text: str) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
+
+
+class _Once(argparse.Action):
+    """An option that may be given once: a repeat is an error, not a silent override."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) is not None:
+            raise argparse.ArgumentError(
+                self, "given twice; a network here predicts one target column"
+            )
+        setattr(namespace, self.dest, values)
 
 
 def _examples(*lines: str) -> str:
@@ -319,7 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
-    p.add_argument("--target", required=True, metavar="COL", help="the column to predict")
+    p.add_argument(
+        "--target", required=True, action=_Once, metavar="COL", help="the column to predict"
+    )
     p.add_argument(
         "--task",
         choices=("classify", "regress"),
@@ -329,9 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--hidden",
         type=parse_hidden,
-        default=[64, 32],
+        default=[100],
         metavar="SIZES",
-        help="hidden layer widths, comma separated (default 64,32; 'none' for a linear model)",
+        help="hidden layer widths, comma separated (default 100; 'none' for a linear model)",
     )
     p.add_argument(
         "--activation",
@@ -355,10 +379,65 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr",
         type=_positive_float,
         default=None,
-        help="learning rate (default: the optimizer's, 1e-3 for adam)",
+        help="peak learning rate (default 2e-3 for adam/adamw, else the optimizer's)",
     )
-    p.add_argument("--epochs", type=_positive_int, default=20, metavar="N", help="default 20")
-    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="default 32")
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="default: scaled with the rows (at least 600 steps, 16 to 256 epochs)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="default: about a tenth of the training rows, 16 to 256",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=("warmup_cosine", "constant"),
+        default="warmup_cosine",
+        help="learning rate over the run (default warmup_cosine: 5%% warm-up, cosine to 0)",
+    )
+    p.add_argument(
+        "--dropout",
+        type=_fraction,
+        default=0.0,
+        metavar="P",
+        help="dropout after each hidden layer",
+    )
+    p.add_argument(
+        "--weight-decay",
+        type=_nonnegative_float,
+        default=0.0,
+        metavar="WD",
+        help="the optimizer's weight decay (an L2 penalty; decoupled for adamw)",
+    )
+    p.add_argument(
+        "--batchnorm",
+        action="store_true",
+        help="BatchNorm between each hidden layer and its activation",
+    )
+    p.add_argument(
+        "--class-weight",
+        default=None,
+        metavar="W",
+        help="'balanced' or CLASS=WEIGHT,... (classification: weights each row's loss)",
+    )
+    p.add_argument(
+        "--sample-weight",
+        default=None,
+        metavar="COL",
+        help="a column of non-negative row weights (not used as a feature)",
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="MODEL",
+        help="continue training a model written by 'chainrule train' (same columns)",
+    )
     p.add_argument(
         "--validation-split",
         type=_fraction,
@@ -409,6 +488,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="read the data and show the network; train nothing"
     )
     p.set_defaults(func=cmd_train)
+
+    # -- tune ---------------------------------------------------------------------------
+    p = sub.add_parser(
+        "tune",
+        parents=[common],
+        formatter_class=fmt,
+        help="search the network's architecture and training settings (Optuna)",
+        description="Search depth, width, activation, learning rate, dropout, weight decay and "
+        "batch size with Optuna (TPE sampler, median pruner on the per-epoch validation loss), "
+        "starting from the default recipe; save the best model with its preprocessing.",
+        epilog=_examples(
+            "chainrule tune data.csv --target label --trials 50",
+            "chainrule tune data.csv --target price --trials 100 --timeout 120 --jobs 2 --plots out",
+        ),
+    )
+    p.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
+    p.add_argument("--target", required=True, action=_Once, metavar="COL")
+    p.add_argument("--task", choices=("classify", "regress"), default=None)
+    p.add_argument("--trials", type=_positive_int, default=50, metavar="N", help="default 50")
+    p.add_argument(
+        "--timeout", type=_positive_float, default=None, metavar="S", help="stop after S seconds"
+    )
+    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N", help="parallel trials")
+    p.add_argument("--validation-split", type=_fraction, default=0.2, metavar="F")
+    p.add_argument("--impute", choices=("mean", "median", "drop"), default=None)
+    p.add_argument("--ignore", type=_column_list, default=[], metavar="COLS")
+    p.add_argument("--seed", type=_int, default=0, metavar="S", help="default 0")
+    p.add_argument("--top", type=_positive_int, default=10, metavar="N", help="trials shown")
+    p.add_argument("--out", default="model.safetensors", metavar="FILE", help="the best model")
+    p.add_argument(
+        "--plots", default=None, metavar="DIR", help="write history.png and importances.png"
+    )
+    p.set_defaults(func=cmd_tune)
 
     # -- predict -------------------------------------------------------------------------
     p = sub.add_parser(
@@ -875,13 +987,9 @@ def _progress(ui: UI, epochs: int, desc: str):
 
 def build_network(n_inputs: int, hidden: Sequence[int], activation: str, n_outputs: int, seed):
     """An MLP: ``Dense`` layers of widths ``hidden`` with ``activation``, then a linear output."""
-    from .layers import Dense
-    from .network import Sequential
+    from .recipe import build_mlp
 
-    sizes = [n_inputs, *hidden]
-    layers = [Dense(a, b, activation=activation) for a, b in zip(sizes[:-1], sizes[1:])]
-    layers.append(Dense(sizes[-1], n_outputs))
-    return Sequential(*layers, seed=seed)
+    return build_mlp(n_inputs, hidden, activation, n_outputs, seed=seed)
 
 
 def _choose_loss(args, task: str, n_classes: int) -> tuple[str, int]:
@@ -943,10 +1051,12 @@ def _fit(
     seed,
     desc="training",
     patience=None,
+    extra_callbacks=(),
+    sample_weight=None,
 ):
     from .callbacks import EarlyStopping
 
-    callbacks = [_progress(ui, epochs, desc)]
+    callbacks = [*extra_callbacks, _progress(ui, epochs, desc)]
     if patience is not None and validation is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=patience))
     with warnings.catch_warnings():  # divergence is reported once, by the caller
@@ -963,7 +1073,42 @@ def _fit(
             metrics=metrics,
             callbacks=callbacks,
             seed=seed,
+            sample_weight=sample_weight,
         )
+
+
+def _recipe_training(args, net, n_train: int, validation):
+    """The default recipe's optimizer, budget and callbacks for ``chainrule train``.
+
+    Adam (or the chosen optimizer) at ``--lr`` (default 2e-3 for adam/adamw),
+    ``--batch-size`` and ``--epochs`` scaled with the rows, a warm-up then
+    cosine schedule, and with a validation split the weights of the epoch with
+    the lowest validation loss restored at the end (``chainrule.recipe``).
+    """
+    from . import recipe
+    from .optimizers import get_optimizer
+
+    bs = min(args.batch_size or recipe.batch_size_for(n_train), n_train)
+    epochs = args.epochs or recipe.epoch_budget(n_train, bs)
+    kwargs = {}
+    if args.optimizer in ("adam", "adamw"):
+        kwargs["betas"] = recipe.DEFAULTS["betas"]
+        lr = args.lr if args.lr is not None else recipe.DEFAULTS["lr"]
+    else:
+        lr = args.lr
+    if lr is not None:
+        kwargs["lr"] = lr
+    if args.weight_decay:
+        kwargs["weight_decay"] = args.weight_decay
+    opt = get_optimizer(args.optimizer, net.parameters(), **kwargs)
+    callbacks = []
+    if args.schedule == "warmup_cosine":
+        steps = epochs * -(-n_train // bs)
+        callbacks.append(recipe.WarmupCosine(opt.lr, steps, recipe.DEFAULTS["warmup"]))
+    best = recipe.RestoreBest("val_loss") if validation is not None else None
+    if best is not None:
+        callbacks.append(best)
+    return opt, bs, epochs, callbacks, best
 
 
 # =============================================================================
@@ -984,12 +1129,26 @@ def _save_model(net, out: Path, optimizer=None) -> None:
 
 def cmd_train(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule train``: read, preprocess, build, fit, report, save."""
+    import contextlib
+
+    with contextlib.ExitStack() as stack:  # undoes the kernel choice of a small job
+        return _train(args, ui, stack)
+
+
+def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     from .preprocessing import MissingValuesError, Preprocessor
 
     out = None if args.dry_run else _check_out_folder(args.out)
     df = read_table(args.data)
     target = args.target
     if target not in df.columns:
+        parts = target.split(",")
+        if len(parts) > 1 and all(c in df.columns for c in parts):
+            raise CLIError(
+                f"--target {target}: several target columns are not supported yet; train one "
+                "model per target",
+                code=2,
+            )
         raise CLIError(f"unknown target column {target!r} in {args.data}; {_columns_hint(df)}")
     unknown = [c for c in args.ignore if c not in df.columns]
     if unknown:
@@ -1009,8 +1168,15 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
             f"column {target!r}"
         )
         df = df[~no_target]
+    ignore = list(args.ignore)
+    if args.sample_weight is not None:
+        _check_weight_column(df, args.sample_weight, target)
+        ignore.append(args.sample_weight)  # a weight, not a feature
+    resumed = _resume_model(args, target) if args.resume else None
 
-    pre = Preprocessor(target=target, task=args.task, impute=args.impute, ignore=args.ignore)
+    pre = Preprocessor(target=target, task=args.task, impute=args.impute, ignore=ignore)
+    if resumed is not None:
+        pre = resumed.pre
     feature_cols = pre.feature_columns(df)
     if not feature_cols:
         raise CLIError(f"no feature columns: {args.data} holds only the target {target!r}")
@@ -1037,12 +1203,19 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
     val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
 
     try:
-        pre.fit(df, rows=train_rows)
+        if resumed is None:
+            pre.fit(df, rows=train_rows)
+        else:
+            pre.missing_rows(df)  # every column the model was trained on is there
     except MissingValuesError as exc:
         raise CLIError(
             f"missing values in feature column(s) {_counts_text(exc.counts)}; choose what to do "
             "with --impute mean|median|drop (or fill them in the file)"
         ) from None
+    except ValueError as exc:
+        if resumed is None:
+            raise
+        raise CLIError(f"cannot resume {args.resume} on {args.data}: {_one_line(exc)}") from None
     for warning in pre.warnings:
         ui.warn(warning)
     how = (
@@ -1063,8 +1236,24 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
     y = pre.encode_target(df[target])
     n_classes = len(pre.classes) if pre.task == "classify" else 0
     loss, n_out = _choose_loss(args, pre.task, n_classes)
-    net = build_network(pre.n_features, args.hidden, args.activation, n_out, args.seed)
+    if resumed is not None:
+        net = resumed.net
+        if net.n_outputs != n_out:
+            raise CLIError(
+                f"cannot resume {args.resume}: it has {net.n_outputs} output(s) but loss {loss} "
+                f"on this target needs {n_out}"
+            )
+    else:
+        from .recipe import DEFAULTS, build_mlp
+
+        net = build_mlp(
+            pre.n_features, args.hidden, args.activation, n_out, seed=args.seed,
+            batch_norm=args.batchnorm, dropout=args.dropout,
+            zero_last_layer=DEFAULTS["zero_last_layer"],
+        )  # fmt: skip
     net.preprocessing_ = pre.to_dict()
+    weights = _row_weights(args, df, pre, y)
+    stack.enter_context(_kernels_for(net, len(df)))
     if args.dry_run:
         ui.out(net.summary())
         ui.out(
@@ -1077,6 +1266,9 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
     model = _ModelData(net)
     X_tr, y_tr = X[train_rows], y[train_rows]
     validation = (X[val_rows], y[val_rows]) if n_val else None
+    opt, batch_size, epochs, callbacks, best = _recipe_training(
+        args, net, len(train_rows), validation
+    )
     t0 = time.perf_counter()
     history = _fit(
         ui,
@@ -1084,14 +1276,16 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
         X_tr,
         y_tr,
         loss=loss,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
+        optimizer=opt,
+        lr=None,
+        epochs=epochs,
+        batch_size=batch_size,
         validation=validation,
         metrics=["accuracy"] if pre.task == "classify" else ["r2"],
         seed=args.seed,
         patience=args.patience,
+        extra_callbacks=callbacks,
+        sample_weight=None if weights is None else weights[train_rows],
     )
     seconds = time.perf_counter() - t0
     if history.diverged:
@@ -1107,12 +1301,238 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
     rows = [[name, *(c[1][name] for c in columns)] for name in names]
     rows.append(["rows", *(c[2] for c in columns)])
     ui.out(_table(["metric", *(c[0] for c in columns)], rows))
+    ui.note(_metric_units(pre))
+    restored = ""
+    if best is not None and best.best_epoch is not None:
+        restored = (
+            f"; restored epoch {best.best_epoch} (lowest validation loss, {best.best_value:.4g})"
+        )
     ui.out(
-        f"trained {len(history)} epoch(s) in {seconds:.1f}s; saved model to {out} ({_size(out)})"
+        f"trained {len(history)} epoch(s) in {seconds:.1f}s{restored}; saved model to {out} "
+        f"({_size(out)})"
     )
     return 0
 
 
+def _kernels_for(net, n_rows: int):
+    """NumPy's kernels for a small job (a context): loading Numba's compiled loops costs ~1 s.
+
+    A table of ``n_rows`` through layers at most ``w`` wide is ``n_rows * w``
+    numbers a pass; under 2 million the fused loops gain less than their
+    import costs. ``CHAINRULE_KERNELS``, when set, decides instead.
+    """
+    import contextlib
+
+    from . import kernels
+
+    if os.environ.get("CHAINRULE_KERNELS"):
+        return contextlib.nullcontext()
+    widest = max([net.n_features_in or 1] + [p.value.shape[-1] for p in net.parameters()])
+    if n_rows * widest < 2_000_000:
+        return kernels.use("numpy")
+    return contextlib.nullcontext()
+
+
+def _metric_units(pre) -> str:
+    """What the numbers of the metrics table are measured in."""
+    if pre.task == "classify":
+        if len(pre.classes) == 2:
+            return (
+                f"note: accuracy is a fraction of rows; precision, recall and f1 are for the "
+                f"positive class {pre.classes[1]!r} (the other is {pre.classes[0]!r})"
+            )
+        return (
+            "note: accuracy is a fraction of rows; precision, recall and f1 are macro averages "
+            "over the classes"
+        )
+    return (
+        f"note: loss is on the standardised target; mae and rmse are in the units of "
+        f"{pre.target!r}, mse in its units squared, r2 has none"
+    )
+
+
+def _check_weight_column(df, column: str, target: str) -> None:
+    """``--sample-weight``: a numeric column of finite, non-negative weights."""
+    pd = _pandas()
+    if column not in df.columns:
+        raise CLIError(f"unknown --sample-weight column {column!r}; {_columns_hint(df)}", code=2)
+    if column == target:
+        raise CLIError(f"the target {target!r} cannot also be the --sample-weight column", code=2)
+    col = df[column]
+    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        raise CLIError(f"--sample-weight column {column!r} must hold numbers")
+    values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.all(np.isfinite(values)):
+        raise CLIError(f"--sample-weight column {column!r} has missing or infinite values")
+    if np.any(values < 0):
+        raise CLIError(f"--sample-weight column {column!r} has negative weights")
+    if not np.any(values > 0):
+        raise CLIError(f"--sample-weight column {column!r} is all zeros: nothing to learn from")
+
+
+def _row_weights(args, df, pre, y):
+    """Each training row's weight: ``--sample-weight`` times ``--class-weight`` (or None)."""
+    weights = None
+    if args.sample_weight is not None:
+        weights = df[args.sample_weight].to_numpy(dtype=np.float64)
+    if args.class_weight is None:
+        return weights
+    if pre.task != "classify":
+        raise CLIError("--class-weight needs a classification target (or use --sample-weight)")
+    from .recipe import class_weight_rows
+
+    names = {str(c): i for i, c in enumerate(pre.classes)}
+    if args.class_weight == "balanced":  # n / (K * count), scikit-learn's rule
+        row = class_weight_rows(y, "balanced", classes=range(len(names)))
+    else:
+        per_class = {}
+        for item in args.class_weight.split(","):
+            name, sep, value = item.rpartition("=")
+            if not sep or name not in names:
+                raise CLIError(
+                    f"--class-weight expects 'balanced' or CLASS=WEIGHT,... with classes "
+                    f"{', '.join(names)}; got {item!r}",
+                    code=2,
+                )
+            try:
+                w = float(value)
+            except ValueError:
+                w = -1.0
+            if not (math.isfinite(w) and w >= 0):
+                raise CLIError(f"--class-weight {item!r}: the weight must be a number >= 0", code=2)
+            per_class[names[name]] = w
+        row = class_weight_rows(y, per_class, classes=range(len(names)))
+    return row if weights is None else weights * row
+
+
+class _Resumed:
+    def __init__(self, net, pre) -> None:
+        self.net, self.pre = net, pre
+
+
+def _resume_model(args, target: str) -> _Resumed:
+    """``--resume MODEL``: the network and the preprocessing it was trained with."""
+    from .preprocessing import Preprocessor
+
+    net = load_model(args.resume)
+    info = getattr(net, "preprocessing_", None)
+    if not info:
+        raise CLIError(
+            f"cannot resume {args.resume}: it stores no preprocessing (was it written by "
+            "'chainrule train'?)"
+        )
+    pre = Preprocessor.from_dict(info)
+    if pre.target != target:
+        raise CLIError(
+            f"cannot resume {args.resume}: it predicts {pre.target!r}, not --target {target!r}",
+            code=2,
+        )
+    return _Resumed(net, pre)
+
+
+def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule tune``: preprocess as ``train`` does, search with Optuna, save the best."""
+    from .preprocessing import MissingValuesError, Preprocessor
+
+    try:
+        from .search import search
+    except ImportError as exc:  # pragma: no cover - search.py imports Optuna lazily
+        raise CLIError(str(exc)) from None
+    out = _check_out_folder(args.out)
+    plots = Path(args.plots) if args.plots else None
+    if plots is not None:
+        _require_matplotlib()
+    df = read_table(args.data)
+    target = args.target
+    if target not in df.columns:
+        raise CLIError(f"unknown target column {target!r} in {args.data}; {_columns_hint(df)}")
+    df = df[df[target].notna()]
+    pre = Preprocessor(target=target, task=args.task, impute=args.impute, ignore=args.ignore)
+    if args.impute == "drop":
+        df = df[~df[pre.feature_columns(df)].isna().any(axis=1)]
+    df = df.reset_index(drop=True)
+    n = len(df)
+    n_val = int(round(n * args.validation_split))
+    if not 1 <= n_val < n - 1:
+        raise CLIError(
+            f"--validation-split {args.validation_split} leaves {n_val} validation row(s) out of "
+            f"{n}; tune needs validation rows to score the trials",
+            code=2,
+        )
+    perm = np.random.default_rng(args.seed).permutation(n)
+    val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    try:
+        pre.fit(df, rows=train_rows)
+    except MissingValuesError as exc:
+        raise CLIError(
+            f"missing values in feature column(s) {_counts_text(exc.counts)}; choose what to do "
+            "with --impute mean|median|drop (or fill them in the file)"
+        ) from None
+    X, y = pre.transform(df), pre.encode_target(df[target])
+    if pre.task == "classify" and len(np.unique(y[train_rows])) < len(pre.classes):
+        raise CLIError("some class has no training row; use more data or a smaller split")
+    ui.note(f"task: {pre.task}; {_describe_preprocessing(pre)}")
+    ui.note(f"searching {args.trials} trial(s) on {len(train_rows)} rows, {n_val} to validate")
+    t0 = time.perf_counter()
+    try:
+        result = search(
+            X[train_rows], y[train_rows], task=pre.task, n_trials=args.trials,
+            timeout=args.timeout, validation_data=(X[val_rows], y[val_rows]), seed=args.seed,
+            n_jobs=args.jobs, progress=ui.progress_mode != "off" and sys.stderr.isatty(),
+        )  # fmt: skip
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    except RuntimeError as exc:
+        raise CLIError(_one_line(exc)) from None
+    seconds = time.perf_counter() - t0
+    net = result.net
+    net.preprocessing_ = pre.to_dict()
+    _save_model(net, out)
+    ui.out(result.table(args.top))
+    ui.out(
+        f"best validation loss {result.best_value:.4f} (the default recipe's "
+        f"{result.default_value:.4f}); {len(result.study.trials)} trial(s) in {seconds:.1f}s; "
+        f"saved the best model to {out} ({_size(out)})"
+    )
+    if plots is not None:
+        from optuna.visualization.matplotlib import (
+            plot_optimization_history,
+            plot_param_importances,
+        )
+
+        plots.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
+            warnings.simplefilter("ignore")
+            for name, draw in (("history", plot_optimization_history),
+                               ("importances", plot_param_importances)):  # fmt: skip
+                ax = draw(result.study)
+                ui.note(f"wrote {save_figure(ax.figure, plots / f'{name}.png')}")
+    return 0
+
+
+def _numpy_kernels_for_small_data(command):
+    """Run a one-shot inference command on NumPy's kernels when its DATA file is small.
+
+    Loading Numba's compiled loops costs about a second, more than they save
+    on a table under 5 MB. ``CHAINRULE_KERNELS``, when set, decides instead.
+    """
+    import functools
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace, ui: UI) -> int:
+        from . import kernels
+
+        path = Path(str(getattr(args, "data", "") or ""))
+        small = path.is_file() and path.stat().st_size < 5_000_000
+        if small and not os.environ.get("CHAINRULE_KERNELS"):
+            with kernels.use("numpy"):
+                return command(args, ui)
+        return command(args, ui)
+
+    return run
+
+
+@_numpy_kernels_for_small_data
 def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule predict``: a CSV of predictions in the target's own terms."""
     pd = _pandas()
@@ -1182,6 +1602,7 @@ def _labelled(model: _ModelData, df, target: str | None, ui: UI, data_name: str)
     return X, y, target
 
 
+@_numpy_kernels_for_small_data
 def cmd_evaluate(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule evaluate``: loss and metrics on labelled data."""
     model = _ModelData(load_model(args.model))

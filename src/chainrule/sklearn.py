@@ -52,9 +52,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .activations import ACTIVATIONS, get_activation, sigmoid, softmax
+from . import recipe
+from .activations import ACTIVATIONS, sigmoid, softmax
 from .callbacks import Callback
-from .layers import BatchNorm, Dense, Dropout, default_weight_init
+from .layers import Dense
 from .losses import get_loss
 from .network import Sequential
 from .optimizers import OPTIMIZERS, get_optimizer
@@ -79,21 +80,27 @@ _PREDICT_CHUNK = 4096
 
 
 class _SklearnStopping(Callback):
-    """scikit-learn's bookkeeping and stopping rule, run by ``fit`` after every epoch.
+    """scikit-learn's bookkeeping, stopping rule and learning-rate schedules, after every epoch.
 
     Records ``n_iter_``, ``loss_`` and ``loss_curve_`` on the estimator; with
     ``check_convergence`` it stops training once more than ``n_iter_no_change``
     epochs in a row failed to improve the training loss (or, with ``val``, the
     validation score) by ``tol``, and keeps the weights of the best score.
+    ``learning_rate="adaptive"`` divides the step size by 5 where the rule
+    would stop, and stops once it is below 1e-6; ``"invscaling"`` sets it to
+    ``learning_rate_init / (t + 1) ** power_t`` after each epoch, ``t`` the
+    number of samples seen (scikit-learn's two schedules).
     """
 
-    def __init__(self, est, check_convergence: bool, val) -> None:
+    def __init__(self, est, check_convergence: bool, val, n_rows: int) -> None:
         self.est = est
         self.check_convergence = check_convergence
         self.val = val  # (X_val, Y_val, sw_val) with early stopping, else None
+        self.n_rows = n_rows
         self.no_improvement = 0
         self.converged = False
         self.best_state = None
+        self.best_epoch = None
 
     def on_train_begin(self, logs=None):
         if self.val is not None:
@@ -102,28 +109,37 @@ class _SklearnStopping(Callback):
     def on_epoch_end(self, epoch, logs=None):
         est = self.est
         est.n_iter_ += 1
+        est.t_ = getattr(est, "t_", 0) + self.n_rows
         est.loss_ = logs["loss"]
         est.loss_curve_.append(est.loss_)
+        if est._schedule == "invscaling":
+            self.net.optimizer_.lr = est._lr_init / (est.t_ + 1) ** float(est.power_t)
         if est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}", file=sys.stdout)
-        if not self.check_convergence:
-            est.best_loss_ = min(est.best_loss_, est.loss_)
-            return
         if self.val is not None:
             score = est._encoded_score(*self.val)
             est.validation_scores_.append(score)
             if est.verbose:
                 print(f"Validation score: {score:.6f}", file=sys.stdout)
             worse = score < est.best_validation_score_ + est.tol
-            self.no_improvement = self.no_improvement + 1 if worse else 0
             if score > est.best_validation_score_:
                 est.best_validation_score_ = score
                 self.best_state = self.net.get_weights()
+                self.best_epoch = est.n_iter_
         else:
             worse = est.loss_ > est.best_loss_ - est.tol
-            self.no_improvement = self.no_improvement + 1 if worse else 0
             est.best_loss_ = min(est.best_loss_, est.loss_)
+        if not self.check_convergence:
+            return
+        self.no_improvement = self.no_improvement + 1 if worse else 0
         if self.no_improvement > est.n_iter_no_change:
+            opt = self.net.optimizer_
+            if est._schedule == "adaptive" and opt.lr > 1e-6:
+                opt.lr = opt.lr / 5.0
+                self.no_improvement = 0
+                if est.verbose:
+                    print(f"Setting learning rate to {opt.lr:f}", file=sys.stdout)
+                return
             self.converged = True
             self.net.stop_training = True
             if est.verbose:
@@ -139,6 +155,9 @@ class _SklearnStopping(Callback):
 # The multilayer perceptron estimators
 # --------------------------------------------------------------------------- #
 
+#: scikit-learn's learning-rate schedules plus the recipe's.
+_SCHEDULES = {"constant", "invscaling", "adaptive", "warmup_cosine"}
+
 
 class _BaseMLP(BaseEstimator):
     """Shared parameters, network construction and training loop of the MLP estimators."""
@@ -146,10 +165,18 @@ class _BaseMLP(BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(_HIDDEN_ACTIVATIONS)],
-        "optimizer": [StrOptions(set(OPTIMIZERS))],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "solver": [StrOptions(set(OPTIMIZERS) | {"lbfgs"})],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), None],
+        "learning_rate": [StrOptions(_SCHEDULES), Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither"), None],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
@@ -158,7 +185,7 @@ class _BaseMLP(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
-        "dtype": [type, StrOptions({"float32", "float64"}), np.dtype],
+        "dtype": [type, StrOptions({"float32", "float64"}), np.dtype, None],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "shuffle": ["boolean"],
@@ -166,13 +193,20 @@ class _BaseMLP(BaseEstimator):
 
     def __init__(
         self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
+        hidden_layer_sizes=recipe.DEFAULTS["hidden"],
+        activation=recipe.DEFAULTS["activation"],
         loss=None,
-        optimizer="adam",
-        learning_rate=1e-3,
+        solver="adam",
+        learning_rate="warmup_cosine",
+        learning_rate_init=None,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=recipe.DEFAULTS["betas"][0],
+        beta_2=recipe.DEFAULTS["betas"][1],
+        epsilon=1e-8,
         batch_size="auto",
-        max_iter=200,
+        max_iter="auto",
         alpha=1e-4,
         dropout=0.0,
         batch_norm=False,
@@ -181,16 +215,24 @@ class _BaseMLP(BaseEstimator):
         n_iter_no_change=10,
         tol=1e-4,
         random_state=None,
-        dtype=np.float32,
+        dtype=None,
         warm_start=False,
         verbose=0,
         shuffle=True,
+        optimizer=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.loss = loss
-        self.optimizer = optimizer
+        self.solver = solver
         self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.alpha = alpha
@@ -205,6 +247,7 @@ class _BaseMLP(BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.shuffle = shuffle
+        self.optimizer = optimizer
 
     # -- parameter checks that the constraint table cannot express ---------------------
     def _invalid(self, name: str, what: str, value) -> InvalidParameterError:
@@ -223,38 +266,84 @@ class _BaseMLP(BaseEstimator):
                     "hidden_layer_sizes", "an int >= 1 or a sequence of ints >= 1", sizes
                 )
         self._sizes = [int(h) for h in sizes]
+        # the optimiser: scikit-learn's `solver`, or chainrule's earlier name `optimizer`
+        solver = self.solver
+        if self.optimizer is not None:
+            if solver not in ("adam", self.optimizer):
+                raise ValueError(
+                    f"solver={solver!r} and optimizer={self.optimizer!r} disagree: they are "
+                    "two names for one setting; give only solver"
+                )
+            solver = self.optimizer
+        if solver == "lbfgs":
+            raise ValueError(
+                "solver='lbfgs' is not supported: chainrule trains by mini-batch gradient "
+                "descent; use solver='adam' (the default) or 'sgd'"
+            )
+        self._solver = solver
+        # the step size: `learning_rate_init`, or a number given as `learning_rate`
+        # (chainrule's earlier name for it)
+        if isinstance(self.learning_rate, str):
+            self._schedule = self.learning_rate
+            lr = self.learning_rate_init
+        else:
+            if self.learning_rate_init is not None:
+                raise ValueError(
+                    f"learning_rate={self.learning_rate!r} is a step size and "
+                    f"learning_rate_init={self.learning_rate_init!r} is another: give the step "
+                    "size as learning_rate_init, and learning_rate as a schedule name"
+                )
+            self._schedule, lr = "constant", self.learning_rate
+        self._lr_init = float(recipe.DEFAULTS["lr"] if lr is None else lr)
+        if self.dtype is None:
+            self._dtype = None  # the input's precision, settled in _fit
+            return
         try:
             dtype = np.dtype(self.dtype)
         except TypeError:
             dtype = None
         if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise self._invalid("dtype", "np.float32 or np.float64", self.dtype)
+            raise self._invalid("dtype", "np.float32, np.float64 or None", self.dtype)
         self._dtype = dtype
+
+    def _make_optimizer(self):
+        params = self.net_.parameters()
+        lr = self._lr_init
+        if self._solver == "sgd":
+            return get_optimizer(
+                "sgd", params, lr=lr, momentum=float(self.momentum),
+                nesterov=bool(self.nesterovs_momentum) and self.momentum > 0,
+            )  # fmt: skip
+        if self._solver in ("adam", "adamw"):
+            betas = (float(self.beta_1), float(self.beta_2))
+            return get_optimizer(self._solver, params, lr=lr, betas=betas, eps=float(self.epsilon))
+        if self._solver == "rmsprop":
+            return get_optimizer("rmsprop", params, lr=lr, eps=float(self.epsilon))
+        return get_optimizer(self._solver, params, lr=lr)
 
     # -- the network -------------------------------------------------------------------
     def _build_net(self, n_in: int, n_out: int, seed: int) -> Sequential:
-        act_name = "sigmoid" if self.activation == "logistic" else self.activation
-        layers = []
-        width = n_in
-        for h in self._sizes:
-            if self.batch_norm:  # Dense -> BatchNorm -> activation
-                act = get_activation(act_name)
-                layers += [
-                    Dense(width, h, weight_init=default_weight_init(act)),
-                    BatchNorm(h),
-                    act,
-                ]
-            else:
-                layers.append(Dense(width, h, activation=act_name))
-            if self.dropout > 0:
-                layers.append(Dropout(self.dropout))
-            width = h
-        layers.append(Dense(width, n_out))  # raw outputs: logits or values
-        return Sequential(*layers, seed=seed, dtype=self._dtype)
+        return recipe.build_mlp(
+            n_in, self._sizes, self.activation, n_out, seed=seed, dtype=self._dtype,
+            batch_norm=self.batch_norm, dropout=self.dropout,
+            zero_last_layer=recipe.DEFAULTS["zero_last_layer"],
+        )  # fmt: skip
 
     def _raw_output(self, X: np.ndarray) -> np.ndarray:
         """Network outputs in inference mode, as float64."""
         return _inference(self.net_, X, batch_size=_PREDICT_CHUNK).astype(np.float64)
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weight matrices of the ``Dense`` layers, ``coefs_[i]`` of shape (in, out) (as scikit-learn)."""
+        check_is_fitted(self, "net_")
+        return [layer.weight.value for layer in self.net_.layers if isinstance(layer, Dense)]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Bias vectors of the ``Dense`` layers (as scikit-learn)."""
+        check_is_fitted(self, "net_")
+        return [layer.bias.value for layer in self.net_.layers if isinstance(layer, Dense)]
 
     # -- random numbers ------------------------------------------------------------------
     def _fresh_rng(self) -> np.random.Generator:
@@ -291,35 +380,52 @@ class _BaseMLP(BaseEstimator):
                 )
         if keep:
             self._dtype = self.net_.dtype  # the network keeps the precision it was built with
+        elif self._dtype is None:  # scikit-learn's convention: float64 in, float64 out
+            self._dtype = X.dtype
         Y, n_out = self._encode_targets(y, sample_weight, keep, incremental, classes)
+        sample_weight = self._weights_for(y, sample_weight)
         loss = get_loss(self._loss_name)
 
         if not keep:
             self._rng = self._fresh_rng()
             seed = int(self._rng.integers(np.iinfo(np.int32).max))
             self.net_ = self._build_net(X.shape[1], n_out, seed)
+            self._folded = False  # a new network trains on the scale its targets came in
             self.net_.loss_ = loss.name  # net_.predict then answers the same task
             self.n_outputs_ = n_out
             self.loss_curve_ = []
             self.n_iter_ = 0
+            self.t_ = 0
         elif not incremental:
             self._rng = self._fresh_rng()  # a warm-started fit reshuffles as a new fit would
         elif not hasattr(self, "_rng"):  # pragma: no cover - defensive
             self._rng = self._fresh_rng()
         if not keep or not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = get_optimizer(
-                self.optimizer, self.net_.parameters(), lr=float(self.learning_rate)
-            )
+            self._optimizer = self._make_optimizer()
         X = np.ascontiguousarray(X, dtype=self._dtype)
 
-        if incremental:
-            self._train(X, Y, sample_weight, loss, max_epochs=1, check_convergence=False)
-        else:
-            self.n_iter_ = 0
-            self._train(X, Y, sample_weight, loss, self.max_iter, check_convergence=True)
+        self._unfold_output()  # train on the standardised target (regression)
+        try:
+            if incremental:
+                self._train(X, Y, sample_weight, loss, max_epochs=1, check_convergence=False)
+            else:
+                self.n_iter_ = 0
+                self._train(X, Y, sample_weight, loss, None, check_convergence=True)
+        finally:
+            self._fold_output()
         self.net_.clear_cache()  # the last batch is dead weight in a pickle
         self.net_.eval()
         return self
+
+    def _weights_for(self, y, sample_weight):
+        """Sample weights times class weights (the classifier's ``class_weight``)."""
+        return sample_weight
+
+    def _unfold_output(self) -> None:
+        """Map the output layer to the scale the network trains on (see MLPRegressor)."""
+
+    def _fold_output(self) -> None:
+        """Map the output layer back to the scale of the targets (see MLPRegressor)."""
 
     def _split_validation(self, X, Y, sample_weight):
         stratify = None
@@ -341,7 +447,7 @@ class _BaseMLP(BaseEstimator):
             )
         return X_tr, Y_tr, sw_tr, X_val, Y_val, sw_val
 
-    def _train(self, X, Y, sample_weight, loss, max_epochs: int, check_convergence: bool):
+    def _train(self, X, Y, sample_weight, loss, max_epochs, check_convergence: bool):
         net = self.net_
         early = self.early_stopping and check_convergence
         val = None
@@ -360,7 +466,7 @@ class _BaseMLP(BaseEstimator):
 
         n = len(X)
         if self.batch_size == "auto":
-            bs = min(200, n)
+            bs = min(recipe.batch_size_for(n), n)
         else:
             if self.batch_size > n:
                 warnings.warn(
@@ -370,6 +476,10 @@ class _BaseMLP(BaseEstimator):
                     stacklevel=4,
                 )
             bs = min(int(self.batch_size), n)
+        if max_epochs is None:
+            max_epochs = (
+                recipe.epoch_budget(n, bs) if self.max_iter == "auto" else int(self.max_iter)
+            )
         if self.batch_norm and n < 2:
             raise ValueError(
                 "batch_norm=True needs at least 2 samples (n_samples=1): a batch variance "
@@ -378,33 +488,42 @@ class _BaseMLP(BaseEstimator):
         shuffle = bool(self.shuffle) and bs < n  # a full batch is the same in any order
         seed = int(self._rng.integers(np.iinfo(np.int32).max)) if shuffle else 0
 
-        rule = _SklearnStopping(self, check_convergence, val)
+        # The recipe's schedule runs the whole budget: the tol rule only stops it on a
+        # validation set; scikit-learn's schedules keep scikit-learn's rule.
+        cosine = self._schedule == "warmup_cosine"
+        rule = _SklearnStopping(self, check_convergence and (early or not cosine), val, n)
+        callbacks = [rule]
+        if cosine and check_convergence:
+            steps = max_epochs * -(-n // bs)
+            callbacks.insert(
+                0, recipe.WarmupCosine(self._lr_init, steps, recipe.DEFAULTS["warmup"])
+            )
         with warnings.catch_warnings():  # reported below, in the estimator's words
             warnings.simplefilter("ignore", DivergenceWarning)
             history = fit(
                 net, X, Y, loss=loss, optimizer=self._optimizer, epochs=max_epochs,
-                batch_size=bs, shuffle=shuffle, callbacks=[rule], seed=seed,
+                batch_size=bs, shuffle=shuffle, callbacks=callbacks, seed=seed,
                 sample_weight=sample_weight, l2=float(self.alpha),
             )  # fmt: skip
-        converged = rule.converged
+        self.best_epoch_ = None
+        converged = rule.converged or (cosine and check_convergence)
         if history.diverged:
             # the optimizer's running averages saw the blow-up: start them afresh
-            self._optimizer = get_optimizer(
-                self.optimizer, net.parameters(), lr=float(self.learning_rate)
-            )
+            self._optimizer = self._make_optimizer()
             warnings.warn(
                 "training diverged: the loss became NaN or infinite in epoch "
                 f"{self.n_iter_ + 1}; the weights are those from the start of that "
-                "epoch. Lower learning_rate or standardise X (and y for regression)",
+                "epoch. Lower learning_rate_init or standardise X",
                 DivergenceWarning,
                 stacklevel=4,
             )
             converged = True  # stopping was deliberate: no ConvergenceWarning
         if early:
             net.set_weights(rule.best_state)
+            self.best_epoch_ = rule.best_epoch
         if check_convergence and not converged and len(history) == max_epochs:
             warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                f"Stochastic Optimizer: Maximum iterations ({max_epochs}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
                 stacklevel=4,
@@ -453,16 +572,43 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         on single-label targets uses one sigmoid output for two classes and
         one-vs-rest sigmoids for more. "hinge" is the multi-class margin loss
         (no ``predict_proba``).
-    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default "adam"
-        A chainrule optimizer with PyTorch's defaults for everything but the
-        learning rate.
-    learning_rate : float, default 1e-3
-        Step size of the optimizer (``learning_rate_init`` in scikit-learn).
+    solver : {"adam", "sgd", "adamw", "rmsprop", "adagrad"}, default "adam"
+        The optimizer (scikit-learn's name; "lbfgs" is refused). "sgd" uses
+        ``momentum`` and ``nesterovs_momentum``; "adam"/"adamw" use ``beta_1``,
+        ``beta_2`` and ``epsilon``.
+    learning_rate : {"warmup_cosine", "constant", "invscaling", "adaptive"} or float, default "warmup_cosine"
+        The schedule. "warmup_cosine" (the recipe) warms up linearly over the
+        first 5% of the steps, then decays as a cosine to 0 at the end of the
+        budget, ``lr_t = lr min(1, (t+1)/t_w) (1 + cos(pi t / T)) / 2``, and
+        always runs the whole budget (the ``tol`` rule only stops it with
+        ``early_stopping``). The other three are scikit-learn's: "invscaling"
+        sets ``lr = learning_rate_init / (t + 1) ** power_t`` after each epoch
+        (``t`` samples seen), "adaptive" divides the rate by 5 where the
+        ``tol`` rule would stop and stops below 1e-6; unlike scikit-learn they
+        apply to every solver. A number is the step size with a constant
+        rate (chainrule's earlier spelling of ``learning_rate_init``).
+    learning_rate_init : float or None, default None
+        Step size; None means 2e-3 (the recipe's).
+    power_t : float, default 0.5
+        Exponent of "invscaling".
+    momentum : float, default 0.9
+        SGD momentum.
+    nesterovs_momentum : bool, default True
+        Nesterov's momentum for SGD (when ``momentum > 0``).
+    beta_1 : float, default 0.9
+        Adam's decay rate of the first moment estimate.
+    beta_2 : float, default 0.999
+        Adam's decay rate of the second moment estimate.
+    epsilon : float, default 1e-8
+        Adam's (and RMSprop's) term added to the denominator.
     batch_size : int or "auto", default "auto"
-        Rows per gradient step; "auto" is ``min(200, n_samples)``. A larger
-        value is clipped to ``n_samples`` with a warning.
-    max_iter : int, default 200
-        Maximum number of epochs (passes over the training data).
+        Rows per gradient step; "auto" is about a tenth of the rows,
+        ``clip(n / 10, 16, 256)`` rounded to a power of two (scikit-learn:
+        ``min(200, n)``). A larger value is clipped to ``n_samples`` with a
+        warning.
+    max_iter : int or "auto", default "auto"
+        Number of epochs (the most, with scikit-learn's schedules). "auto" is
+        the recipe's budget: enough epochs for 600 steps, 16 to 256.
     alpha : float, default 1e-4
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
         shift). As in scikit-learn, each batch's loss gets
@@ -488,8 +634,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     random_state : int, RandomState instance or None, default None
         Seeds the initial weights, the shuffling, dropout and the validation
         split. An int gives the same model on every fit.
-    dtype : np.float32 or np.float64, default np.float32
-        Precision of the network's weights and arithmetic.
+    dtype : np.float32, np.float64 or None, default None
+        Precision of the network's weights and arithmetic. None follows the
+        input, as scikit-learn does: float32 ``X`` trains a float32 network
+        (about twice as fast), anything else float64.
     warm_start : bool, default False
         When fitted already, continue from the current weights (with a fresh
         optimizer state) instead of starting over.
@@ -497,6 +645,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Print the loss (and the validation score) after every epoch.
     shuffle : bool, default True
         Visit the rows in a new random order in each epoch.
+    optimizer : str or None, default None
+        chainrule's earlier name for ``solver`` (they must agree if both are given).
+    label_smoothing : float, default 0.0
+        With the cross-entropy, train on ``(1 - eps) onehot + eps / K``
+        instead of one-hot targets.
+    class_weight : "balanced", dict or None, default None
+        Weight of each class in the loss: "balanced" is ``n / (K count_k)``,
+        a dict maps labels to weights (others get 1); multiplied into
+        ``sample_weight``.
 
     Attributes
     ----------
@@ -525,6 +682,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Best validation score with early stopping, else None.
     n_iter_ : int
         Epochs run by the last ``fit`` (``partial_fit`` adds one per call).
+    coefs_ : list of ndarray
+        ``coefs_[i]`` is the weight matrix of the i-th ``Dense`` layer, shape
+        (in, out), as in scikit-learn.
+    intercepts_ : list of ndarray
+        ``intercepts_[i]`` is its bias vector.
+    best_epoch_ : int or None
+        With early stopping, the epoch whose weights were kept.
 
     See Also
     --------
@@ -545,7 +709,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     >>> from sklearn.datasets import load_iris
     >>> from chainrule.sklearn import MLPClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate=0.01,
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01,
     ...                     max_iter=300, random_state=0).fit(X, y)
     >>> bool(clf.score(X, y) > 0.9)
     True
@@ -554,7 +718,73 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _parameter_constraints: dict = {
         **_BaseMLP._parameter_constraints,
         "loss": [StrOptions({"cross_entropy", "binary_cross_entropy", "hinge"}), None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
     }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=recipe.DEFAULTS["hidden"],
+        activation=recipe.DEFAULTS["activation"],
+        loss=None,
+        solver="adam",
+        learning_rate="warmup_cosine",
+        learning_rate_init=None,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=recipe.DEFAULTS["betas"][0],
+        beta_2=recipe.DEFAULTS["betas"][1],
+        epsilon=1e-8,
+        batch_size="auto",
+        max_iter="auto",
+        alpha=1e-4,
+        dropout=0.0,
+        batch_norm=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        random_state=None,
+        dtype=None,
+        warm_start=False,
+        verbose=0,
+        shuffle=True,
+        optimizer=None,
+        label_smoothing=recipe.DEFAULTS["label_smoothing"],
+        class_weight=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, loss=loss,
+            solver=solver, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, batch_size=batch_size,
+            max_iter=max_iter, alpha=alpha, dropout=dropout, batch_norm=batch_norm,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, dtype=dtype,
+            warm_start=warm_start, verbose=verbose, shuffle=shuffle, optimizer=optimizer,
+        )  # fmt: skip
+        self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
+
+    def _weights_for(self, y, sample_weight):
+        if self.class_weight is None:
+            return sample_weight
+        if self._multilabel:
+            raise ValueError(
+                "class_weight is not supported for multilabel targets; give sample_weight instead"
+            )
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        if isinstance(self.class_weight, dict):
+            unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight names class(es) {unknown!r} that are not in the labels "
+                    f"{self.classes_.tolist()!r}"
+                )
+        weights = compute_sample_weight(self.class_weight, y)
+        return weights if sample_weight is None else weights * sample_weight
 
     def _encode_targets(self, y, sample_weight, keep, incremental, classes):
         if y.ndim == 2 and y.shape[1] == 1:
@@ -668,6 +898,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             onehot = np.zeros((len(idx), k), dtype=self._dtype)
             onehot[np.arange(len(idx)), idx] = 1
             return onehot, k
+        if self._loss_name == "cross_entropy" and self.label_smoothing > 0:
+            # label smoothing: (1 - eps) onehot + eps / K, soft targets for the cross-entropy
+            return recipe.smooth_labels(idx, k, float(self.label_smoothing), self._dtype), k
         return idx.astype(np.intp), k  # integer labels for cross_entropy and hinge
 
     # -- from outputs to answers ------------------------------------------------------------
@@ -920,16 +1153,43 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         (without scikit-learn's factor 1/2, which only rescales the
         gradient, so ``alpha`` weighs half as much against it as in
         scikit-learn).
-    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default "adam"
-        A chainrule optimizer with PyTorch's defaults for everything but the
-        learning rate.
-    learning_rate : float, default 1e-3
-        Step size of the optimizer (``learning_rate_init`` in scikit-learn).
+    solver : {"adam", "sgd", "adamw", "rmsprop", "adagrad"}, default "adam"
+        The optimizer (scikit-learn's name; "lbfgs" is refused). "sgd" uses
+        ``momentum`` and ``nesterovs_momentum``; "adam"/"adamw" use ``beta_1``,
+        ``beta_2`` and ``epsilon``.
+    learning_rate : {"warmup_cosine", "constant", "invscaling", "adaptive"} or float, default "warmup_cosine"
+        The schedule. "warmup_cosine" (the recipe) warms up linearly over the
+        first 5% of the steps, then decays as a cosine to 0 at the end of the
+        budget, ``lr_t = lr min(1, (t+1)/t_w) (1 + cos(pi t / T)) / 2``, and
+        always runs the whole budget (the ``tol`` rule only stops it with
+        ``early_stopping``). The other three are scikit-learn's: "invscaling"
+        sets ``lr = learning_rate_init / (t + 1) ** power_t`` after each epoch
+        (``t`` samples seen), "adaptive" divides the rate by 5 where the
+        ``tol`` rule would stop and stops below 1e-6; unlike scikit-learn they
+        apply to every solver. A number is the step size with a constant
+        rate (chainrule's earlier spelling of ``learning_rate_init``).
+    learning_rate_init : float or None, default None
+        Step size; None means 2e-3 (the recipe's).
+    power_t : float, default 0.5
+        Exponent of "invscaling".
+    momentum : float, default 0.9
+        SGD momentum.
+    nesterovs_momentum : bool, default True
+        Nesterov's momentum for SGD (when ``momentum > 0``).
+    beta_1 : float, default 0.9
+        Adam's decay rate of the first moment estimate.
+    beta_2 : float, default 0.999
+        Adam's decay rate of the second moment estimate.
+    epsilon : float, default 1e-8
+        Adam's (and RMSprop's) term added to the denominator.
     batch_size : int or "auto", default "auto"
-        Rows per gradient step; "auto" is ``min(200, n_samples)``. A larger
-        value is clipped to ``n_samples`` with a warning.
-    max_iter : int, default 200
-        Maximum number of epochs (passes over the training data).
+        Rows per gradient step; "auto" is about a tenth of the rows,
+        ``clip(n / 10, 16, 256)`` rounded to a power of two (scikit-learn:
+        ``min(200, n)``). A larger value is clipped to ``n_samples`` with a
+        warning.
+    max_iter : int or "auto", default "auto"
+        Number of epochs (the most, with scikit-learn's schedules). "auto" is
+        the recipe's budget: enough epochs for 600 steps, 16 to 256.
     alpha : float, default 1e-4
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
         shift). As in scikit-learn, each batch's loss gets
@@ -955,8 +1215,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     random_state : int, RandomState instance or None, default None
         Seeds the initial weights, the shuffling, dropout and the validation
         split. An int gives the same model on every fit.
-    dtype : np.float32 or np.float64, default np.float32
-        Precision of the network's weights and arithmetic.
+    dtype : np.float32, np.float64 or None, default None
+        Precision of the network's weights and arithmetic. None follows the
+        input, as scikit-learn does: float32 ``X`` trains a float32 network
+        (about twice as fast), anything else float64.
     warm_start : bool, default False
         When fitted already, continue from the current weights (with a fresh
         optimizer state) instead of starting over.
@@ -964,6 +1226,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         Print the loss (and the validation score) after every epoch.
     shuffle : bool, default True
         Visit the rows in a new random order in each epoch.
+    optimizer : str or None, default None
+        chainrule's earlier name for ``solver`` (they must agree if both are given).
 
     Attributes
     ----------
@@ -990,6 +1254,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         Best validation score with early stopping, else None.
     n_iter_ : int
         Epochs run by the last ``fit`` (``partial_fit`` adds one per call).
+    coefs_ : list of ndarray
+        ``coefs_[i]`` is the weight matrix of the i-th ``Dense`` layer, shape
+        (in, out), as in scikit-learn.
+    intercepts_ : list of ndarray
+        ``intercepts_[i]`` is its bias vector.
+    best_epoch_ : int or None
+        With early stopping, the epoch whose weights were kept.
 
     See Also
     --------
@@ -998,17 +1269,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Notes
     -----
-    Standardise ``y`` (e.g. with ``sklearn.compose.TransformedTargetRegressor``)
-    as well as ``X`` when the targets are large: the output layer starts
-    near zero and Adam moves each weight by about ``learning_rate`` per step.
-    Sample weights work as in ``MLPClassifier``.
+    The network learns the standardised target ``(y - mean) / sd`` (mean and
+    sd from the first fit, weighted by ``sample_weight``); after training its
+    last layer is rescaled, ``W' = W sd`` and ``b' = b sd + mean``, so
+    ``net_(X)`` and ``predict`` answer in the units of ``y``. Standardise
+    ``X`` (a ``StandardScaler`` in a pipeline). Sample weights work as in
+    ``MLPClassifier``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from chainrule.sklearn import MLPRegressor
     >>> X = np.linspace(-1, 1, 200).reshape(-1, 1)
-    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), learning_rate=0.01,
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=0.01,
     ...                    max_iter=500, random_state=0).fit(X, X[:, 0] ** 2)
     >>> bool(reg.score(X, X[:, 0] ** 2) > 0.9)
     True
@@ -1035,7 +1308,27 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 )
         else:
             self._loss_name = loss
+            # the recipe's standardised target: the network learns (y - mean) / sd
+            sw = None if sample_weight is None else sample_weight / sample_weight.sum()
+            mean = np.average(Y, axis=0, weights=sw)
+            sd = np.sqrt(np.average((Y - mean) ** 2, axis=0, weights=sw))
+            self._y_mean = mean
+            self._y_scale = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
+        Y = (Y - self._y_mean) / self._y_scale
         return np.ascontiguousarray(Y, dtype=self._dtype), Y.shape[1]
+
+    # The network trains on the standardised target; between fits its last layer is
+    # rescaled so that net_(X) answers in the target's own units (recipe.rescale_output):
+    #   W' = W * sd,  b' = b * sd + mean     (and back: W = W' / sd, b = (b' - mean) / sd)
+    def _unfold_output(self) -> None:
+        if getattr(self, "_folded", False):
+            recipe.rescale_output(self.net_, 1.0 / self._y_scale, -self._y_mean / self._y_scale)
+            self._folded = False
+
+    def _fold_output(self) -> None:
+        if not getattr(self, "_folded", False):
+            recipe.rescale_output(self.net_, self._y_scale, self._y_mean)
+            self._folded = True
 
     def _encoded_score(self, X, Y, sample_weight) -> float:
         from sklearn.metrics import r2_score

@@ -1,0 +1,327 @@
+"""chainrule's default recipe for small tables: one home for the estimators and ``chainrule train``.
+
+A network for a table of a few hundred to a few thousand rows is built and
+trained the same way by ``chainrule.sklearn.MLPClassifier`` /
+``MLPRegressor`` and by ``chainrule train``. The ingredients come from strong
+published tabular MLP defaults (RealMLP-TD-S, Holzmüller et al. 2024;
+Gorishniy et al. 2021) and each was kept only if it helped on the panel of
+``benchmarks/tabular.py`` (see docs/tabular.md for the figures):
+
+- **targets**: a regression target is standardised, ``y' = (y - mean) / sd``,
+  and predictions mapped back, ``y = out * sd + mean``; class targets get
+  label smoothing, ``t = (1 - eps) onehot + eps / K``;
+- **network**: ``build_mlp`` — ``Dense`` layers with the hidden activation and
+  a last layer that starts at zero (every class equally likely, every value at
+  the mean, at step 0);
+- **optimiser**: Adam with ``beta2 = 0.95`` (a shorter memory of gradient
+  scale, steadier on the few steps a small table gives);
+- **schedule**: ``WarmupCosine`` — a linear warm-up over the first
+  ``warmup`` fraction of steps, then a cosine decay to zero at the end of the
+  budget: ``lr_t = lr * min(1, t / t_w) * (1 + cos(pi * p_t)) / 2``;
+- **budget**: ``epoch_budget(n)`` epochs, scaled with the number of rows so
+  that a small table gets enough steps and a larger one no more than it needs;
+- **best epoch**: with a validation set, ``RestoreBest`` keeps the weights of
+  the epoch with the lowest validation loss and says which one it was.
+
+Nothing here imports scikit-learn, pandas or the CLI; the engine's ``fit``
+does the training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from .callbacks import Callback
+
+__all__ = [
+    "DEFAULTS",
+    "RestoreBest",
+    "WarmupCosine",
+    "batch_size_for",
+    "build_mlp",
+    "class_weight_rows",
+    "epoch_budget",
+    "rescale_output",
+    "smooth_labels",
+]
+
+#: The recipe's defaults, shared by the estimators and ``chainrule train``.
+DEFAULTS = {
+    "hidden": (100,),
+    "activation": "relu",
+    "lr": 2e-3,
+    "betas": (0.9, 0.999),
+    "label_smoothing": 0.0,
+    "warmup": 0.05,
+    "zero_last_layer": True,
+}
+
+
+def epoch_budget(n_rows: int, batch_size: int, min_steps: int = 600, max_epochs: int = 256) -> int:
+    """Epochs for a fixed budget of at least ``min_steps`` optimiser steps, at most ``max_epochs``.
+
+    ``epochs = clip(ceil(min_steps / steps_per_epoch), 16, max_epochs)``:
+    a 150-row table (5 steps an epoch at batch 32) gets 120 epochs, a
+    10,000-row table (40 steps at batch 256) 16.
+
+    Parameters
+    ----------
+    n_rows : int
+        Training rows.
+    batch_size : int
+        Rows per step.
+    min_steps : int, default 600
+        The fewest optimiser steps to take.
+    max_epochs : int, default 256
+        The most epochs to take.
+    """
+    steps = max(1, math.ceil(n_rows / max(1, batch_size)))
+    return int(min(max_epochs, max(16, math.ceil(min_steps / steps))))
+
+
+def batch_size_for(n_rows: int) -> int:
+    """Rows per step: ``clip(n / 10, 16, 256)`` rounded to a power of two (about 10 steps an epoch).
+
+    Parameters
+    ----------
+    n_rows : int
+        Training rows.
+    """
+    target = min(256, max(16, n_rows / 10))
+    return int(2 ** round(math.log2(target)))
+
+
+def build_mlp(
+    n_inputs: int,
+    hidden: Sequence[int],
+    activation: str,
+    n_outputs: int,
+    *,
+    seed=None,
+    dtype=np.float32,
+    batch_norm: bool = False,
+    dropout: float = 0.0,
+    zero_last_layer: bool = False,
+):
+    """An MLP as a ``Sequential``: ``[Dense -> (BatchNorm) -> act -> (Dropout)] * len(hidden) -> Dense``.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs : int
+        Widths of the input and of the (linear) output layer.
+    hidden : sequence of int
+        Hidden widths; empty for a linear model.
+    activation : str
+        Hidden activation name ("logistic" is scikit-learn's name for "sigmoid").
+    seed : int or None, default None
+        As for ``Sequential``.
+    dtype : numpy dtype, default np.float32
+        As for ``Sequential``.
+    batch_norm : bool
+        A ``BatchNorm`` between each hidden ``Dense`` and its activation.
+    dropout : float
+        Dropout probability after each hidden activation (0: none).
+    zero_last_layer : bool
+        Start the output layer's weights and bias at 0: the first outputs are
+        all 0 (uniform class probabilities; the mean of a standardised target),
+        and the first step moves only the last layer.
+    """
+    from .activations import get_activation
+    from .layers import BatchNorm, Dense, Dropout, default_weight_init
+    from .network import Sequential
+
+    act_name = "sigmoid" if activation == "logistic" else activation
+    layers = []
+    width = int(n_inputs)
+    for h in hidden:
+        if batch_norm:
+            act = get_activation(act_name)
+            layers += [Dense(width, h, weight_init=default_weight_init(act)), BatchNorm(h), act]
+        else:
+            layers.append(Dense(width, h, activation=act_name))
+        if dropout > 0:
+            layers.append(Dropout(dropout))
+        width = int(h)
+    last = (
+        Dense(width, n_outputs, weight_init="zeros") if zero_last_layer else Dense(width, n_outputs)
+    )
+    layers.append(last)
+    return Sequential(*layers, seed=seed, dtype=dtype)
+
+
+def rescale_output(net, scale, shift) -> None:
+    """Make the last ``Dense`` layer answer ``out * scale + shift`` instead of ``out``, in place.
+
+    ``W' = W * scale`` and ``b' = b * scale + shift`` (per output column): how a
+    network trained on a standardised target ``(y - mean) / sd`` comes to
+    answer in ``y``'s units (``scale = sd``, ``shift = mean``); the inverse is
+    ``rescale_output(net, 1 / sd, -mean / sd)``.
+
+    Parameters
+    ----------
+    net : Network
+        The network whose last ``Dense`` layer is changed.
+    scale : float or array-like
+        Multiplies each output column.
+    shift : float or array-like
+        Added to each output column after scaling.
+    """
+    from .layers import Dense
+
+    last = [layer for layer in net.layers if isinstance(layer, Dense)][-1]
+    dtype = last.weight.value.dtype
+    last.weight.value[...] = last.weight.value * np.asarray(scale).astype(dtype)
+    last.bias.value[...] = last.bias.value * np.asarray(scale) + np.asarray(shift)
+
+
+def class_weight_rows(labels: np.ndarray, class_weight, classes=None) -> np.ndarray:
+    """Each row's weight from its class: pass it to ``fit(..., sample_weight=...)``.
+
+    Parameters
+    ----------
+    labels : array of shape (n,)
+        The class of each row (any labels).
+    class_weight : "balanced" or dict
+        "balanced" gives class ``k`` the weight ``n / (K n_k)`` (scikit-learn's
+        rule: every class then weighs the same in the loss); a dict maps
+        labels to weights, and classes it does not name weigh 1.
+    classes : sequence or None
+        All the labels (default: those present); ``K`` counts them.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+
+    Examples
+    --------
+    >>> class_weight_rows(np.array(["a", "a", "a", "b"]), "balanced").tolist()
+    [0.6666666666666666, 0.6666666666666666, 0.6666666666666666, 2.0]
+    """
+    labels = np.asarray(labels)
+    classes = np.unique(labels) if classes is None else np.asarray(classes)
+    idx = np.searchsorted(np.sort(classes), labels)
+    order = np.argsort(classes)
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"class_weight must be 'balanced' or a dict, got {class_weight!r}")
+        counts = np.bincount(idx, minlength=len(classes)).astype(np.float64)
+        per_class = len(labels) / (len(classes) * np.maximum(counts, 1))
+        return per_class[idx]
+    known = set(classes.tolist())
+    unknown = [c for c in class_weight if c not in known]
+    if unknown:
+        raise ValueError(
+            f"class_weight names class(es) {unknown!r} that are not in {classes.tolist()!r}"
+        )
+    per_class = np.ones(len(classes))
+    sorted_classes = classes[order]
+    for label, w in class_weight.items():
+        w = float(w)
+        if not (np.isfinite(w) and w >= 0):
+            raise ValueError(f"class_weight for {label!r} must be a number >= 0, got {w!r}")
+        per_class[int(np.searchsorted(sorted_classes, label))] = w
+    return per_class[idx]
+
+
+def smooth_labels(idx: np.ndarray, n_classes: int, eps: float, dtype=np.float32) -> np.ndarray:
+    """Label smoothing: ``(1 - eps) * onehot(idx) + eps / K`` as rows of shape (n, K).
+
+    Parameters
+    ----------
+    idx : ndarray of int
+        Class indices 0..K-1.
+    n_classes : int
+        K.
+    eps : float
+        The probability mass spread evenly over all classes.
+    dtype : numpy dtype, default np.float32
+        Dtype of the rows.
+    """
+    out = np.full((len(idx), n_classes), eps / n_classes, dtype=dtype)
+    out[np.arange(len(idx)), np.asarray(idx, dtype=np.intp)] += 1.0 - eps
+    return out
+
+
+class WarmupCosine(Callback):
+    """Per-step learning rate: linear warm-up, then cosine decay to 0 at the end of the budget.
+
+    ``lr_t = lr * min(1, (t + 1) / t_w) * (1 + cos(pi * min(1, t / T))) / 2``
+    with ``T`` the total number of steps and ``t_w = max(1, warmup * T)``.
+
+    Parameters
+    ----------
+    lr : float
+        Peak learning rate.
+    total_steps : int
+        Steps in the whole budget (epochs times batches per epoch).
+    warmup : float
+        Fraction of the budget spent warming up.
+    """
+
+    def __init__(self, lr: float, total_steps: int, warmup: float = 0.05) -> None:
+        self.lr = float(lr)
+        self.total = max(1, int(total_steps))
+        self.warm = max(1, int(round(warmup * self.total)))
+        self.t = 0
+
+    def rate(self, t: int) -> float:
+        """The learning rate of step ``t``.
+
+        Parameters
+        ----------
+        t : int
+            Steps taken so far, from 0.
+        """
+        ramp = min(1.0, (t + 1) / self.warm)
+        return self.lr * ramp * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t / self.total)))
+
+    def on_train_begin(self, logs=None):
+        self.net.optimizer_.lr = self.rate(self.t)
+
+    def on_batch_end(self, batch, logs=None):
+        self.t += 1
+        self.net.optimizer_.lr = self.rate(self.t)
+
+
+class RestoreBest(Callback):
+    """Keep the weights of the epoch with the best validation value; put them back at the end.
+
+    Parameters
+    ----------
+    monitor : str
+        A key of the epoch logs, ``"val_loss"`` by default (lower is better).
+    score : callable or None
+        Instead of ``monitor``: ``score(net) -> float``, higher is better
+        (e.g. a validation accuracy), called after every epoch.
+
+    Attributes
+    ----------
+    best_epoch : int or None
+        1-based number of the epoch restored.
+    best_value : float
+        Its monitored value (with ``score``: minus the score, so lower is better).
+    """
+
+    def __init__(self, monitor: str = "val_loss", score=None) -> None:
+        self.monitor = monitor
+        self.score = score
+        self.best_epoch = None
+        self.best_value = math.inf
+        self.best_state = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.score is not None:
+            value = -float(self.score(self.net))
+        else:
+            value = float((logs or {}).get(self.monitor, math.nan))
+        if math.isfinite(value) and value < self.best_value:
+            self.best_value = value
+            self.best_epoch = epoch + 1
+            self.best_state = self.net.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.best_state is not None:
+            self.net.set_weights(self.best_state)
