@@ -62,12 +62,14 @@ def test_vanishing_gradients(tmp_path, capsys):
     r = result["results"]
     problem = r["sigmoid, N(0, 1) init"]
     assert problem["loss"][-1] > 0.65  # it stays at chance
-    assert any(v.startswith("gradients shrink by 10^") for v in problem["verdicts"])
-    assert "verdict: gradients shrink by 10^" in out
-    assert "try relu and he initialisation, or BatchNorm" in out
-    assert any(v.startswith("gradients shrink") for v in result["report"].verdicts)
+    first = problem["verdicts"][0]
+    assert first.kind == "vanishing_gradients" and first.remedies[0].name == "relu_he"
+    assert "verdict: vanishing gradients: layer 0 learns" in out
+    assert result["report"].verdicts[0].kind == "vanishing_gradients"
     for fix in ("fix 1: relu + He init", "fix 2: sigmoid + BatchNorm"):
-        assert r[fix]["verdicts"] == []
+        # the gradient reaches the first layer now (a 20-layer ReLU net may still find
+        # SGD's 0.1 a bumpy ride in the short run, and may be told so)
+        assert not any(v.kind == "vanishing_gradients" for v in r[fix]["verdicts"])
         assert r[fix]["accuracy"] > 0.8
         assert r[fix]["loss"][-1] < problem["loss"][-1] - 0.2
     assert "The sigmoid network did not learn" in out
@@ -77,12 +79,13 @@ def test_dying_relu(tmp_path, capsys):
     result, out = run("dying_relu", tmp_path, capsys)
     r = result["results"]
     broken = r["relu, lr 1.0"]
-    assert any("ReLU units are dead" in v for v in broken["verdicts"])
-    assert "learning rate 1 is high for this net" in out
+    assert broken["verdicts"][0].kind == "lr_too_high"  # the cause first ...
+    assert any(v.kind == "dead_relu" for v in broken["verdicts"])  # ... then what it did
+    assert "learning rate 1 is too high" in out
     assert max(broken["dead"].values()) >= 0.5
     assert broken["accuracy"] < 0.6
     assert r["leaky_relu(0.1), lr 1.0"]["accuracy"] > broken["accuracy"] + 0.2
-    assert not any("dead" in v for v in r["leaky_relu(0.1), lr 1.0"]["verdicts"])
+    assert not any(v.kind == "dead_relu" for v in r["leaky_relu(0.1), lr 1.0"]["verdicts"])
     assert r["relu, lr 0.01"]["accuracy"] > 0.95 and r["relu, lr 0.01"]["verdicts"] == []
     assert "ReLU units are dead" in str(result["report"])
 

@@ -590,28 +590,124 @@ def test_set_edits_a_weight_and_a_bias_and_refuses_bad_values(client):
         assert "j must be 0 to 3" in ws.receive_json()["message"]
 
 
-def test_verdicts_are_grouped_and_remedies_are_page_controls_once():
-    from chainrule.playground.session import page_verdicts
+def _sick_session(**cfg):
+    from chainrule.playground.session import Session, validate
 
-    cfg = {"lr": 1.0, "activation": "relu", "init": "auto", "hidden": [8, 8, 8]}
-    lines = [
-        f"layer {i}: 100% of ReLU units are dead (8 of 8 output 0 for every sample, so no gradient "
-        "reaches their weights; try a lower learning rate, leaky_relu or he initialisation)"
-        for i in (1, 3, 5, 7, 9, 11)
-    ] + [
-        "no gradient reaches layer 0: its weight gradient is exactly 0 (dead ReLU units block every "
-        "path; try leaky_relu, he initialisation or a lower learning rate)"
+    s = Session()
+    s.configure(validate(cfg))
+    return s
+
+
+def test_verdict_payload_is_the_librarys_diagnosis_of_the_same_net_and_history():
+    import chainrule as cr
+    from chainrule.losses import get_loss
+
+    # issue 13's sick setup: 6 sigmoid layers of 8 on spirals, SGD 0.03
+    s = _sick_session(
+        dataset="spirals", hidden=[8] * 6, activation="sigmoid", optimizer="sgd", lr=0.03
+    )
+    s.train_epochs(12)
+    # the story is the per-epoch loss on the whole train and test sets, one value per epoch
+    assert len(s.history["loss"]) == len(s.history["val_loss"]) == s.epoch == 12
+    loss = get_loss(s.cfg["loss"])
+    assert s.history["loss"][-1] == pytest.approx(loss.forward(s.net.forward(s.F_train), s.y_train))
+    assert s.history["val_loss"][-1] == pytest.approx(
+        loss.forward(s.net.forward(s.F_test), s.y_test)
+    )
+    page = s.frame(full=True)["diagnosis"]["verdicts"]
+    report = cr.diagnose(s.net, s.F_train, s.y_train, loss=s.cfg["loss"], history=s.history)
+    kinds = list(dict.fromkeys(v.kind for v in report.verdicts))
+    assert [v["kind"] for v in page] == kinds and "vanishing_gradients" in kinds
+    for v in page:
+        lib = [r for r in report.verdicts if r.kind == v["kind"]]
+        assert v["layers"] == [r.layer for r in lib if r.layer is not None]
+        assert v["detail"] == [r.text for r in lib]
+    names = list(dict.fromkeys(m.name for r in report.verdicts for m in r.remedies))
+    assert [r["name"] for v in page for r in v["remedies"]] == names
+    # the library's remedies for it, as buttons for this page's controls
+    (vg,) = [v for v in page if v["kind"] == "vanishing_gradients"]
+    sets = {r["name"]: r["set"] for r in vg["remedies"]}
+    assert sets["relu_he"] == {"activation": "relu"}  # init "auto" is He for relu already
+    assert sets["adam"] == {"optimizer": "adam", "lr": 0.001}
+
+
+def test_six_dead_relu_layers_are_one_line_and_each_remedy_is_offered_once():
+    s = _sick_session(dataset="spirals", hidden=[8] * 6, activation="relu")
+    for d in s.dense[:-1]:
+        d.bias.value[...] = -50.0  # every hidden unit outputs 0 for every point
+    page = s.frame(full=True)["diagnosis"]["verdicts"]
+    dead = [v for v in page if v["kind"] == "dead_relu"]
+    assert len(dead) == 1 and dead[0]["layers"] == [0, 1, 2, 3, 4, 5], page
+    assert (
+        len(dead[0]["detail"]) == 6
+        and dead[0]["text"]
+        == "dead ReLUs in layers 0 (100%), 1 (100%), 2 (100%), 3 (100%), 4 (100%), 5 (100%)"
+    )
+    names = [r["name"] for v in page for r in v["remedies"]]
+    assert len(names) == len(set(names)), names
+    sets = {r["name"]: r["set"] for v in page for r in v["remedies"]}
+    assert sets["leaky_relu"] == {"activation": "leaky_relu"}
+    # "auto" (He for relu) is what the page has already: no button, not shown
+    (reinit,) = [r for v in page for r in v["remedies"] if r["name"] == "reinit"]
+    assert reinit["set"] is None and reinit["have"] is True
+    # every button sets only controls the page has, to values it accepts
+    from chainrule.playground.session import validate
+
+    for v in page:
+        for r in v["remedies"]:
+            if r["set"] is not None:
+                validate({**s.cfg, **r["set"]})
+
+
+def test_remedies_without_a_page_control_are_words_not_buttons():
+    s = _sick_session(dataset="spirals", hidden=[8] * 4, activation="relu", lr=10)
+    s.train_epochs(10)
+    page = s.frame(full=True)["diagnosis"]["verdicts"]
+    (high,) = [v for v in page if v["kind"] == "lr_too_high"]
+    sets = {r["name"]: r["set"] for r in high["remedies"]}
+    assert sets["lower_lr"] == {"lr": 1.0}  # from the session's own lr of 10
+    assert sets["clip_norm"] is None  # no clipping control on the page
+    clip = next(r for r in high["remedies"] if r["name"] == "clip_norm")
+    assert "clip_norm=1.0" in clip["label"]
+
+
+def test_the_page_never_reads_a_verdicts_wording(monkeypatch):
+    import chainrule.playground.session as session_mod
+    from chainrule.verdicts import Verdict
+
+    s = _sick_session(dataset="spirals", hidden=[8] * 6, activation="relu")
+    for d in s.dense[:-1]:
+        d.bias.value[...] = -50.0
+    before = s.frame(full=True)["diagnosis"]["verdicts"]
+    real = session_mod.diagnose
+
+    def garbled(*args, **kwargs):
+        report = real(*args, **kwargs)
+        report.verdicts = [
+            Verdict(v.kind, v.layer, v.severity, v.evidence, "lorem ipsum", v.remedies)
+            for v in report.verdicts
+        ]
+        return report
+
+    monkeypatch.setattr(session_mod, "diagnose", garbled)
+    after = s.frame(full=True)["diagnosis"]["verdicts"]
+    strip = lambda vs: [  # noqa: E731
+        (v["kind"], v["layers"], v["severity"], v["remedies"]) for v in vs
     ]
-    out = page_verdicts(lines, cfg)
-    assert [v["kind"] for v in out] == ["dead", "blocked"]
-    assert out[0]["text"].startswith("layer 1 (100%), layer 3 (100%), layer 5 (100%)")
-    labels = [r["label"] for v in out for r in v["remedies"]]
-    assert len(labels) == len(set(labels))  # each remedy once
-    settings = {json_key for v in out for r in v["remedies"] for json_key in r["set"]}
-    assert settings <= {"lr", "activation", "init", "hidden"}  # controls the page has
-    assert {"label": "lower the learning rate", "set": {"lr": 0.1}} in out[0]["remedies"]
-    # "he initialisation" is what "auto" already gives relu: not offered
-    assert "use he initialisation" not in labels
+    assert strip(after) == strip(before) and before
+    assert all(set(d) == {"lorem ipsum"} for d in (set(v["detail"]) for v in after))
+
+
+def test_the_verdict_is_judged_over_the_run_not_the_last_redraw():
+    # a net that learns: the mechanism the probe batch shows is a note once the history says so
+    s = _sick_session(dataset="xor", hidden=[8, 8], activation="tanh")
+    s.train_epochs(40)
+    page = s.frame(full=True)["diagnosis"]
+    assert page["epochs_judged"] == 40
+    assert not [v for v in page["verdicts"] if v["severity"] == "problem"], page["verdicts"]
+    # a reconfigured net starts a new story
+    s.configure(s.cfg)
+    assert s.history == {"loss": [], "val_loss": []}
 
 
 @pytest.mark.parametrize(
@@ -715,7 +811,9 @@ def test_a_diverged_run_stops_says_why_and_offers_a_lower_rate(client):
         u = receive_until(ws, "update")
         (v,) = [v for v in u["diagnosis"]["verdicts"] if v["kind"] == "diverged"]
         assert v["text"].startswith("training stopped: the loss became") and "epoch 1" in v["text"]
-        assert v["remedies"] == [{"label": "lower the learning rate", "set": {"lr": 10.0}}]
+        assert [(r["label"], r["set"]) for r in v["remedies"]] == [
+            ("Learning rate: 10", {"lr": 10.0})
+        ]
         assert np.isfinite(f32(u["params"])).all()  # the weights from before the blow-up
         ws.send_json({"type": "play"})  # cannot play on: reset or change a setting first
         assert receive_until(ws, "status")["running"] is False

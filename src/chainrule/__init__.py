@@ -37,6 +37,7 @@ from .activations import (
 from .callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
 from .clipping import clip_grad_norm, clip_grad_value
 from .diagnostics import Diagnostics, diagnose
+from .doctor import DoctorResult, doctor
 from .embedding import Embedding
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
@@ -64,11 +65,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Diagnostics",
+    "DoctorResult",
     "Preprocessor",
     "ProgressBar",
     "Trace",
     "diagnose",
     "diagnostics",
+    "doctor",
     "kernels",
     "load_checkpoint",
     "plots",

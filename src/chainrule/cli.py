@@ -1773,8 +1773,11 @@ def cmd_diagnose(args: argparse.Namespace, ui: UI) -> int:
         )
     df = read_table(args.data)
     X, y, _ = _labelled(model, df, args.target, ui, args.data)
+    # judged with the training history the model file keeps (net.history_), if any
     report = diagnostics.diagnose(model.net, X, y, model.net.loss_)
-    ui.out(str(report))
+    ui.out(report.format("cli"))
+    if not getattr(model.net, "history_", None):
+        ui.out("(no training history in the model file: judged on this batch alone)")
     return 0
 
 

@@ -42,27 +42,27 @@ gradient by ``f'(z) W^T`` once per layer; factors below 1 (a sigmoid's
 ``f'`` is at most 0.25) shrink it geometrically with depth, factors above 1
 (large weights) blow it up.
 
+**Learning speed**. ``||dL/db|| / sqrt(units)`` of every ``Dense`` layer:
+Nielsen's measure of how fast a layer learns (*Neural Networks and Deep
+Learning*, ch. 5), per unit so that layers of different widths compare.
+The vanishing-gradient verdict compares the first hidden layer's with the
+output layer's.
+
 **Update size** (``Diagnostics`` only). ``||W_after - W_before|| / ||W_before||``
 for each optimizer step: around 1e-3 is the usual healthy pace; steps of
 several percent of the weights per batch throw ReLU units off the data.
 
 Verdicts
 --------
-A verdict is raised only when its number crosses a threshold, all of them
-module constants:
-
-* ``DEAD_WARN`` (0.5): at least half of a ReLU layer's units are dead (a
-  healthy ReLU net often has 10-40% dead units and learns well);
-* ``SATURATION_WARN`` (0.5): at least half a sigmoid/tanh layer's values
-  are saturated;
-* ``VANISHING_RATIO`` (1e-3): the first layer's weight gradient is more
-  than a thousand times smaller than the last layer's;
-* ``EXPLODING_RATIO`` (1e4): it is more than ten thousand times larger;
-* ``EXPLODING_NORM`` (1e4): some layer's weight gradient norm exceeds
-  ten thousand (or is not finite);
-* ``HIGH_UPDATE_RATIO`` (0.05): a step changes a layer's weights by
-  more than 5% of their norm (used to name the learning rate as the cause of
-  dead units).
+Both tools turn what they measured into a ``chainrule.verdicts.Story`` and
+hand it to ``chainrule.verdicts.judge``: verdicts are records
+(``Verdict``: kind, layer, severity, evidence, text, ranked ``Remedy``
+records), judged from the loss history as well as the layers, over a window
+of epochs. ``diagnose`` reads the history ``fit`` left on the network
+(``net.history_``); ``Diagnostics`` records its own. The tables and texts
+below are views of the same records: a table row carries the kinds of the
+verdicts about its layer, so the two cannot disagree. Every threshold is
+documented in ``chainrule.verdicts``.
 
 Layers are numbered as in ``net.layers`` (``net[3]`` is "layer 3"), the
 same numbers as ``net.summary()``.
@@ -80,6 +80,20 @@ from .callbacks import Callback
 from .layers import BatchNorm, Dense, Dropout
 from .losses import Loss, get_loss
 from .network import Sequential, check_features
+from .verdicts import (
+    DEAD_WARN,
+    EXPLODING_NORM,
+    EXPLODING_RATIO,
+    HIGH_UPDATE_RATIO,
+    SATURATION_WARN,
+    VANISHING_RATIO,
+    LayerStory,
+    Story,
+    Verdict,
+    constant_loss,
+    judge,
+    window_size,
+)
 
 __all__ = [
     "DEAD_WARN",
@@ -99,24 +113,15 @@ __all__ = [
 SIGMOID_SATURATION_Z = 4.0
 #: tanh units with ``|z|`` above this are saturated: tanh'(2.5) = 0.0266.
 TANH_SATURATION_Z = 2.5
-#: a verdict is raised when at least this fraction of a ReLU layer's units is dead.
-DEAD_WARN = 0.5
-#: a verdict is raised when at least this fraction of a sigmoid/tanh layer's values is saturated.
-SATURATION_WARN = 0.5
-#: vanishing gradients: ``||dL/dW_first|| / ||dL/dW_last||`` below this.
-VANISHING_RATIO = 1e-3
-#: exploding gradients: ``||dL/dW_first|| / ||dL/dW_last||`` above this.
-EXPLODING_RATIO = 1e4
-#: exploding gradients: any layer's ``||dL/dW||`` above this (or not finite).
-EXPLODING_NORM = 1e4
-#: ``||dW|| / ||W||`` per step above this is a large step (a high learning rate).
-HIGH_UPDATE_RATIO = 5e-2
 
 #: units whose gradient is exactly zero when z <= 0 for every sample
 DEAD_KINDS = frozenset({"relu"})
 #: units measured the same way, but which keep a gradient on their negative side
 INACTIVE_KINDS = frozenset({"leaky_relu", "elu", "selu"})
 SATURATING_KINDS = frozenset({"sigmoid", "tanh"})
+
+#: with ``every="auto"``, about this many batches are measured per epoch after the first.
+AUTO_BATCHES = 8
 
 _SIGMOID_LO = 1.0 / (1.0 + math.exp(SIGMOID_SATURATION_Z))  # sigma(-4)
 _SIGMOID_HI = 1.0 / (1.0 + math.exp(-SIGMOID_SATURATION_Z))  # sigma(4)
@@ -183,117 +188,82 @@ def saturated_count(act: Activation, a: np.ndarray) -> int:
     return 0
 
 
-def _pow10(ratio: float) -> str:
-    """``10^-6`` for 8.4e-7: the order of magnitude, rounded."""
-    return f"10^{round(math.log10(ratio))}"
-
-
-def _sci(x: float) -> str:
-    """A short scientific form: 1.3e12, 4.0e-08 -> 4.0e-8."""
-    if not math.isfinite(x):
-        return str(x)
-    if x == 0:
-        return "0"
-    exp = math.floor(math.log10(abs(x)))
-    mant = x / 10**exp
-    if round(abs(mant), 1) >= 10:
-        mant, exp = mant / 10, exp + 1
-    return f"{mant:.1f}e{exp}"
-
-
 def _pct(frac: float) -> str:
     return f"{100 * frac:.0f}%"
+
+
+def _norm(a: np.ndarray) -> float:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.sqrt(np.vdot(a, a).real))
 
 
 def _weighted_layers(net: Sequential) -> list[tuple[int, Dense]]:
     return [(i, layer) for i, layer in enumerate(net.layers) if isinstance(layer, Dense)]
 
 
-# -- verdicts (one function each, used by both tools) ------------------------------------
-def _dead_verdict(index: int, frac: float, n_units: int, cause: str) -> str:
-    return (
-        f"layer {index}: {_pct(frac)} of ReLU units are dead ({round(frac * n_units)} of "
-        f"{n_units} output 0 for every sample, so no gradient reaches their weights; {cause})"
-    )
+def _dense_of(net: Sequential, i: int) -> Dense | None:
+    """The Dense layer computing the z of the activation at ``net.layers[i]``."""
+    layer = net.layers[i]
+    if isinstance(layer, Dense):
+        return layer
+    if i > 0 and isinstance(net.layers[i - 1], Dense):
+        return net.layers[i - 1]
+    return None
 
 
-def _saturation_verdict(index: int, kind: str, frac: float) -> str:
-    z = SIGMOID_SATURATION_Z if kind == "sigmoid" else TANH_SATURATION_Z
-    return (
-        f"layer {index}: {_pct(frac)} of {kind} outputs are saturated (|z| > {z:g}, where "
-        f"the derivative is below {0.018 if kind == 'sigmoid' else 0.027}; the weights or inputs "
-        "are too large: standardise the inputs and use glorot initialisation, or relu)"
-    )
+def _weight_rms(layer: Dense) -> float:
+    """``RMS(W) * sqrt(fan_in)``: about 1 (Glorot) to 1.4 (He) keeps a signal's size."""
+    w = layer.weight.value
+    return float(np.sqrt(np.mean(np.square(w, dtype=np.float64))) * math.sqrt(w.shape[0]))
 
 
-def _vanishing_cause(saturated: list[tuple[int, str, float, float]]) -> str:
-    """Why the gradient shrinks: the derivatives of the saturating layers, measured."""
-    if not saturated:
-        return "each layer multiplies the gradient by a factor below 1"
-    kinds = sorted({k for _, k, _, _ in saturated})
-    share = float(np.mean([f for _, _, f, _ in saturated]))
-    lead = " and ".join(
-        f"{k} saturation" if share >= 0.2 else f"small {k} derivatives" for k in kinds
-    )
-    parts = []
-    for kind in kinds:
-        sat = float(np.mean([f for _, k, f, _ in saturated if k == kind]))
-        der = float(np.mean([d for _, k, _, d in saturated if k == kind]))
-        peak = 0.25 if kind == "sigmoid" else 1.0
-        name = "" if len(kinds) == 1 else f"{kind} "
-        parts.append(
-            f"the {name}derivative averages {der:.2g} (at most {peak:g}) and {_pct(sat)} of "
-            f"the {name}outputs are saturated"
-        )
-    return f"{lead}: " + "; ".join(parts)
+def _optimizer_facts(net) -> tuple[float | None, str | None]:
+    opt = getattr(net, "optimizer_", None)
+    if opt is None:
+        return None, None
+    lr = getattr(opt, "lr", None)
+    return (float(lr) if lr is not None else None), getattr(opt, "name", None)
 
 
-def _flow_verdicts(
-    norms: list[tuple[int, float]], saturated: list[tuple[int, str, float, float]], n_dead: int
-) -> list[str]:
-    """Vanishing/exploding verdicts from per-layer weight-gradient norms (first to last)."""
-    out: list[str] = []
-    if not norms:
-        return out
-    bad = [(i, g) for i, g in norms if not math.isfinite(g)]
-    if bad:
-        i, g = bad[0]
-        return [
-            f"gradient norm is {g} in layer {i} (the numbers overflowed: lower the learning "
-            "rate, use a smaller initialisation such as he or glorot, and try clipping, "
-            "e.g. fit(..., clip_norm=1.0))"
-        ]
-    i_max, g_max = max(norms, key=lambda t: t[1])
-    (i_first, g_first), (i_last, g_last) = norms[0], norms[-1]
-    ratio = g_first / g_last if g_last > 0 else None
-    if g_max > EXPLODING_NORM:
-        grow = (
-            f"; it grows by {_pow10(ratio)} from the last layer to the first"
-            if (ratio is not None and ratio > 10)
-            else ""
-        )
-        out.append(
-            f"gradient norm exploded to {_sci(g_max)} in layer {i_max} (try clipping, e.g. "
-            f"fit(..., clip_norm=1.0), and a smaller initialisation such as he or glorot{grow})"
-        )
-    elif ratio is not None and ratio > EXPLODING_RATIO and len(norms) > 1:
-        out.append(
-            f"gradients grow by {_pow10(ratio)} from the last layer to the first "
-            f"(|dL/dW| {_sci(g_last)} in layer {i_last}, {_sci(g_first)} in layer {i_first}; the "
-            "weights are too large for this depth: use he or glorot initialisation, or clip)"
-        )
-    if len(norms) > 1 and g_last > 0 and g_first == 0:
-        why = "dead ReLU units block every path" if n_dead else "every path back is blocked"
-        out.append(
-            f"no gradient reaches layer {i_first}: its weight gradient is exactly 0 ({why}; "
-            "try leaky_relu, he initialisation or a lower learning rate)"
-        )
-    elif ratio is not None and ratio < VANISHING_RATIO and len(norms) > 1:
-        out.append(
-            f"gradients shrink by {_pow10(ratio)} from the last layer to the first "
-            f"(|dL/dW| {_sci(g_last)} in layer {i_last}, {_sci(g_first)} in layer {i_first}; "
-            f"{_vanishing_cause(saturated)}; try relu and he initialisation, or BatchNorm)"
-        )
+def _input_facts(sum_x, sum_x2, n) -> dict[str, float]:
+    """RMS and spread of the features from their running sums (constant features ignored)."""
+    if not n:
+        return {}
+    mean = sum_x / n
+    rms = np.sqrt(np.maximum(sum_x2 / n, 0.0))
+    std = np.sqrt(np.maximum(sum_x2 / n - mean**2, 0.0))
+    live = std > 1e-12 * np.maximum(rms, 1e-300)
+    if not live.any():
+        return {}
+    std = std[live]
+    return {
+        "input_rms_max": float(rms[live].max()),
+        "input_rms_min": float(rms[live].min()),
+        "input_std_spread": float(std.max() / std.min()),
+    }
+
+
+def _layer_skeleton(net: Sequential) -> list[LayerStory]:
+    """One ``LayerStory`` per Dense layer or watched activation layer, measures empty."""
+    out: list[LayerStory] = []
+    dense_last = max((i for i, _ in _weighted_layers(net)), default=None)
+    for i, layer in enumerate(net.layers):
+        act = unit_activation(layer)
+        if isinstance(layer, Dense):
+            kind = act.name if act is not None else "linear"
+            ly = LayerStory(i, kind, layer.out_features, dense=i)
+            ly.hidden = act is not None and i != dense_last
+            ly.weight_init = getattr(layer.weight_init, "name", None)
+            out.append(ly)
+        elif is_watched(act):
+            dense = _dense_of(net, i)
+            j = i - 1 if dense is not None else None
+            ly = LayerStory(i, act.name, 0, dense=j)
+            out.append(ly)
+            # a Dense layer followed by its activation layer is a hidden layer
+            for d in out:
+                if d.index == j:
+                    d.hidden = j != dense_last
     return out
 
 
@@ -308,14 +278,18 @@ class Report:
         ``layer`` (its repr), ``activation`` (name or None), ``units``,
         ``dead_fraction``, ``dead_units`` (indices), ``saturation``,
         ``mean_derivative`` (mean ``f'(z)``, sigmoid/tanh only),
-        ``grad_norm`` (``||dL/dW||``), ``weight_norm`` and ``bias_mean``;
-        a key is None where it does not apply to the layer.
-    verdicts : list of str
-        Plain-language problems with remedies; empty for a healthy network.
+        ``grad_norm`` (``||dL/dW||``), ``bias_grad_norm`` (``||dL/db||``),
+        ``speed`` (``||dL/db|| / sqrt(units)``), ``weight_norm`` and
+        ``bias_mean``; a key is None where it does not apply to the layer.
+    verdicts : list of Verdict
+        The records (``chainrule.verdicts.Verdict``), problems first, then
+        information; ``problems`` holds only the alarms.
     grad_ratio : float or None
         ``||dL/dW_first|| / ||dL/dW_last||`` over the ``Dense`` layers.
     loss : float or None
         The loss on the batch (None when no targets were given).
+    baseline : float or None
+        The loss of the best constant prediction for these targets.
     n_samples : int
         Rows in the batch.
     """
@@ -323,21 +297,44 @@ class Report:
     def __init__(
         self,
         layers: list[dict[str, Any]],
-        verdicts: list[str],
+        verdicts: list[Verdict],
         grad_ratio: float | None,
         loss: float | None,
         n_samples: int,
+        baseline: float | None = None,
+        story: Story | None = None,
     ) -> None:
         self.layers = layers
         self.verdicts = verdicts
         self.grad_ratio = grad_ratio
         self.loss = loss
         self.n_samples = n_samples
+        self.baseline = baseline
+        self.story = story
+
+    @property
+    def problems(self) -> list[Verdict]:
+        """The verdicts that name a problem (severity ``"problem"``)."""
+        return [v for v in self.verdicts if v.is_problem]
 
     @property
     def healthy(self) -> bool:
-        """True when no verdict was raised."""
-        return not self.verdicts
+        """True when no verdict names a problem."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the per-layer rows and the verdict records."""
+        from .verdicts import _jsonable
+
+        return {
+            "layers": _jsonable(self.layers),
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "loss": _jsonable(self.loss),
+            "baseline": _jsonable(self.baseline),
+            "grad_ratio": _jsonable(self.grad_ratio),
+            "n_samples": self.n_samples,
+            "healthy": self.healthy,
+        }
 
     def _rows(self) -> list[tuple[str, ...]]:
         def fmt(v, kind):
@@ -345,7 +342,8 @@ class Report:
                 return "-"
             return _pct(v) if kind == "pct" else f"{v:.2e}"
 
-        rows = [("#", "layer", "dead", "saturated", "|dL/dW|", "|W|")]
+        flags = _layer_flags(self.verdicts)
+        rows = [("#", "layer", "dead", "saturated", "|dL/dW|", "|dL/db|/√n", "|W|", "verdict")]
         for d in self.layers:
             rows.append(
                 (
@@ -354,34 +352,38 @@ class Report:
                     fmt(d["dead_fraction"], "pct"),
                     fmt(d["saturation"], "pct"),
                     fmt(d["grad_norm"], "num"),
+                    fmt(d["speed"], "num"),
                     fmt(d["weight_norm"], "num"),
+                    flags.get(d["index"], ""),
                 )
             )
         return rows
 
     def __str__(self) -> str:
+        return self.format()
+
+    def format(self, where: str = "python") -> str:
+        """The table and the verdicts, remedies worded for ``where``: python, cli or playground."""
         rows = self._rows()
         widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
 
         def fmt(r):
             return "  ".join(
-                f"{c:<{w}}" if k in (0, 1) else f"{c:>{w}}"
+                f"{c:<{w}}" if k in (0, 1, 7) else f"{c:>{w}}"
                 for k, (c, w) in enumerate(zip(r, widths))
-            )
+            ).rstrip()
 
         line = "-" * len(fmt(rows[0]))
         out = [fmt(rows[0]), line, *(fmt(r) for r in rows[1:]), line]
         extra = [f"{self.n_samples} samples"]
         if self.loss is not None:
             extra.append(f"loss {self.loss:.4g}")
+        if self.baseline is not None:
+            extra.append(f"constant prediction {self.baseline:.4g}")
         if self.grad_ratio is not None:
             extra.append(f"|dL/dW| first/last {self.grad_ratio:.2e}")
         out.append(", ".join(extra))
-        if self.verdicts:
-            out.append("Verdicts:")
-            out.extend(f"  - {v}" for v in self.verdicts)
-        else:
-            out.append("No problems found: no dead or saturated layers, gradients flow.")
+        out.extend(verdict_lines(self.verdicts, where))
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
@@ -392,12 +394,60 @@ class Report:
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:]
         )
-        items = "".join(f"<li>{html.escape(v)}</li>" for v in self.verdicts)
-        verdicts = f"<ul>{items}</ul>" if items else "<p>No problems found.</p>"
+        items = "".join(
+            f"<li><b>{html.escape(v.title)}</b> ({v.severity}): {html.escape(v.text)}"
+            + (f"<br>try: <code>{html.escape(v.remedies[0].python)}</code>" if v.remedies else "")
+            + "</li>"
+            for v in self.verdicts
+        )
+        verdicts = f"<ul>{items}</ul>" if self.problems or items else ""
+        if not self.problems:
+            verdicts = "<p>No problems found.</p>" + verdicts
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{verdicts}"
 
     def __repr__(self) -> str:
         return f"Report(n_samples={self.n_samples}, verdicts={len(self.verdicts)})"
+
+
+def _layer_flags(verdicts: list[Verdict]) -> dict[int, str]:
+    """Per layer, the kinds of the verdicts about it: ``dead_relu!`` for a problem."""
+    flags: dict[int, list[str]] = {}
+    for v in verdicts:
+        if v.layer is not None:
+            flags.setdefault(v.layer, []).append(v.kind + ("!" if v.is_problem else ""))
+    return {i: ", ".join(k) for i, k in flags.items()}
+
+
+def verdict_lines(verdicts: list[Verdict], where: str = "python") -> list[str]:
+    """The verdicts in words: problems with their first remedies, then notes.
+
+    ``where`` picks the remedies' wording: ``"python"``, ``"cli"`` or ``"playground"``.
+    """
+    problems = [v for v in verdicts if v.is_problem]
+    notes = [v for v in verdicts if not v.is_problem]
+    out: list[str] = []
+    if problems:
+        out.append("Verdicts:")
+        for v in problems:
+            out.append(f"  - {v.text}")
+            words = [w for r in v.remedies if (w := getattr(r, where)) is not None]
+            for k, w in enumerate(words[:2]):
+                out.append(f"      {'try' if k == 0 else 'or '}: {w}")
+    else:
+        out.append("No problems found.")
+    if notes:
+        out.append("Notes (measures past a threshold on a network that learns):")
+        out.extend(f"  - {v.text}" for v in notes)
+    return out
+
+
+def _history_story(history) -> tuple[list[float], list[float] | None]:
+    if not history:
+        return [], None
+    h = history.history if hasattr(history, "history") else history
+    loss = [float(x) for x in h.get("loss", [])]
+    val = h.get("val_loss")
+    return loss, ([float(x) for x in val] if val else None)
 
 
 def diagnose(
@@ -406,8 +456,9 @@ def diagnose(
     y=None,
     loss: str | Loss | None = None,
     seed: int = 0,
+    history="auto",
 ) -> Report:
-    r"""Look inside ``net`` on one batch: dead units, saturation and gradient flow.
+    r"""Look inside ``net`` on one batch, and judge it with its training history.
 
     Parameters
     ----------
@@ -427,20 +478,35 @@ def diagnose(
         The loss for ``y`` (default: the one the network was fitted with).
     seed : int
         Seed of the probe gradient when ``y`` is None.
+    history : dict, History, None or "auto"
+        The training story (``{"loss": [...], "val_loss": [...]}``) judged
+        with the batch; ``"auto"`` uses ``net.history_``, which ``fit``
+        leaves on the network (and model files keep).
 
     Returns
     -------
     Report
-        ``.layers`` (per-layer numbers), ``.verdicts`` (plain language),
+        ``.layers`` (per-layer numbers), ``.verdicts`` (``Verdict`` records),
         ``str(report)`` a table with the verdicts below it.
 
     Notes
     -----
     Dropout layers are switched off during the pass (a random mask would
     make the numbers random); other layers run in their current mode.
-    See the module documentation for every threshold.
+    Without a training history, a measure past its threshold is a problem
+    (nothing shows the network learns); see ``chainrule.verdicts``.
     """
-    Xb = check_features(X, net.n_features_in, net.dtype)
+    chain = isinstance(net, Sequential)
+    if chain:
+        Xb = check_features(X, net.n_features_in, net.dtype)
+    else:  # a graph network: one output, its inputs as fit takes them
+        if isinstance(net.n_outputs, list):
+            raise ValueError(
+                "diagnose judges networks with one output; this one has "
+                f"{len(net.n_outputs)}: diagnose a network built on one of them"
+            )
+        xs = net.input_arrays(X)
+        Xb = xs[0]
     if y is not None:
         if loss is None:
             if net.loss_ is None:
@@ -468,10 +534,14 @@ def diagnose(
             if isinstance(layer, Dropout):
                 layer.training = False
         with np.errstate(over="ignore", invalid="ignore"):
-            out = Xb
-            for layer in net.layers:
-                out = layer.forward(out)
-                outputs.append(out)
+            if chain:
+                out = Xb
+                for layer in net.layers:
+                    out = layer.forward(out)
+                    outputs.append(out)
+            else:  # each layer's activations from its cache (a shared layer: its last use)
+                out = net.forward(xs)
+                outputs = [getattr(layer, "_a", None) for layer in net.layers]
             if y is not None:
                 value = loss.forward(out, target)
                 grad = loss.backward()
@@ -480,7 +550,11 @@ def diagnose(
                 grad = rng.standard_normal(out.shape) / len(out)
             net.backward(grad, input_grad=False)
         grad_norms = {
-            i: float(np.linalg.norm(layer.weight.grad.astype(np.float64, copy=False)))
+            i: _norm(layer.weight.grad.astype(np.float64, copy=False))
+            for i, layer in _weighted_layers(net)
+        }
+        bias_norms = {
+            i: _norm(layer.bias.grad.astype(np.float64, copy=False))
             for i, layer in _weighted_layers(net)
         }
     finally:
@@ -495,12 +569,11 @@ def diagnose(
                     layer.buffers()[k][...] = v
 
     rows: list[dict[str, Any]] = []
-    verdicts: list[str] = []
-    saturated: list[tuple[int, str, float, float]] = []
-    n_dead_total = 0
     for i, layer in enumerate(net.layers):
         act = unit_activation(layer)
         a = outputs[i]
+        if a is None:
+            act = None  # nothing cached to measure
         d: dict[str, Any] = {
             "index": i,
             "layer": repr(layer),
@@ -511,82 +584,93 @@ def diagnose(
             "saturation": None,
             "mean_derivative": None,
             "grad_norm": grad_norms.get(i),
+            "bias_grad_norm": bias_norms.get(i),
+            "speed": None,
             "weight_norm": None,
             "bias_mean": None,
         }
         if isinstance(layer, Dense):
             d["weight_norm"] = float(np.linalg.norm(layer.weight.value.astype(np.float64)))
             d["bias_mean"] = float(np.mean(layer.bias.value))
+            d["speed"] = bias_norms[i] / math.sqrt(layer.out_features)
         if act is not None and (act.name in DEAD_KINDS or act.name in INACTIVE_KINDS):
             dead = ~active_units(act, a)
             d["dead_fraction"] = float(dead.mean())
             d["dead_units"] = np.flatnonzero(dead).tolist()
-            if act.name in DEAD_KINDS:
-                n_dead_total += int(dead.sum())
-                if d["dead_fraction"] >= DEAD_WARN:
-                    dense = _dense_of(net, i)
-                    cause = _dead_remedy(dense)
-                    if dense is not None:
-                        b_dead = float(np.mean(dense.bias.value[dead]))
-                        if b_dead <= -1.0:
-                            cause = (
-                                f"their biases are large and negative (mean {b_dead:.2g}), which "
-                                "keeps z below 0; start the biases at 0 or use leaky_relu, and "
-                                "if training drove them there, lower the learning rate"
-                            )
-                    verdicts.append(_dead_verdict(i, d["dead_fraction"], int(a.shape[1]), cause))
         if act is not None and act.name in SATURATING_KINDS:
-            frac = saturated_count(act, a) / a.size
-            d["saturation"] = float(frac)
+            d["saturation"] = float(saturated_count(act, a) / a.size)
             d["mean_derivative"] = float(np.mean(act.df(None, a), dtype=np.float64))
-            saturated.append((i, act.name, float(frac), d["mean_derivative"]))
         rows.append(d)
 
+    # the story: these measures, the loss history fit left, the constant prediction's loss
+    story_layers = _layer_skeleton(net)
+    for ly in story_layers:
+        d = rows[ly.index]
+        if ly.units == 0:
+            ly.units = d["units"] or 0
+        if d["dead_fraction"] is not None and ly.kind in DEAD_KINDS:
+            ly.dead = d["dead_fraction"]
+        ly.saturation, ly.mean_derivative = d["saturation"], d["mean_derivative"]
+        if ly.dense is not None:
+            dense = net.layers[ly.dense]
+            ly.grad_norm = ly.grad_norm_start = grad_norms[ly.dense]
+            ly.speed = rows[ly.dense]["speed"]
+            ly.weight_rms = _weight_rms(dense)
+            ly.bias_mean = float(np.mean(dense.bias.value))
+    # an activation layer's numbers belong to the Dense layer before it, for the judge
+    by_index = {ly.index: ly for ly in story_layers}
+    for ly in story_layers:
+        if ly.dense is not None and ly.dense != ly.index and ly.dense in by_index:
+            host = by_index[ly.dense]
+            host.hidden = True
+            if ly.saturation is not None:
+                host.kind, host.saturation = ly.kind, ly.saturation
+                host.mean_derivative = ly.mean_derivative
+    if history == "auto":
+        history = getattr(net, "history_", None)
+    hist_loss, hist_val = _history_story(history)
+    baseline = None
+    if y is not None:
+        try:
+            baseline = constant_loss(loss.name, target)
+        except (ValueError, TypeError):
+            baseline = None
+    lr, opt = _optimizer_facts(net)
+    xb64 = Xb.astype(np.float64, copy=False)
+    story = Story(
+        layers=story_layers,
+        loss=hist_loss,
+        val_loss=hist_val,
+        baseline=baseline,
+        loss_name=loss.name if y is not None else None,
+        lr=lr,
+        optimizer=opt,
+        data_loss=value if hist_loss else None,
+        **_input_facts(xb64.sum(axis=0), np.square(xb64).sum(axis=0), len(xb64)),
+    )
+    verdicts = judge(story)
     norms = sorted(grad_norms.items())
-    flow = _flow_verdicts(norms, saturated, n_dead_total)
-    vanishing = any(v.startswith("gradients shrink") for v in flow)
-    if not vanishing:  # saturation named on its own only if the flow verdict did not
-        verdicts.extend(
-            _saturation_verdict(i, k, f) for i, k, f, _ in saturated if f >= SATURATION_WARN
-        )
-    verdicts.extend(flow)
     ratio = None
     if len(norms) > 1 and norms[-1][1] > 0 and math.isfinite(norms[0][1]):
         ratio = norms[0][1] / norms[-1][1]
-    return Report(rows, verdicts, ratio, value, len(Xb))
-
-
-def _dense_of(net: Sequential, i: int) -> Dense | None:
-    """The Dense layer computing the z of the activation at ``net.layers[i]``."""
-    layer = net.layers[i]
-    if isinstance(layer, Dense):
-        return layer
-    if i > 0 and isinstance(net.layers[i - 1], Dense):
-        return net.layers[i - 1]
-    return None
-
-
-def _dead_remedy(dense: Dense | None, lower_lr: bool = True) -> str:
-    """The usual remedies, leaving out he initialisation when it is already used."""
-    he = dense is not None and dense.weight_init.name.startswith("he")
-    options = (["a lower learning rate"] if lower_lr else []) + ["leaky_relu"]
-    options += ["BatchNorm"] if he else ["he initialisation"]
-    return "try " + ", ".join(options[:-1]) + " or " + options[-1]
+    return Report(rows, verdicts, ratio, value, len(Xb), baseline, story)
 
 
 # -- during training: the Diagnostics callback -------------------------------------------
 class Diagnostics(Callback):
-    r"""Record dead units, saturation and gradient flow per layer during ``fit``.
+    r"""Record dead units, saturation and gradient flow per layer during ``fit``, and judge.
 
-    Pass it to ``fit(..., callbacks=[diag])``; after training read
-    ``diag.history`` and ``diag.verdicts()``.
+    Pass it to ``fit(..., callbacks=[diag])``; after training (or after any
+    epoch) read ``diag.history`` and ``diag.verdicts()``.
 
     Parameters
     ----------
-    every : int, default 1
+    every : int or "auto", default "auto"
         Measure one batch in ``every`` (batches 0, every, 2 every, ... of
-        each epoch). The cost per measured batch is about one extra pass
-        over each layer's activations and weights.
+        each epoch). ``"auto"`` measures batches 0, 1, 2, 4, 8, 16... of the
+        first epoch and then about 8 evenly spread batches per epoch (every
+        batch of an epoch of up to 8), which keeps the cost near 1% of an
+        epoch of the benchmark MLP (``benchmarks/diagnosis_cost.py``).
 
     Attributes
     ----------
@@ -608,8 +692,13 @@ class Diagnostics(Callback):
         ``grad_norm``, ``grad_norm_max``
             Mean and largest ``||dL/dW||`` over the measured batches (read
             after the step, so after any clipping).
+        ``speed``
+            Median ``||dL/db|| / sqrt(units)`` over the measured batches:
+            how fast the layer learns (Nielsen, ch. 5).
         ``update_ratio``
             Mean ``||W_t - W_{t-1}|| / ||W_{t-1}||`` per measured step.
+    loss, val_loss : list of float
+        The epoch's training (and validation) loss, as ``fit`` logged it.
     lr : list of float
         The optimizer's learning rate at the end of each epoch.
     total_norm_before_clip : list of float
@@ -628,19 +717,32 @@ class Diagnostics(Callback):
     """
 
     METRICS = ("dead_fraction", "dead_since_init", "saturation", "mean_derivative",
-               "grad_norm", "grad_norm_max", "update_ratio")  # fmt: skip
+               "grad_norm", "grad_norm_max", "speed", "update_ratio")  # fmt: skip
 
-    def __init__(self, every: int = 1) -> None:
-        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}")
-        self.every = int(every)
+    def __init__(self, every: int | str = "auto") -> None:
+        if every != "auto" and (
+            isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1
+        ):
+            raise ValueError(f"every must be a positive integer or 'auto', got {every!r}")
+        self.every = every if every == "auto" else int(every)
         self.epochs: list[int] = []
         self.lr: list[float] = []
+        self.loss: list[float] = []
+        self.val_loss: list[float] = []
         self.history: dict[str, dict[int, list[float]]] = {k: {} for k in self.METRICS}
         self.kinds: dict[int, str] = {}
         self.units: dict[int, int] = {}
         self.total_norm_before_clip: list[float] = []
+        self.diverged = False
+        self.baseline: float | None = None
         self._dead_all: dict[int, np.ndarray] = {}
+        self._grad_start: dict[int, float] = {}
+        self._weight_rms: dict[int, float] = {}
+        self._bias_mean: dict[int, float] = {}
+        self._inputs = [None, None, 0]
+        self._diff: dict[int, np.ndarray] = {}
+        self._n_batches = 0
+        self._stride = 1
 
     # -- hooks ------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
@@ -657,21 +759,47 @@ class Diagnostics(Callback):
             self.units[i] = layer.out_features
             act = layer.activation
             self.kinds.setdefault(i, act.name if act is not None else "linear")
+            self._weight_rms.setdefault(i, _weight_rms(layer))
+        y = (logs or {}).get("y")
+        arrays = getattr(y, "arrays", None)  # a graph network's targets, one array per output
+        if arrays is not None and len(arrays) == 1:
+            y = arrays[0]
+        loss_name = getattr(net, "loss_", None)
+        if isinstance(loss_name, (list, tuple)) and len(loss_name) == 1:
+            loss_name = loss_name[0]
+        # one output, one loss: the constant predictor's loss (graph networks: not judged)
+        if isinstance(y, np.ndarray) and isinstance(loss_name, str) and self.baseline is None:
+            try:
+                self.baseline = constant_loss(net.loss_, y)
+            except (ValueError, TypeError):
+                self.baseline = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._alive = {i: None for i, _, _ in self._watched}
         self._sat = {i: [0, 0, 0.0] for i, _, _ in self._watched}
         self._norms: dict[int, list[float]] = {i: [] for i, _ in self._dense}
+        self._speeds: dict[int, list[float]] = {i: [] for i, _ in self._dense}
         self._updates: dict[int, list[float]] = {i: [] for i, _ in self._dense}
         self._prev = {i: layer.weight.value.copy() for i, layer in self._dense}
         self._total = math.nan
+        if self.every == "auto":  # the first epoch: batches 0, 1, 2, 4, 8, 16...
+            n = self._n_batches
+            self._stride = None if not n else max(1, n // AUTO_BATCHES)
+        else:
+            self._stride = self.every
+        self._n_batches = 0
+
+    def _measures(self, batch: int) -> bool:
+        if self._stride is None:
+            return batch & (batch - 1) == 0
+        return batch % self._stride == 0
 
     def on_batch_end(self, batch, logs=None):
-        every = self.every
+        self._n_batches = batch + 1
         total = (logs or {}).get("grad_norm")  # the global norm before clipping, if fit gives it
         if total is not None and not (float(total) <= self._total):  # max, NaN-aware
             self._total = float(total)
-        if batch % every == 0:
+        if self._measures(batch):
             self._measured = True
             for i, layer, act in self._watched:
                 a = layer._a
@@ -684,24 +812,46 @@ class Diagnostics(Callback):
                     alive = active_units(act, a)
                     old = self._alive[i]
                     self._alive[i] = alive if old is None else (old | alive)
+            first = not self.epochs and not self._grad_start
             for i, layer in self._dense:
                 g = layer.weight.grad
-                with np.errstate(over="ignore", invalid="ignore"):
-                    self._norms[i].append(float(np.sqrt(np.vdot(g, g).real)))
-                    w0 = self._prev[i]
-                    den = float(np.linalg.norm(w0))
-                    step = float(np.linalg.norm(layer.weight.value - w0))
-                self._updates[i].append(step / den if den > 0 else math.inf)
-        if (batch + 1) % every == 0:
+                gn = _norm(g)
+                self._norms[i].append(gn)
+                self._speeds[i].append(_norm(layer.bias.grad) / math.sqrt(layer.out_features))
+                if first:
+                    self._grad_start[i] = gn
+                    self._bias_mean[i] = float(np.mean(layer.bias.value))
+                w0 = self._prev[i]
+                den = _norm(w0)
+                diff = self._diff.get(i)
+                if diff is None or diff.shape != w0.shape or diff.dtype != w0.dtype:
+                    diff = self._diff[i] = np.empty_like(w0)
+                step = _norm(np.subtract(layer.weight.value, w0, out=diff))
+                self._updates[i].append(step / den if den > 0 else math.nan)
+            if len(self.epochs) == 0 and self._dense:  # the inputs, seen by the first layer
+                x = getattr(self._dense[0][1], "_x", None)
+                if x is not None and self._dense[0][0] == 0:
+                    x = x.astype(np.float64, copy=False)
+                    s = self._inputs
+                    s[0] = x.sum(axis=0) if s[0] is None else s[0] + x.sum(axis=0)
+                    s[1] = np.square(x).sum(axis=0) if s[1] is None else s[1] + np.square(x).sum(0)
+                    s[2] += len(x)
+        if self._measures(batch + 1):  # keep the weights the next measured step starts from
             for i, layer in self._dense:
                 np.copyto(self._prev[i], layer.weight.value)
 
     def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if "loss" in logs:
+            self.loss.append(float(logs["loss"]))
+        if "val_loss" in logs:
+            self.val_loss.append(float(logs["val_loss"]))
         self._close_epoch()
 
     def on_train_end(self, logs=None):
         # training that diverged stops inside an epoch: keep what that epoch measured
         if getattr(self, "_measured", False):
+            self.diverged = True
             self._close_epoch()
 
     def _close_epoch(self) -> None:
@@ -726,9 +876,10 @@ class Diagnostics(Callback):
             h["dead_fraction"].setdefault(i, []).append(float(dead.mean()))
             h["dead_since_init"].setdefault(i, []).append(float(self._dead_all[i].mean()))
         for i, _ in self._dense:
-            norms, ups = self._norms[i], self._updates[i]
+            norms, ups, sp = self._norms[i], self._updates[i], self._speeds[i]
             h["grad_norm"].setdefault(i, []).append(float(np.mean(norms)) if norms else math.nan)
             h["grad_norm_max"].setdefault(i, []).append(max(norms) if norms else math.nan)
+            h["speed"].setdefault(i, []).append(float(np.median(sp)) if sp else math.nan)
             h["update_ratio"].setdefault(i, []).append(float(np.mean(ups)) if ups else math.nan)
 
     # -- reading it -----------------------------------------------------------------------
@@ -741,88 +892,101 @@ class Diagnostics(Callback):
                     out.setdefault(i, {})[metric] = values[-1]
         return dict(sorted(out.items()))
 
-    def verdicts(self) -> list[str]:
-        """Plain-language problems seen in training, with remedies (empty when healthy).
+    def story(self) -> Story:
+        """What was recorded, as the ``Story`` that ``chainrule.verdicts.judge`` reads.
 
-        Dead units, saturation and the gradient ratio are judged on the last
-        epoch; exploding norms on the largest norm of any epoch.
+        Per-layer measures are taken over the judging window (the last
+        ``window_size(epochs)`` epochs): dead fraction, its minimum (dead in
+        every epoch of the window); saturation and derivative, their mean;
+        speed and step, their median; the largest step over all epochs.
         """
+        h = self.history
+        W = window_size(len(self.epochs))
+
+        def win(metric, i, how):
+            v = [x for x in h[metric].get(i, [])[-W:] if x is not None and math.isfinite(x)]
+            return float(how(v)) if v else None
+
+        layers = _layer_skeleton(self.net)
+        by_index = {ly.index: ly for ly in layers}
+        for ly in layers:
+            i = ly.index
+            if i not in self.units and ly.units == 0 and ly.dense is not None:
+                ly.units = self.units.get(ly.dense, 0)
+            if self.kinds.get(i) in DEAD_KINDS:
+                ly.dead = win("dead_fraction", i, min)
+                ly.dead_since_init = (h["dead_since_init"].get(i) or [None])[-1]
+            if self.kinds.get(i) in SATURATING_KINDS:
+                ly.saturation = win("saturation", i, np.mean)
+                ly.mean_derivative = win("mean_derivative", i, np.mean)
+            j = ly.dense
+            if j is not None and j in self.units:
+                ly.grad_norm = win("grad_norm", j, np.mean)
+                gm = [x for x in h["grad_norm_max"].get(j, [])]
+                ly.grad_norm_max = (
+                    max(gm, key=lambda x: x if math.isfinite(x) else math.inf) if gm else None
+                )
+                ly.grad_norm_start = self._grad_start.get(j)
+                ly.speed = win("speed", j, np.median)
+                ly.update_ratio = win("update_ratio", j, np.median)
+                ups = [x for x in h["update_ratio"].get(j, []) if math.isfinite(x)]
+                ly.update_ratio_max = max(ups) if ups else None
+                ly.weight_rms = self._weight_rms.get(j)
+                ly.bias_mean = self._bias_mean.get(j)
+        for ly in layers:  # an activation layer's numbers belong to its Dense layer too
+            if ly.dense is not None and ly.dense != ly.index and ly.dense in by_index:
+                host = by_index[ly.dense]
+                if ly.saturation is not None:
+                    host.kind, host.saturation = ly.kind, ly.saturation
+                    host.mean_derivative = ly.mean_derivative
+        lr, opt = _optimizer_facts(self.net)
+        s = self._inputs
+        return Story(
+            layers=layers,
+            loss=list(self.loss),
+            val_loss=list(self.val_loss) or None,
+            baseline=self.baseline,
+            loss_name=getattr(self.net, "loss_", None),
+            lr=lr,
+            optimizer=opt,
+            diverged=self.diverged,
+            grad_norm_before_clip=max(
+                (t for t in self.total_norm_before_clip if not math.isnan(t)), default=None
+            ),
+            **_input_facts(s[0], s[1], s[2]),
+        )
+
+    def records(self) -> list[Verdict]:
+        """The verdicts as ``Verdict`` records: problems first, then information."""
         if not self.epochs:
             return []
-        h = self.history
-        out: list[str] = []
-        n_dead = 0
-        for i, fracs in sorted(h["dead_fraction"].items()):
-            if self.kinds.get(i) not in DEAD_KINDS:
-                continue
-            frac = fracs[-1]
-            n_units = len(self._dead_all[i])
-            n_dead += round(frac * n_units)
-            if frac < DEAD_WARN:
-                continue
-            since = h["dead_since_init"][i][-1]
-            dense_i = i if i in h["update_ratio"] else i - 1
-            steps = np.asarray(h["update_ratio"].get(dense_i, [0.0]), dtype=np.float64)
-            steps = np.where(np.isfinite(steps), steps, 0.0)
-            e_max = int(np.argmax(steps))
-            lr = self.lr[-1] if self.lr else math.nan
-            dense = _dense_of(self.net, i) if self.net is not None else None
-            if steps[e_max] > HIGH_UPDATE_RATIO:
-                remedy = _dead_remedy(dense).replace("a lower learning rate", "a lower rate")
-                cause = (
-                    f"learning rate {lr:g} is high for this net: in epoch {e_max + 1} each step "
-                    f"changed the weights by {_pct(steps[e_max])} of their norm on average; "
-                    + remedy
-                )
-            elif since >= frac / 2:
-                negative = dense is not None and float(np.mean(dense.bias.value)) <= -1.0
-                cause = (
-                    f"{_pct(since)} of the units were dead from the first epoch: the initial "
-                    + ("biases are large and negative and " if negative else "weights ")
-                    + "put every sample on the zero side; "
-                    + _dead_remedy(dense, lower_lr=False)
-                )
-            else:
-                cause = _dead_remedy(dense)
-            out.append(_dead_verdict(i, frac, n_units, cause))
-        saturated = [
-            (i, self.kinds[i], v[-1], h["mean_derivative"][i][-1])
-            for i, v in sorted(h["saturation"].items())
-        ]
-        norms_last = [(i, v[-1]) for i, v in sorted(h["grad_norm"].items())]
-        flow = _flow_verdicts(norms_last, saturated, n_dead)
-        # exploding: judged on the largest norm of any batch of any epoch
-        peaks = [(i, e, g) for i, v in h["grad_norm_max"].items() for e, g in enumerate(v)]
-        worst = max(peaks, key=lambda t: t[2] if math.isfinite(t[2]) else math.inf, default=None)
-        flow = [v for v in flow if not v.startswith(("gradient norm exploded", "gradient norm is"))]
-        if worst is not None and (not math.isfinite(worst[2]) or worst[2] > EXPLODING_NORM):
-            i, e, g = worst
-            what = f"exploded to {_sci(g)}" if math.isfinite(g) else f"became {g}"
-            flow.insert(
-                0,
-                f"gradient norm {what} in layer {i} at epoch {self.epochs[e] + 1} (try clipping, "
-                "e.g. fit(..., clip_norm=1.0), a lower learning rate, or a smaller "
-                "initialisation such as he or glorot)",
-            )
-        elif any(t > EXPLODING_NORM for t in self.total_norm_before_clip):  # clipping hid it
-            e = int(np.nanargmax(self.total_norm_before_clip))
-            flow.insert(
-                0,
-                f"gradient norm exploded to {_sci(self.total_norm_before_clip[e])} before "
-                f"clipping at epoch {self.epochs[e] + 1} (clipping keeps each step bounded, but "
-                "such gradients mean a learning rate or initialisation that is too large)",
-            )
-        if not any(v.startswith("gradients shrink") for v in flow):
-            out.extend(
-                _saturation_verdict(i, k, f) for i, k, f, _ in saturated if f >= SATURATION_WARN
-            )
-        out.extend(flow)
-        return out
+        return judge(self.story())
+
+    def verdicts(self) -> list[Verdict]:
+        """The verdicts that name a problem (``severity == "problem"``), most specific first.
+
+        ``records()`` adds the information-only ones. Each verdict is judged
+        over a window of epochs (see ``chainrule.verdicts``).
+        """
+        return [v for v in self.records() if v.is_problem]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the last epoch's numbers and the verdict records."""
+        from .verdicts import _jsonable
+
+        return {
+            "epochs": len(self.epochs),
+            "layers": _jsonable(self.last()),
+            "verdicts": [v.to_dict() for v in self.records()],
+        }
 
     def __str__(self) -> str:
         if not self.epochs:
             return "Diagnostics: nothing recorded yet (pass it to fit(..., callbacks=[...]))"
-        rows = [("#", "kind", "dead", "dead since init", "saturated", "|dL/dW|", "|dW|/|W|")]
+        records = self.records()
+        flags = _layer_flags(records)
+        rows = [("#", "kind", "dead", "dead since init", "saturated", "|dL/dW|", "|dL/db|/√n",
+                 "|dW|/|W|", "verdict")]  # fmt: skip
         for i, d in self.last().items():
 
             def get(k, pct=False, d=d):
@@ -839,17 +1003,21 @@ class Diagnostics(Callback):
                     get("dead_since_init", True),
                     get("saturation", True),
                     get("grad_norm"),
+                    get("speed"),
                     get("update_ratio"),
+                    flags.get(i, ""),
                 )
             )
         widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-        lines = ["  ".join(f"{c:>{w}}" for c, w in zip(r, widths)) for r in rows]
+        lines = [
+            "  ".join(f"{c:<{w}}" if k == 8 else f"{c:>{w}}" for k, (c, w) in
+                      enumerate(zip(r, widths))).rstrip()
+            for r in rows
+        ]  # fmt: skip
         lines.insert(1, "-" * len(lines[0]))
         lines.insert(0, f"Diagnostics after epoch {len(self.epochs)}:")
-        v = self.verdicts()
-        lines.append("Verdicts:" if v else "No problems found.")
-        lines.extend(f"  - {s}" for s in v)
+        lines.extend(verdict_lines(records))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return f"Diagnostics(every={self.every}, epochs={len(self.epochs)})"
+        return f"Diagnostics(every={self.every!r}, epochs={len(self.epochs)})"

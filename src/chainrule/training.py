@@ -758,7 +758,7 @@ def fit(
 
     history = History()
     for cb in callbacks:
-        cb.on_train_begin({"epochs": epochs})
+        cb.on_train_begin({"epochs": epochs, "y": y})  # y: e.g. Diagnostics' constant baseline
     modes = [layer.training for layer in layers]
     net.train()
     # overflow on the way to a NaN loss is reported once, as a DivergenceWarning

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import re
 import time
 from typing import Any
 
@@ -270,152 +269,134 @@ def _blas_one_thread():
     return controller.limit(limits=1, user_api="blas")
 
 
-# -- verdicts, grouped, with remedies the page can apply ------------------------------------
-#: a verdict's kind -> (pattern on the library's text, what it means in short, remedies);
-#: each remedy is (label, the settings it applies); "lr/10" divides the learning rate
-VERDICT_KINDS = [
-    (
-        "dead",
-        re.compile(r"^layer (\d+): (\d+%) of ReLU units are dead"),
-        "ReLU units are dead: they output 0 for every point, so no gradient reaches them",
-        [
-            ("lower the learning rate", {"lr": "lr/10"}),
-            ("use leaky relu", {"activation": "leaky_relu"}),
-            ("use he initialisation", {"init": "he_uniform"}),
-        ],
-    ),
-    (
-        "saturated",
-        re.compile(r"^layer (\d+): (\d+%) of (?:tanh|sigmoid) outputs are saturated"),
-        "outputs are saturated: on the flat tails the derivative is nearly 0",
-        [
-            ("use glorot initialisation", {"init": "glorot_uniform"}),
-            ("use relu", {"activation": "relu", "init": "he_uniform"}),
-        ],
-    ),
-    (
-        "overflow",
-        re.compile(r"^gradient norm is \S+ in layer (\d+)"),
-        "the gradient overflowed",
-        [
-            ("lower the learning rate", {"lr": "lr/10"}),
-            ("use glorot initialisation", {"init": "glorot_uniform"}),
-        ],
-    ),
-    (
-        "exploding",
-        re.compile(r"^(?:gradient norm exploded|gradients grow)"),
-        "the gradient explodes on its way back",
-        [
-            ("lower the learning rate", {"lr": "lr/10"}),
-            ("use glorot initialisation", {"init": "glorot_uniform"}),
-        ],
-    ),
-    (
-        "blocked",
-        re.compile(r"^no gradient reaches layer (\d+)"),
-        "no gradient reaches the first layer",
-        [
-            ("use leaky relu", {"activation": "leaky_relu"}),
-            ("use he initialisation", {"init": "he_uniform"}),
-            ("lower the learning rate", {"lr": "lr/10"}),
-        ],
-    ),
-    (
-        "vanishing",
-        re.compile(r"^gradients shrink"),
-        "the gradient vanishes on its way back",
-        [
-            ("use relu", {"activation": "relu", "init": "he_uniform"}),
-            ("use fewer layers", {"hidden": "fewer"}),
-        ],
-    ),
-    (
-        "diverged",
-        re.compile(r"^training stopped"),
-        "training diverged",
-        [("lower the learning rate", {"lr": "lr/10"})],
-    ),
-]
+# -- verdicts: the library's records, grouped, with remedies the page can apply -------------
+def _page_settings(remedy, cfg: dict) -> dict | None:
+    """A remedy's ``changes`` as this page's settings, or None when no control makes them.
 
-
-def page_verdicts(lines: list[str], cfg: dict) -> list[dict]:
-    """The library's verdict lines for the page: one line per kind of problem (layers
-    grouped), the remedies as settings of this page, each remedy once.
-
-    Returns a list of ``{"kind", "text", "detail", "remedies": [{"label", "set"}]}``.
+    The page's controls: learning rate, optimizer, activation, initialiser, hidden
+    layers, L2. Biases always start at 0 here, so ``bias_init="zeros"`` needs nothing;
+    ``weight_init="auto"`` is the initialiser menu's "auto" (He for the ReLU family,
+    Glorot otherwise). Clipping, early stopping and standardising have no control.
     """
-    groups: dict[str, dict] = {}
-    order: list[str] = []
-    for line in lines:
-        found = next(
-            (
-                (kind, m, meaning, remedies)
-                for kind, pat, meaning, remedies in VERDICT_KINDS
-                if (m := pat.match(line))
-            ),
-            (line, None, line, []),
-        )
-        kind, m, meaning, remedies = found
-        if kind not in groups:
-            order.append(kind)
-            groups[kind] = {
-                "kind": kind,
-                "meaning": meaning,
-                "where": [],
-                "detail": [],
-                "remedies": remedies,
-            }
-        g = groups[kind]
-        g["detail"].append(line)
-        if m and kind in ("dead", "saturated"):
-            g["where"].append(f"layer {m.group(1)} ({m.group(2)})")
-    out = []
-    seen: set[str] = set()
-    for kind in order:
-        g = groups[kind]
-        if g["where"]:  # one kind of problem in several layers: one line
-            text = ", ".join(g["where"]) + ": " + g["meaning"]
-        else:  # the library's own sentence, its numbers kept, its remedies as buttons
-            first = g["detail"][0]
-            text = first.split(" (", 1)[0] if " (" in first else first
-        remedies = []
-        for label, settings in g["remedies"]:
-            applied = _apply_remedy(settings, cfg)
-            if applied is None or label in seen:
-                continue
-            seen.add(label)
-            remedies.append({"label": label, "set": applied})
-        out.append({"kind": g["kind"], "text": text, "detail": g["detail"], "remedies": remedies})
-    return out
-
-
-def _apply_remedy(settings: dict, cfg: dict) -> dict | None:
-    """Concrete settings for a remedy, or None when the page already has them."""
-    out = {}
-    for key, value in settings.items():
-        if value == "lr/10":
-            value = float(f"{cfg['lr'] / 10:.3g}")
-            if value < 1e-6:
-                return None
-        elif value == "fewer":
-            if len(cfg["hidden"]) <= 1:
-                return None
-            value = cfg["hidden"][:-1]
-        out[key] = value
-    if all(cfg.get(k) == v for k, v in out.items()):
+    if remedy.playground is None:
         return None
-    if "init" in out and cfg["init"] == "auto":
-        # "auto" already picks he for the ReLU family and glorot otherwise
-        act = out.get("activation", cfg["activation"])
-        auto = (
-            "he_uniform"
-            if act in ("relu", "leaky_relu", "elu", "gelu", "silu")
-            else "glorot_uniform"
-        )
-        if auto == out["init"] and len(out) == 1:
+    out: dict[str, Any] = {}
+    for key, value in remedy.changes.items():
+        if key in ("lr", "l2"):
+            out[key] = value
+        elif key == "optimizer" and value in OPTIMIZER_NAMES:
+            out[key] = value
+        elif key == "activation" and value in ACTIVATIONS:
+            out[key] = value
+        elif key == "weight_init" and value in INITS:
+            out["init"] = value
+        elif key == "bias_init" and value == "zeros":
+            continue
+        elif key == "hidden":
+            out[key] = [min(int(h), MAX_UNITS) for h in value][:MAX_LAYERS]
+        else:
             return None
     return out
+
+
+#: the evidence that gives a layer's share in a grouped line ("dead ReLUs in layers 0 (62%), ...")
+_LAYER_MEASURE = {"dead_relu": "dead_fraction", "saturation": "saturation"}
+
+
+def page_verdicts(verdicts, cfg: dict, custom: Data | None = None) -> list[dict]:
+    """The library's ``Verdict`` records for the page: one line per kind (its layers
+    grouped), each remedy once, as a button where a page control makes it.
+
+    Reads only the records' fields (``kind``, ``layer``, ``severity``, ``remedies``),
+    never the wording. Returns a list of ``{"kind", "title", "severity", "layers",
+    "text", "detail", "remedies"}``; a remedy is ``{"name", "label", "why", "set"}``
+    with ``set`` the settings its button sends (None: shown as text, no button) and
+    ``have`` True when the page's settings are that remedy already (not shown).
+    """
+    groups: dict[str, dict] = {}
+    for v in verdicts:
+        g = groups.get(v.kind)
+        if g is None:
+            g = groups[v.kind] = {
+                "kind": v.kind,
+                "title": v.title,
+                "severity": v.severity,
+                "layers": [],
+                "detail": [],
+                "records": [],
+            }
+        if v.is_problem:
+            g["severity"] = "problem"
+        if v.layer is not None and v.layer not in g["layers"]:
+            g["layers"].append(v.layer)
+        g["detail"].append(v.text)
+        g["records"].append(v)
+    out = []
+    seen: set[str] = set()
+    for g in groups.values():
+        records = g.pop("records")
+        if len(g["layers"]) > 1:  # one kind in several layers: one line
+            key = _LAYER_MEASURE.get(g["kind"])
+            where = ", ".join(
+                f"{v.layer} ({100 * v.evidence[key]:.0f}%)"
+                if key and isinstance(v.evidence.get(key), (int, float))
+                else str(v.layer)
+                for v in records
+                if v.layer is not None
+            )
+            g["text"] = f"{g['title']} in layers {where}"
+        else:
+            g["text"] = g["detail"][0]
+        remedies = []
+        for v in records:
+            for r in v.remedies:
+                if r.name in seen:
+                    continue
+                seen.add(r.name)
+                settings = _page_settings(r, cfg)
+                have = False
+                if settings is not None:
+                    # only what differs; when the page has all of it already, nothing to
+                    # press and nothing to say ("have": the page shows it not at all)
+                    have = not any(cfg.get(k) != x for k, x in settings.items())
+                    settings = {k: x for k, x in settings.items() if cfg.get(k) != x} or None
+                    if settings is not None:
+                        try:
+                            validate({**cfg, **settings}, custom)
+                        except PlaygroundError:
+                            settings = None
+                label = r.playground if r.playground is not None else f"in Python: {r.python}"
+                remedies.append(
+                    {"name": r.name, "label": label, "why": r.why, "set": settings, "have": have}
+                )
+        g["remedies"] = remedies
+        out.append(g)
+    return out
+
+
+def _diverged_verdict(message: str, cfg: dict) -> dict:
+    """The page's own record of a run it stopped (the loss became inf or NaN)."""
+    lr = float(f"{cfg['lr'] / 10:.3g}")
+    remedies = []
+    if lr >= 1e-6:
+        remedies.append(
+            {
+                "name": "lower_lr",
+                "label": f"Learning rate: {lr:g}",
+                "why": "the loss diverged",
+                "set": {"lr": lr},
+                "have": False,
+            }
+        )
+    return {
+        "kind": "diverged",
+        "title": "training diverged",
+        "severity": "problem",
+        "layers": [],
+        "text": "training stopped: " + message,
+        "detail": ["training stopped: " + message],
+        "remedies": remedies,
+    }
 
 
 # -- the session -----------------------------------------------------------------------------
@@ -477,12 +458,15 @@ class Session:
         ).to_dict()
         self.loss = get_loss(cfg["loss"])
         self.opt = get_optimizer(cfg["optimizer"], self.net.parameters(), lr=cfg["lr"])
+        self.net.optimizer_ = self.opt  # as fit leaves it: the diagnosis reads lr and name
         self.cfg = cfg
         self.epoch = 0
         self.batches = 0
         self.diverged = None
         self.selected = None
         self._walk = None
+        # the training story the diagnosis judges: each epoch's train and test loss
+        self.history: dict[str, list[float]] = {"loss": [], "val_loss": []}
         self._rng = np.random.default_rng(seed)
         self._order = self._rng.permutation(len(self.F_train))
         self._pos = 0
@@ -522,9 +506,20 @@ class Session:
         self.batches += 1
         if self._pos >= len(self._order):
             self.epoch += 1
+            self._record_epoch()
             self._pos = 0
             self._order = self._rng.permutation(len(self.F_train))
             self._safe = self.net.get_weights()
+
+    def _record_epoch(self) -> None:
+        """Append the finished epoch's train and test loss (whole sets) to ``history``."""
+        loss = self.loss
+        for key, F, y in (
+            ("loss", self.F_train, self.y_train),
+            ("val_loss", self.F_test, self.y_test),
+        ):
+            value = _f(loss.forward(self.net.forward(F), y))
+            self.history[key].append(math.nan if value is None else value)
 
     def _gradients(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """Forward, loss, backward on one batch: fills every param.grad, returns the loss."""
@@ -670,7 +665,13 @@ class Session:
         return {"size": UNIT_GRID, "q": q, "scale": scale}
 
     def _diagnosis(self) -> dict:
-        report = diagnose(self.net, self.F_train, self.y_train, loss=self.cfg["loss"])
+        # the whole story so far (the library judges its last few epochs, a window that
+        # grows with the run, so the verdict does not flicker between redraws); before the
+        # first epoch ends there is none
+        history = self.history if self.history["loss"] else None
+        report = diagnose(
+            self.net, self.F_train, self.y_train, loss=self.cfg["loss"], history=history
+        )
         layers = [
             {
                 "index": row["index"],
@@ -682,10 +683,10 @@ class Session:
             }
             for row in report.layers
         ]
-        lines = list(report.verdicts)
+        verdicts = page_verdicts(report.verdicts, self.cfg, self.custom)
         if self.diverged:
-            lines.insert(0, "training stopped: " + self.diverged)
-        return {"layers": layers, "verdicts": page_verdicts(lines, self.cfg)}
+            verdicts.insert(0, _diverged_verdict(self.diverged, self.cfg))
+        return {"layers": layers, "verdicts": verdicts, "epochs_judged": len(self.history["loss"])}
 
     # -- messages for one weight ---------------------------------------------------------------
     def _check_selection(self, message: dict) -> dict:

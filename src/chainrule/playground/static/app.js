@@ -742,21 +742,32 @@ function drawDiagnosis(diag) {
   });
   const ul = $("verdicts");
   ul.innerHTML = "";
-  if (!diag.verdicts.length) {
+  if (!diag.verdicts.some((v) => v.severity === "problem")) {
     const li = document.createElement("li"); li.className = "ok";
-    li.textContent = "No problems found: no dead or saturated layers, gradients flow.";
+    li.textContent = "No problems found" + (diag.verdicts.length ? " (notes below)." : ".");
     ul.appendChild(li);
   }
+  // the library's verdict records, one line per kind; a remedy the page has a control for
+  // is a button that changes that control, the others are words
   for (const v of diag.verdicts) {
     const li = document.createElement("li");
+    li.className = v.severity; li.dataset.kind = v.kind;
     const text = document.createElement("span");
     text.textContent = v.text; text.title = v.detail.join("\n");
     li.appendChild(text);
     for (const r of v.remedies) {
-      const b = document.createElement("button");
-      b.className = "remedy"; b.textContent = r.label; b.dataset.set = JSON.stringify(r.set);
-      b.addEventListener("click", () => sendConfig(r.set));
-      li.appendChild(b);
+      if (r.have) continue; // the page's settings are this remedy already
+      if (r.set) {
+        const b = document.createElement("button");
+        b.className = "remedy"; b.textContent = r.label; b.title = r.why;
+        b.dataset.remedy = r.name; b.dataset.set = JSON.stringify(r.set);
+        b.addEventListener("click", () => sendConfig(r.set));
+        li.appendChild(b);
+      } else {
+        const t = document.createElement("span");
+        t.className = "remedy-text"; t.textContent = r.label; t.title = r.why;
+        li.appendChild(t);
+      }
     }
     ul.appendChild(li);
   }
