@@ -292,6 +292,8 @@ class Report:
         The loss of the best constant prediction for these targets.
     n_samples : int
         Rows in the batch.
+    story : Story or None
+        The measures the verdicts were judged from.
     """
 
     def __init__(
@@ -363,7 +365,13 @@ class Report:
         return self.format()
 
     def format(self, where: str = "python") -> str:
-        """The table and the verdicts, remedies worded for ``where``: python, cli or playground."""
+        """The table and the verdicts, remedies worded for ``where``: python, cli or playground.
+
+        Parameters
+        ----------
+        where : {"python", "cli", "playground"}, default "python"
+            Where the reader will apply the remedies.
+        """
         rows = self._rows()
         widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
 
@@ -422,6 +430,13 @@ def verdict_lines(verdicts: list[Verdict], where: str = "python") -> list[str]:
     """The verdicts in words: problems with their first remedies, then notes.
 
     ``where`` picks the remedies' wording: ``"python"``, ``"cli"`` or ``"playground"``.
+
+    Parameters
+    ----------
+    verdicts : list of Verdict
+        What ``judge`` found.
+    where : {"python", "cli", "playground"}, default "python"
+        Where the reader will apply the remedies.
     """
     problems = [v for v in verdicts if v.is_problem]
     notes = [v for v in verdicts if not v.is_problem]
