@@ -24,7 +24,7 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("safetensors")
 
 import chainrule as cr  # noqa: E402
-from chainrule import cli  # noqa: E402
+from chainrule import cli, training  # noqa: E402  (network inputs: X already encoded)
 from chainrule.preprocessing import Preprocessor  # noqa: E402
 
 
@@ -203,12 +203,12 @@ def test_train_classifier_reloads_and_prints_true_metrics(work, models):
     assert net.loss_ == "cross_entropy" and net.n_features_in == 5
     assert pre.classes == ["high", "low", "mid"] and len(net.history_["loss"]) == 15
     y = pre.encode_target(df["label"])
-    pred = net.predict(X)
+    pred = training.predict(net, X)
     shown = table_values(r.stdout)
     assert shown["rows"] == [len(df)]
     assert shown["accuracy"][0] == pytest.approx(accuracy_score(y, pred), abs=5e-5)
     assert shown["f1"][0] == pytest.approx(f1_score(y, pred, average="macro"), abs=5e-5)
-    proba = net.predict_proba(X).astype(np.float64)
+    proba = training.predict_proba(net, X).astype(np.float64)
     loss = log_loss(y, proba / proba.sum(axis=1, keepdims=True), labels=[0, 1, 2])
     assert shown["loss"][0] == pytest.approx(loss, abs=1e-4)
     assert "saved model to clf.safetensors" in r.stdout
@@ -225,7 +225,7 @@ def test_train_regression_auto_detects_and_reports_in_target_units(work, models)
     perm = np.random.default_rng(0).permutation(len(df))
     n_val = round(0.2 * len(df))
     val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    values = pre.decode_target(net.predict(X))
+    values = pre.decode_target(training.predict(net, X))
     truth = df["price"].to_numpy()
     shown = table_values(r.stdout)
     assert shown["rows"] == [len(train), len(val)]
@@ -269,35 +269,35 @@ def test_predict_evaluate_summary_match_the_library(work, models):
     net, pre, df, X = in_process(work, "clf.safetensors", "mixed.csv")
     preds = pd.read_csv(work / "p.csv")
     assert list(preds.columns) == ["prediction", "proba_high", "proba_low", "proba_mid"]
-    assert preds["prediction"].tolist() == pre.decode_target(net.predict(X)).tolist()
-    np.testing.assert_array_equal(preds.iloc[:, 1:].to_numpy(), net.predict_proba(X))
+    assert preds["prediction"].tolist() == pre.decode_target(training.predict(net, X)).tolist()
+    np.testing.assert_array_equal(preds.iloc[:, 1:].to_numpy(), training.predict_proba(net, X))
     assert "wrote 240 prediction(s) to p.csv" in res["proba"].stderr
 
     # regressor to stdout: the values, unstandardised
     net_r, pre_r, df_r, X_r = in_process(work, "reg.safetensors", "numeric.csv")
     out = pd.read_csv(io.StringIO(res["reg_stdout"].stdout))
     np.testing.assert_array_equal(
-        out["prediction"].to_numpy(), pre_r.decode_target(net_r.predict(X_r))
+        out["prediction"].to_numpy(), pre_r.decode_target(training.predict(net_r, X_r))
     )
 
     # a model trained with --impute mean predicts rows with missing values too
     net_i, pre_i, df_i, X_i = in_process(work, "imp.safetensors", "missing.csv")
     out = pd.read_csv(io.StringIO(res["imp"].stdout))
     assert len(out) == len(df_i) and out["prediction"].notna().all()
-    assert out["prediction"].tolist() == pre_i.decode_target(net_i.predict(X_i)).tolist()
+    assert out["prediction"].tolist() == pre_i.decode_target(training.predict(net_i, X_i)).tolist()
 
     # evaluate --json: full-precision numbers equal a recomputation
     y = pre.encode_target(df["label"])
     got = json.loads(res["eval_clf"].stdout)
     assert got["rows"] == len(df) and got["task"] == "classify" and got["target"] == "label"
-    pred = net.predict(X)
+    pred = training.predict(net, X)
     assert got["metrics"]["accuracy"] == pytest.approx(accuracy_score(y, pred), abs=1e-12)
     assert got["metrics"]["precision"] == pytest.approx(
         precision_score(y, pred, average="macro", zero_division=0), abs=1e-12
     )
-    assert got["metrics"]["loss"] == pytest.approx(net.evaluate(X, y)["loss"], rel=1e-6)
+    assert got["metrics"]["loss"] == pytest.approx(training.evaluate(net, X, y)["loss"], rel=1e-6)
     got = json.loads(res["eval_reg"].stdout)
-    values = pre_r.decode_target(net_r.predict(X_r))
+    values = pre_r.decode_target(training.predict(net_r, X_r))
     assert got["metrics"]["r2"] == pytest.approx(r2_score(df_r["price"], values), abs=1e-9)
     assert table_values(res["eval_table"].stdout)["accuracy"][0] == pytest.approx(
         accuracy_score(y, pred), abs=5e-5
@@ -507,17 +507,15 @@ def test_missing_optional_modules_degrade_to_one_line():
 _FAILING_SAVE = textwrap.dedent(
     """
     import os, signal, sys
-    import safetensors.numpy as st
+    import chainrule.atomic
 
-    def broken(tensors, filename, metadata=None):
-        with open(filename, "wb") as f:
-            f.write(b"half a model")
-            f.flush()
+    def broken(fd, data):
+        os.write(fd, b"half a model")
         if sys.argv[1] == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         raise OSError(28, "No space left on device")
 
-    st.save_file = broken
+    chainrule.atomic._write_all = broken
     from chainrule.cli import main
     sys.exit(main(sys.argv[2:]))
     """
@@ -547,8 +545,7 @@ def test_a_failed_or_killed_save_keeps_the_previous_model(work, models, tmp_path
         )
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     assert failed.stderr.strip().splitlines() == [
-        f"chainrule: error: could not save {target}: No space left on device; the previous "
-        "file is unchanged"
+        f"chainrule: error: could not save {target}: disk full; the previous file is unchanged"
     ]
     assert killed.returncode == -9
     assert target.read_bytes() == before  # never half-written

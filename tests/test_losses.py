@@ -404,7 +404,7 @@ def test_get_loss_names_and_errors():
         (cr.CrossEntropy(), np.zeros((3, 2)), 3, ["shape (3, 2)", "3 outputs"]),
         (cr.CrossEntropy(), np.zeros((3, 2, 1)), 3, ["shape"]),
         (cr.Hinge(), [0, 1, 4], 4, ["0..3", "4"]),
-        (cr.Hinge(), np.eye(4)[[0, 1, 3]], 4, ["integer class labels", "argmax"]),
+        (cr.Hinge(), np.full((3, 4), 0.25), 4, ["integer labels or one-hot rows", "not one-hot"]),
         (cr.Hinge(), [0.5, 1.0], 3, ["hinge", "non-integer"]),
         (cr.Hinge(), [-1.0, 0.0, 1.0], 1, ["-1/+1 or 0/1"]),
         (cr.Hinge(), [2.0, 1.0], 1, ["-1/+1 or 0/1"]),

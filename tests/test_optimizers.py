@@ -671,7 +671,11 @@ BAD_ARGUMENTS = [
     (lambda: StepLR(object(), step_size=1), TypeError, ["an 'lr' attribute"]),
     (lambda: ReduceLROnPlateau(SGD(P), mode="up"), ValueError, ["mode must be 'min' or 'max'"]),
     (lambda: ReduceLROnPlateau(SGD(P), factor=1.0), ValueError, ["factor must be < 1"]),
-    (lambda: ReduceLROnPlateau(SGD(P), patience=-1), ValueError, ["patience must be an integer"]),
+    (
+        lambda: ReduceLROnPlateau(SGD(P), patience=-1),
+        ValueError,
+        ["patience must be a non-negative integer, got -1"],
+    ),
     (lambda: ReduceLROnPlateau(SGD(P), threshold_mode="x"), ValueError, ["threshold_mode"]),
     (lambda: ReduceLROnPlateau(SGD(P), min_lr=-1), ValueError, ["min_lr must be >= 0"]),
 ]

@@ -40,7 +40,7 @@ def check_file(fig, path) -> None:
         text = path.read_text()
         assert text.lstrip().startswith("<?xml") and "<svg" in text
         assert text.rstrip().endswith("</svg>")
-    leftovers = [p for p in path.parent.iterdir() if ".tmp." in p.name]
+    leftovers = [p for p in path.parent.iterdir() if ".tmp" in p.name]
     assert not leftovers, "a temporary file was left behind"
 
 

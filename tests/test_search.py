@@ -94,3 +94,45 @@ def test_cli_tune_saves_the_best_model_with_its_preprocessing(tmp_path, capsys):
     assert code == 0
     agree = np.mean(pd.read_csv(tmp_path / "p.csv")["prediction"].to_numpy() == y)
     assert agree > 0.9
+
+
+def test_estimator_inside_an_optuna_objective_with_cross_validation():
+    """No optuna.integration: a plain objective over scikit-learn's cross_val_score."""
+    import warnings
+
+    import optuna
+    from sklearn.base import clone
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from chainrule.sklearn import MLPClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = X[:300], y[:300]
+    base = make_pipeline(
+        StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+    )
+
+    def objective(trial):
+        lr = trial.suggest_categorical("lr", [1e-7, 1e-2])
+        est = clone(base).set_params(mlpclassifier__learning_rate_init=lr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cross_val_score(est, X, y, cv=3).mean()
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.GridSampler({"lr": [1e-7, 1e-2]}, seed=0)
+    )
+    study.optimize(objective, n_trials=2)
+    # a step size of 1e-7 leaves the network where it started: 1e-2 must win
+    assert study.best_params == {"lr": 1e-2}
+    assert study.best_value > 0.9
+
+
+def test_threads_must_be_a_whole_number():
+    X, y = _blobs()
+    with pytest.raises(ValueError, match="threads must be a whole number >= 1 or None"):
+        cr.search(X, y, n_trials=1, threads=0)

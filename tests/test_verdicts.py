@@ -96,6 +96,23 @@ def test_stuck_at_chance_with_nothing_else_wrong_is_not_learning():
     assert v.kind == "not_learning" and v.evidence["relative_loss"] == pytest.approx(1.0, abs=1e-3)
 
 
+def test_near_chance_but_falling_is_a_note_not_a_stuck_alarm():
+    # the playground's default spirals net: 0.69 -> 0.66 over its first 60 epochs, then learns
+    loss = list(np.linspace(0.693, 0.66, 60))
+    verdicts = judge(_story(loss))
+    assert [v.kind for v in verdicts] == ["not_learning"]
+    (v,) = verdicts
+    assert not v.is_problem and "still near chance" in v.text
+    # the window is the last 12 epochs: (0.6656 - 0.66) / 0.6656 = 0.0084, above FALLING
+    assert v.evidence["loss_change"] == pytest.approx((0.693 - 0.66) * 11 / 59 / 0.6656, rel=0.02)
+    # the same level, flat over the window, is stuck; so is one that wanders at chance
+    (w,) = judge(_story([0.693] * 48 + [0.665] * 12))
+    assert w.kind == "not_learning" and w.is_problem
+    wander = 0.693 + 0.004 * np.random.default_rng(0).standard_normal(60)
+    (u,) = judge(_story(list(wander)))
+    assert u.kind == "not_learning" and u.is_problem
+
+
 def test_a_flat_loss_with_tiny_steps_is_a_learning_rate_too_low():
     s = _story([0.69 - 1e-4 * e for e in range(20)])
     for ly in s.layers:

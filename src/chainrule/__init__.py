@@ -6,6 +6,7 @@ carries its gradient, and an *optimizer* steps the parameters downhill.
 """
 
 from . import (
+    answers,
     callbacks,
     datasets,
     diagnostics,
@@ -135,6 +136,7 @@ __all__ = [
     "StepLR",
     "Tanh",
     "activation_from_functions",
+    "answers",
     "callbacks",
     "clip_grad_norm",
     "clip_grad_value",

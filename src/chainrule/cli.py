@@ -14,8 +14,10 @@ Subcommands::
 
 Conventions: results (tables, CSV, JSON) go to stdout; notes, progress and
 errors go to stderr. Every error is one line ``chainrule: error: ...`` with
-exit code 2 for a usage mistake and 1 for bad data or files; ``--verbose``
-adds the traceback. Colour and progress bars only appear on a terminal.
+exit code 2 for a usage mistake, 1 for bad data or files and 3 when training
+diverged (``EXIT_DIVERGED``; the model is then not saved unless
+``--save-diverged``); ``--verbose`` adds the traceback. Colour and progress
+bars only appear on a terminal.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -37,6 +38,18 @@ import numpy as np
 
 PROG = "chainrule"
 CLASSIFY_LOSSES = ("cross_entropy", "binary_cross_entropy", "hinge")
+#: Exit code of ``chainrule train`` when training diverged (NaN, inf or an exploding loss).
+EXIT_DIVERGED = 3
+#: Model file suffixes ``train --out`` refuses, with what to use instead.
+_OTHER_FORMATS = {
+    ".onnx": "train to a .safetensors file, then 'chainrule export MODEL --to onnx OUT'",
+    ".pt": "train to a .safetensors file, then 'chainrule export MODEL --to torch OUT'",
+    ".pth": "train to a .safetensors file, then 'chainrule export MODEL --to torch OUT'",
+    ".csv": "--out is the model file; predictions are written by 'chainrule predict'",
+    ".json": "--out is the model file (.safetensors)",
+    ".pkl": "chainrule writes safetensors model files, never pickles",
+    ".pickle": "chainrule writes safetensors model files, never pickles",
+}
 REGRESS_LOSSES = ("mse", "mae", "huber")
 
 
@@ -158,6 +171,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value}")
+    return value
+
+
 def _nonnegative_float(text: str) -> float:
     try:
         value = float(text)
@@ -175,6 +195,15 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _validation_fraction(text: str) -> float:
+    value = _fraction(text)
+    if value > 0.5:
+        raise argparse.ArgumentTypeError(
+            f"must be at most 0.5 so that at least half the rows train, got {text}"
+        )
     return value
 
 
@@ -321,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="epochs for both networks (default: 30 for digits, 300 for spirals)",
     )
-    p.add_argument("--seed", type=_int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (default 0)")
     p.set_defaults(func=cmd_demo)
 
     # -- train --------------------------------------------------------------------------
@@ -338,7 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
             "chainrule train houses.parquet --target price --hidden 128,64 --epochs 50",
             "chainrule train data.csv --target label --impute median --validation-split 0.2",
             "chainrule train data.csv --target label --dry-run",
-        ),
+        )
+        + f"\n\nexit codes: 0 trained and saved, 1 bad data or files, 2 bad options, "
+        f"{EXIT_DIVERGED} training diverged (the model is not saved unless --save-diverged)",
     )
     p.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
     p.add_argument(
@@ -440,17 +471,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--validation-split",
-        type=_fraction,
+        type=_validation_fraction,
         default=0.2,
         metavar="F",
-        help="fraction of rows held out for validation (default 0.2; 0 for none)",
+        help="fraction of rows held out for validation, at most 0.5 (default 0.2; 0 for none)",
     )
     p.add_argument(
         "--patience",
         type=_positive_int,
         default=None,
         metavar="N",
-        help="stop when the validation loss has not improved for N epochs",
+        help="stop when the validation loss has not improved for N epochs (needs a "
+        "validation split: an error with --validation-split 0)",
     )
     p.add_argument(
         "--impute",
@@ -468,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seed",
-        type=_int,
+        type=_seed,
         default=0,
         metavar="S",
         help="seed for the weights, the split and the shuffling (default 0)",
@@ -477,7 +509,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         default="model.safetensors",
         metavar="FILE",
-        help="model file to write (default model.safetensors)",
+        help="model file to write (default model.safetensors); not written if training "
+        f"diverges (exit code {EXIT_DIVERGED}) unless --save-diverged",
+    )
+    p.add_argument(
+        "--save-diverged",
+        action="store_true",
+        help=f"save the model even if training diverged (the exit code is still {EXIT_DIVERGED})",
     )
     p.add_argument(
         "--checkpoint",
@@ -701,12 +739,89 @@ def read_table(path: str | os.PathLike):
             raise CLIError(f"cannot parse {path} as CSV: {_one_line(exc)}") from None
         except UnicodeDecodeError:
             raise CLIError(f"{path} is not a text CSV file (is it binary?)") from None
+        _check_header(pd, p, sep, path)
     if df.shape[1] == 0:
         raise CLIError(f"{path} is empty: it has no columns")
     if len(df) == 0:
         raise CLIError(f"{path} has a header but no rows")
     df.columns = [str(c) for c in df.columns]
+    _refuse_duplicates(list(df.columns), path)
     return df
+
+
+def _refuse_duplicates(names: list[str], path) -> None:
+    seen: dict[str, int] = {}
+    for k, name in enumerate(names):
+        if name in seen:
+            raise CLIError(
+                f"{path} has two columns named {name!r} (columns {seen[name] + 1} and {k + 1}); "
+                "column names must be unique: rename or remove one"
+            )
+        seen[name] = k
+
+
+def _check_header(pd, p: Path, sep: str, path) -> None:
+    """Refuse repeated column names, which pandas would silently rename ``x``, ``x.1``."""
+    try:
+        header = pd.read_csv(p, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+    except Exception:  # the full read worked; a header it cannot re-read is not our concern
+        return
+    _refuse_duplicates([str(v) for v in header.iloc[0].tolist()], path)
+
+
+#: The largest magnitude chainrule's float32 networks can hold.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_columns(df, columns: Sequence[str]) -> None:
+    """Refuse cells the network cannot take, naming the column, the row and the value.
+
+    A text cell in a column whose other cells are numbers (at least 90% of them)
+    is a typo, not a category; an infinite number, or one too large for float32
+    (``1e300``), has no place in a float32 network. Row numbers count data rows
+    from 1 (the header is not a row).
+    """
+    pd = _pandas()
+    for name in columns:
+        if name not in df.columns:
+            continue
+        col = df[name]
+        if pd.api.types.is_bool_dtype(col.dtype):
+            continue
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            with np.errstate(invalid="ignore"):
+                bad = np.isinf(values) | (np.abs(values) > _FLOAT32_MAX)
+            if bad.any():
+                i = int(np.argmax(bad))
+                why = (
+                    "is infinite"
+                    if np.isinf(values[i])
+                    else f"overflows float32 (largest {_FLOAT32_MAX:.3g})"
+                )
+                raise CLIError(
+                    f"column {name!r} row {i + 1}: the value {values[i]:g} {why}; chainrule "
+                    "computes in float32, so fix or rescale that value (or leave the cell empty "
+                    "for a missing value)"
+                )
+            continue
+        present = col.dropna()
+        if present.empty:
+            continue
+        sample = present.iloc[:: max(1, len(present) // 500)]  # a text column: stop early
+        if pd.to_numeric(sample, errors="coerce").isna().mean() > 0.5:
+            continue
+        numbers = pd.to_numeric(present, errors="coerce")
+        text = numbers.isna()
+        n_text = int(text.sum())
+        if 0 < n_text <= 0.1 * len(present):
+            where = present.index[np.argmax(text.to_numpy())]
+            row = df.index.get_loc(where) + 1
+            raise CLIError(
+                f"column {name!r} holds numbers except {n_text} text cell(s), the first in row "
+                f"{row}: {str(present[where])!r}; fix that cell or leave it empty for a missing "
+                "value (a numeric column is not one-hot encoded)"
+            )
 
 
 def _columns_hint(df) -> str:
@@ -759,6 +874,8 @@ class _ModelData:
         """Network inputs and the mask of rows kept."""
         from .preprocessing import MissingValuesError
 
+        used = [c["name"] for c in self.pre.columns] if self.pre is not None else df.columns
+        check_columns(df, [c for c in used if c != target])
         if self.pre is None:
             cols = [c for c in df.columns if c != target]
             pd = _pandas()
@@ -790,10 +907,23 @@ class _ModelData:
     def encode_target(self, series) -> np.ndarray:
         if self.pre is not None:
             return self.pre.encode_target(series)
-        values = series.to_numpy()
+        pd = _pandas()
+        numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(numbers) & series.notna().to_numpy()
         if self.task == "classify":
-            return values.astype(np.int64)
-        return values.astype(np.float64)
+            k = max(self.net.n_outputs or 1, 2)
+            with np.errstate(invalid="ignore"):
+                bad |= (numbers != np.round(numbers)) | (numbers < 0) | (numbers >= k)
+        if bad.any():
+            i = int(np.argmax(bad))
+            wanted = f"class numbers 0..{k - 1}" if self.task == "classify" else "numbers"
+            raise CLIError(
+                f"target column {series.name!r} row {i + 1} holds {series.iloc[i]!r}, but this "
+                f"model stores no preprocessing, so its targets must be {wanted}"
+            )
+        if self.task == "classify":
+            return numbers.astype(np.int64)
+        return numbers
 
     def decode(self, answers: np.ndarray) -> np.ndarray:
         """``net.predict`` answers to class names or values in the target's units."""
@@ -819,11 +949,11 @@ def scores(model: _ModelData, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
     ``loss`` (the training objective, on the standardised target), then
     ``mse``, ``rmse``, ``mae`` and ``r2`` in the target's units.
     """
-    from . import metrics
+    from . import metrics, training
 
     net = model.net
-    result = {"loss": float(net.evaluate(X, y, metrics=[])["loss"])} if net.loss_ else {}
-    answers = net.predict(X)
+    result = {"loss": float(training.evaluate(net, X, y, metrics=[])["loss"])} if net.loss_ else {}
+    answers = training.predict(net, X)
     if model.task == "classify":
         for name in ("accuracy", "precision", "recall", "f1"):
             result[name] = float(getattr(metrics, name)(y, answers))
@@ -856,25 +986,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise CLIError(f"cannot write {path}: the folder {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    from .atomic import write_atomic
+
     try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        _set_mode(Path(tmp), path)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _set_mode(tmp: Path, path: Path) -> None:
-    """Give a temporary file the permissions a plain ``open(path, "w")`` would give."""
-    from .serialization import _file_mode
-
-    os.chmod(tmp, _file_mode(path))
+        write_atomic(path, text)
+    except FileNotFoundError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _check_out_folder(path: str | os.PathLike) -> Path:
@@ -938,10 +1055,14 @@ def figure_confusion(ui: UI, net, X, y_true, y_pred, class_names: Sequence, titl
 
 def figure_boundary(ui: UI, net, X, y, class_names: Sequence, feature_names=None, title=""):
     """The classes a 2-input network assigns over the plane, with the points on top."""
-    from . import plots
+    from types import SimpleNamespace
 
+    from . import plots, training
+
+    # the grid is in the network's (standardised) inputs: predict without the stored preprocessing
+    bare = SimpleNamespace(predict=lambda A: training.predict(net, A))
     fig = plots.plot_decision_boundary(
-        net, X, y, title=f"{title}: decision boundary" if title else None
+        bare, X, y, title=f"{title}: decision boundary" if title else "decision boundary"
     )
     names = feature_names or ["x1", "x2"]
     fig.axes[0].set_xlabel(f"{names[0]} (standardised)")
@@ -1122,8 +1243,12 @@ def _save_model(net, out: Path, optimizer=None) -> None:
     try:
         save(net, out, optimizer=optimizer)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        from .atomic import SaveError
+
         kept = "the previous file is unchanged" if existed else "nothing was written"
+        if isinstance(exc, SaveError):  # already says "could not save <out>: <why>"
+            raise CLIError(f"{exc}; {kept}") from exc
+        reason = exc.strerror or str(exc)
         raise CLIError(f"could not save {out}: {reason}; {kept}") from exc
 
 
@@ -1138,6 +1263,7 @@ def cmd_train(args: argparse.Namespace, ui: UI) -> int:
 def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     from .preprocessing import MissingValuesError, Preprocessor
 
+    _check_train_options(args)
     out = None if args.dry_run else _check_out_folder(args.out)
     df = read_table(args.data)
     target = args.target
@@ -1180,6 +1306,7 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     feature_cols = pre.feature_columns(df)
     if not feature_cols:
         raise CLIError(f"no feature columns: {args.data} holds only the target {target!r}")
+    check_columns(df, [*feature_cols, target])
     if args.impute == "drop":
         incomplete = df[feature_cols].isna().any(axis=1)
         if incomplete.any():
@@ -1236,6 +1363,7 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     y = pre.encode_target(df[target])
     n_classes = len(pre.classes) if pre.task == "classify" else 0
     loss, n_out = _choose_loss(args, pre.task, n_classes)
+    _check_size(pre.n_features, args.hidden, n_out)
     if resumed is not None:
         net = resumed.net
         if net.n_outputs != n_out:
@@ -1288,11 +1416,17 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
         sample_weight=None if weights is None else weights[train_rows],
     )
     seconds = time.perf_counter() - t0
-    if history.diverged:
-        ui.warn(f"training diverged: {history.stop_reason}")
     net.history_ = history.history
     net.preprocessing_ = pre.to_dict()
+    if history.diverged and not args.save_diverged:
+        raise CLIError(
+            f"training diverged: {history.stop_reason}; {out} was not written (--save-diverged "
+            "writes it anyway)",
+            code=EXIT_DIVERGED,
+        )
     _save_model(net, out, optimizer=net.optimizer_ if args.checkpoint else None)
+    if history.diverged:
+        ui.warn(f"training diverged: {history.stop_reason}; saved to {out} (--save-diverged)")
 
     columns = [("train", scores(model, X_tr, y_tr), len(train_rows))]
     if validation is not None:
@@ -1311,7 +1445,41 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
         f"trained {len(history)} epoch(s) in {seconds:.1f}s{restored}; saved model to {out} "
         f"({_size(out)})"
     )
-    return 0
+    return EXIT_DIVERGED if history.diverged else 0
+
+
+#: The most parameters ``train`` builds (4 GB of float32 weights, before Adam's state).
+MAX_PARAMETERS = 10**9
+
+
+def _check_size(n_inputs: int, hidden: Sequence[int], n_outputs: int) -> None:
+    """Refuse ``--hidden`` sizes whose weights could not fit in memory, before allocating."""
+    sizes = [n_inputs, *hidden, n_outputs]
+    count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    if count > MAX_PARAMETERS:
+        raise CLIError(
+            f"--hidden {','.join(map(str, hidden))} makes a network of {count:,} parameters "
+            f"({count * 4 / 1e9:,.0f} GB of float32), more than the {MAX_PARAMETERS:,} allowed; "
+            "use smaller layers",
+            code=2,
+        )
+
+
+def _check_train_options(args: argparse.Namespace) -> None:
+    """Refuse option combinations of ``train`` that would be ignored or misread."""
+    if args.patience is not None and args.validation_split == 0:
+        raise CLIError(
+            "--patience needs a validation set to watch, but --validation-split is 0; give "
+            "--validation-split 0.2 (say) or drop --patience",
+            code=2,
+        )
+    suffix = Path(args.out).suffix.lower()
+    if suffix in _OTHER_FORMATS:
+        raise CLIError(
+            f"--out {args.out}: 'chainrule train' writes a .safetensors model file, not "
+            f"{suffix}; {_OTHER_FORMATS[suffix]}",
+            code=2,
+        )
 
 
 def _kernels_for(net, n_rows: int):
@@ -1535,6 +1703,8 @@ def _numpy_kernels_for_small_data(command):
 @_numpy_kernels_for_small_data
 def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule predict``: a CSV of predictions in the target's own terms."""
+    from . import training
+
     pd = _pandas()
     out = _check_out_folder(args.out) if args.out else None
     model = _ModelData(load_model(args.model))
@@ -1544,7 +1714,7 @@ def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
         for warning in model.pre.warnings:
             ui.warn(warning)
     result = pd.DataFrame(index=range(len(df)))
-    labels = model.decode(model.net.predict(X)) if len(X) else np.empty(0)
+    labels = model.decode(training.predict(model.net, X)) if len(X) else np.empty(0)
     if model.task == "classify":
         column = np.full(len(df), None, dtype=object)
     else:
@@ -1555,7 +1725,11 @@ def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
         if model.task != "classify":
             raise CLIError("--proba is for classifiers; this model is a regressor", code=2)
         try:
-            proba = model.net.predict_proba(X) if len(X) else np.empty((0, len(model.classes)))
+            proba = (
+                training.predict_proba(model.net, X)
+                if len(X)
+                else np.empty((0, len(model.classes)))
+            )
         except ValueError as exc:
             raise CLIError(f"--proba: {exc}") from None
         if proba.shape[1] == 1:
@@ -1584,6 +1758,7 @@ def _labelled(model: _ModelData, df, target: str | None, ui: UI, data_name: str)
         raise CLIError("this model stores no target column name; give --target COL", code=2)
     if target not in df.columns:
         raise CLIError(f"unknown target column {target!r} in {data_name}; {_columns_hint(df)}")
+    check_columns(df, [target])
     no_target = df[target].isna()
     if no_target.all():
         raise CLIError(f"the target column {target!r} has no values")
@@ -1699,6 +1874,8 @@ def cmd_summary(args: argparse.Namespace, ui: UI) -> int:
 
 def cmd_plot(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule plot``: one figure to an image file."""
+    from . import training
+
     _require_matplotlib()
     if args.what == "activations" and not Path(args.what).is_file():
         out = _check_out_folder(args.out or "activations.png")
@@ -1726,7 +1903,7 @@ def cmd_plot(args: argparse.Namespace, ui: UI) -> int:
             )
         df = read_table(args.data)
         X, y, target = _labelled(model, df, args.target, ui, args.data)
-        answers = model.net.predict(X)
+        answers = training.predict(model.net, X)
         if kind in ("confusion", "boundary") and model.task != "classify":
             raise CLIError(f"--kind {kind} is for classifiers; this model is a regressor", code=2)
         if kind == "scatter" and model.task != "regress":
@@ -1793,12 +1970,17 @@ def cmd_export(args: argparse.Namespace, ui: UI) -> int:
     module = export.to_torch(net)
     import torch
 
+    from .atomic import write_atomic
+
     try:
-        torch.jit.script(module.eval()).save(str(out))
+        scripted = torch.jit.script(module.eval())
+        write_atomic(out, lambda f: torch.jit.save(scripted, f))
         how = "torch.jit.load"
     except Exception as exc:  # scripting unsupported: save the whole module
+        if isinstance(exc, OSError):
+            raise
         ui.detail(f"TorchScript failed ({_one_line(exc)}); saving with torch.save")
-        torch.save(module, str(out))
+        write_atomic(out, lambda f: torch.save(module, f))
         how = "torch.load(..., weights_only=False)"
     ui.out(f"wrote {out} (PyTorch; load it with {how})")
     return 0
@@ -1863,7 +2045,7 @@ def _demo_model(ui, df, target, hidden, activation, epochs, lr, seed, test_fract
 
 def cmd_demo(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule demo``: digits (accuracy, confusion, diagnosis) and spirals (boundary)."""
-    from . import datasets
+    from . import datasets, training
     from .serialization import save
 
     out = Path(args.out)
@@ -1888,7 +2070,7 @@ def cmd_demo(args: argparse.Namespace, ui: UI) -> int:
     digits, history, _, (Xt, yt) = _demo_model(
         ui, df, "digit", [64], "relu", args.epochs or 30, 1e-3, args.seed, 0.25, "digits"
     )
-    pred = digits.net.predict(Xt)
+    pred = training.predict(digits.net, Xt)
     accuracy = float(np.mean(pred == yt))
     ui.out(
         f"   network: 64 -> 64 (relu) -> 10, {digits.net.n_parameters():,} parameters, "
@@ -1922,7 +2104,7 @@ def cmd_demo(args: argparse.Namespace, ui: UI) -> int:
     spirals, history, (Xtr, ytr), (Xt, yt) = _demo_model(
         ui, df, "arm", [64, 64], "tanh", args.epochs or 300, 1e-2, args.seed, 0.2, "spirals"
     )
-    accuracy = float(np.mean(spirals.net.predict(Xt) == yt))
+    accuracy = float(np.mean(training.predict(spirals.net, Xt) == yt))
     ui.out(f"   network: 2 -> 64 -> 64 (tanh) -> 2, {len(history)} epochs")
     ui.out(f"   test accuracy: {accuracy:.1%} on {len(yt)} unseen points", style="green")
     written.append(save(spirals.net, out / "spirals.safetensors"))
@@ -1983,7 +2165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         0 on success, 1 for bad data or files, 2 for usage mistakes,
-        130 when interrupted.
+        3 (``EXIT_DIVERGED``) when ``train`` diverged, 130 when interrupted.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in argv or "--verbose" in argv
@@ -1994,6 +2176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         ui = UI(quiet=args.quiet, verbose=args.verbose)
+        from . import kernels
+
+        if kernels.environment_error():
+            raise CLIError(kernels.environment_error(), code=2)
         if args.command is None:
             parser.print_help()
             return 0

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from numbers import Real
 
 import numpy as np
 
 from .parameter import Parameter
+from .validation import check_number
 
 __all__ = ["clip_grad_norm", "clip_grad_value"]
 
@@ -40,15 +40,6 @@ def _grads(parameters: Parameter | Iterable[Parameter], owner: str) -> list[np.n
         if p.grad is not None:
             grads.append(p.grad)
     return grads
-
-
-def _real(name: str, value: object, fix: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not value >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}; {fix}")
-    return value
 
 
 def clip_grad_norm(
@@ -104,13 +95,17 @@ def clip_grad_norm(
     >>> p.grad.round(6).tolist()
     [0.6, 0.8]
     """
-    max_norm = _real("max_norm", max_norm, "a norm is never negative; pass e.g. max_norm=1.0")
+    max_norm = check_number(
+        "max_norm", max_norm, allow_inf=True, fix="a norm is never negative; pass e.g. max_norm=1.0"
+    )
     if isinstance(norm_type, str):
         if norm_type.strip().lower() not in ("inf", "infinity"):
             raise ValueError(f"norm_type must be a number > 0 or 'inf', got {norm_type!r}")
         p = math.inf
     else:
-        p = _real("norm_type", norm_type, "use 2.0 (Euclidean) or 'inf' (max norm)")
+        p = check_number(
+            "norm_type", norm_type, allow_inf=True, fix="use 2.0 (Euclidean) or 'inf' (max norm)"
+        )
         if p == 0:
             raise ValueError("norm_type must be > 0 or inf, got 0; use 2.0 or 'inf'")
     grads = _grads(parameters, "clip_grad_norm")
@@ -168,6 +163,11 @@ def clip_grad_value(parameters: Parameter | Iterable[Parameter], clip_value: flo
     >>> p.grad.tolist()
     [1.0, -0.5, -1.0]
     """
-    c = _real("clip_value", clip_value, "gradients are clamped to [-clip_value, clip_value]")
+    c = check_number(
+        "clip_value",
+        clip_value,
+        allow_inf=True,
+        fix="gradients are clamped to [-clip_value, clip_value]",
+    )
     for g in _grads(parameters, "clip_grad_value"):
         np.clip(g, -c, c, out=g)

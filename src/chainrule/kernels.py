@@ -30,17 +30,28 @@ from types import ModuleType
 
 import numpy as np
 
-__all__ = ["BACKENDS", "MIN_SIZE", "backend", "fusable", "fused", "use"]
+__all__ = ["BACKENDS", "MIN_SIZE", "backend", "environment_error", "fusable", "fused", "use"]
 
 BACKENDS = ("auto", "numba", "numpy")
 #: With the "auto" backend, arrays smaller than this stay with NumPy.
 MIN_SIZE = 4096
 
 _choice = os.environ.get("CHAINRULE_KERNELS", "auto").strip().lower() or "auto"
-if _choice not in BACKENDS:
-    raise ValueError(
+
+
+def environment_error() -> str | None:
+    """What is wrong with ``CHAINRULE_KERNELS``, or ``None``.
+
+    A bad value does not break ``import chainrule`` (the ``chainrule`` command
+    reports it in one line); the first use of the kernels raises it.
+    """
+    if _choice in BACKENDS:
+        return None
+    return (
         f"CHAINRULE_KERNELS={_choice!r} is not a kernel backend; use one of {BACKENDS} or unset it"
     )
+
+
 _loaded: ModuleType | None | bool = None  # the compiled module, False if unavailable
 
 
@@ -114,6 +125,8 @@ def fused(size: int = MIN_SIZE) -> ModuleType | None:
     """
     if _choice == "numpy" or (_choice == "auto" and size < MIN_SIZE):
         return None
+    if _choice not in BACKENDS:  # a bad CHAINRULE_KERNELS, refused at first use
+        raise ValueError(environment_error())
     loops = _load()
     if loops is None and _choice == "numba":
         raise ImportError(

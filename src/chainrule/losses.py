@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import sigmoid
+from .validation import check_number
 
 
 class Loss:
@@ -92,15 +93,52 @@ class Loss:
         return f"{type(self).__name__}({args})"
 
 
+def _check_batch(pred: np.ndarray) -> None:
+    """Refuse an empty batch: its mean loss would be 0/0."""
+    if pred.size == 0:
+        raise ValueError(
+            f"the batch is empty (predictions of shape {pred.shape}); a loss needs at least one row"
+        )
+
+
 def _as_2d_like(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """``y`` shaped like ``pred`` (``(n,)`` for ``(n, 1)``) and in its float dtype, so
+    that ``pred - y`` and every gradient keep ``pred``'s dtype (float32 stays float32)."""
+    _check_batch(pred)
     y = np.asarray(y)
     if y.shape != pred.shape:
         if y.ndim == 1 and pred.ndim == 2 and pred.shape[1] == 1 and y.shape[0] == pred.shape[0]:
-            return y.reshape(-1, 1)
-        raise ValueError(
-            f"targets of shape {y.shape} do not match predictions of shape {pred.shape}"
-        )
+            y = y.reshape(-1, 1)
+        else:
+            raise ValueError(
+                f"targets of shape {y.shape} do not match predictions of shape {pred.shape}"
+            )
+    if y.dtype != pred.dtype and pred.dtype.kind == "f":
+        y = y.astype(pred.dtype)
     return y
+
+
+def _labels_for(name: str, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Class labels (one per row of the logits ``z``) as an index array, or a clear error.
+
+    Integer labels are checked to lie in ``0..K-1`` (a negative label would
+    otherwise pick a class from the end); anything else goes through the full
+    check of ``_prepare_labels``.
+    """
+    n, k = z.shape
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(
+            f"{name}: {n} rows of predictions but targets of shape {y.shape}; give one label "
+            f"per row, shape ({n},)"
+        )
+    if y.dtype.kind not in "iu":
+        return _prepare_labels(name, y, k)
+    # one reduction checks 0 <= y < k: seen as unsigned, a negative label is huge
+    if y.view(f"u{y.itemsize}").max() >= k:
+        return _prepare_labels(name, y, k)  # raises, naming the bad label
+    return y.astype(np.intp, copy=False)
 
 
 class MSE(Loss):
@@ -151,9 +189,9 @@ class Huber(Loss):
     name = "huber"
 
     def __init__(self, delta: float = 1.0) -> None:
-        if delta <= 0:
-            raise ValueError(f"Huber delta must be positive, got {delta}")
-        self.delta = float(delta)
+        self.delta = check_number(
+            "Huber delta", delta, low_open=True, fix="the width of the quadratic zone, e.g. 1.0"
+        )
 
     def forward(self, pred, y):
         d = self._diff = pred - _as_2d_like(y, pred)
@@ -213,7 +251,9 @@ class BinaryCrossEntropy(Loss):
 
 def _prepare_labels(name: str, y: np.ndarray, n_outputs: int) -> np.ndarray:
     """Integer class labels 0..K-1 as an index array, or a clear error."""
-    y = y.ravel()
+    y = np.asarray(y).ravel()
+    if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise TypeError(f"{name} labels must be numbers 0..K-1, got dtype {y.dtype}")
     if y.size and not np.all(np.isfinite(y.astype(np.float64))):
         raise ValueError(f"{name} labels contain NaN or inf")
     if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
@@ -228,6 +268,31 @@ def _prepare_labels(name: str, y: np.ndarray, n_outputs: int) -> np.ndarray:
             "widen the last layer or encode the labels as 0..K-1"
         )
     return y.astype(np.intp)
+
+
+def _logits(name: str, pred) -> np.ndarray:
+    """``pred`` as a non-empty 2-D array of scores (rows: samples), or a clear error."""
+    z = np.asarray(pred)
+    if z.ndim != 2:
+        raise ValueError(
+            f"{name} needs 2-D predictions (n_samples, n_outputs), got shape {z.shape}"
+        )
+    _check_batch(z)
+    return z
+
+
+def _one_hot_labels(name: str, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The labels of one-hot rows ``y`` (one 1 per row, zeros elsewhere), or a clear error."""
+    if y.shape != z.shape:
+        raise ValueError(
+            f"{name}: targets of shape {y.shape} do not match predictions of shape {z.shape}"
+        )
+    if not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
+        raise ValueError(
+            f"{name} with {z.shape[1]} outputs takes integer labels or one-hot rows (a single "
+            "1 per row); these rows are not one-hot"
+        )
+    return y.argmax(axis=1)
 
 
 class CrossEntropy(Loss):
@@ -257,23 +322,25 @@ class CrossEntropy(Loss):
         return y.astype(dtype, copy=False)
 
     def forward(self, pred, y):
-        z = pred
+        z = _logits(self.name, pred)
         n = z.shape[0]
+        y = np.asarray(y)
+        if y.ndim == 1:
+            labels = _labels_for(self.name, z, y)
         shifted = z - z.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         s = e.sum(axis=1, keepdims=True)
         self._p = e / s
         log_s = np.log(s)
-        y = np.asarray(y)
         if y.ndim == 1:
-            self._labels = y.astype(np.intp, copy=False)
+            self._labels = labels
             self._t = None
             picked = shifted[np.arange(n), self._labels]
             return float((log_s[:, 0] - picked).sum() / n)  # np.mean's float32 sum and division
         if y.shape != z.shape:
             raise ValueError(f"targets of shape {y.shape} do not match logits of shape {z.shape}")
         self._labels = None
-        self._t = y
+        self._t = y.astype(z.dtype, copy=False) if z.dtype.kind == "f" else y
         # sum_k t_k (logsumexp - z_k), with sum_k t_k not assumed to be 1
         return float(np.mean(np.sum(y * (log_s - shifted), axis=1)))
 
@@ -316,6 +383,9 @@ class Hinge(Loss):
     def prepare_target(self, y, n_outputs, dtype):
         if n_outputs > 1:
             y = np.asarray(y)
+            if y.ndim == 2 and y.shape[1] == n_outputs:  # one-hot rows: their labels
+                fake = np.empty((len(y), n_outputs))
+                return _one_hot_labels(self.name, fake, y).astype(np.intp)
             if y.ndim == 2 and y.shape[1] > 1:
                 raise ValueError(
                     f"hinge with {n_outputs} outputs needs integer class labels of shape "
@@ -329,7 +399,7 @@ class Hinge(Loss):
         return y
 
     def forward(self, pred, y):
-        z = pred
+        z = _logits(self.name, pred)
         y = np.asarray(y)
         if z.shape[1] == 1:
             y = _as_2d_like(y, z)
@@ -339,7 +409,9 @@ class Hinge(Loss):
             self._margin = 1 - y * z
             return float(np.mean(np.maximum(self._margin, 0)))
         n, k = z.shape
-        labels = y.ravel().astype(np.intp)
+        if y.ndim == 2 and y.shape[1] > 1:
+            y = _one_hot_labels(self.name, z, y)
+        labels = _labels_for(self.name, z, y)
         self._multi, self._labels = True, labels
         margins = 1 - z[np.arange(n), labels][:, None] + z
         margins[np.arange(n), labels] = 0

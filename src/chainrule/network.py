@@ -20,6 +20,7 @@ from .layer import Layer
 from .layers import Dense
 from .node import Input, Node
 from .parameter import Parameter
+from .validation import as_float_array
 
 #: The front-end methods of every network, filled by the modules that implement them:
 #: "fit", "predict", "predict_proba", "evaluate" (chainrule.training), "save"
@@ -60,7 +61,7 @@ def check_features(
 
     ``owner`` names what expects the input, for the messages.
     """
-    if isinstance(X, (list, tuple)) or not hasattr(X, "ndim"):
+    if isinstance(X, (list, tuple)) or not hasattr(X, "dtype"):  # lists, DataFrames
         X = np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise TypeError(f"{what} must hold numbers, got dtype {X.dtype}; encode text columns first")
@@ -79,7 +80,7 @@ def check_features(
         raise ValueError(f"{what} has {X.shape[1]} features but {owner} expects {n_features}")
     if X.shape[0] == 0:
         raise ValueError(f"{what} is empty (0 samples); give at least one row")
-    return np.asarray(X, dtype=dtype)
+    return as_float_array(X, dtype, what)  # refuses NaN, inf and float32 overflow
 
 
 def _codes(x, what: str) -> np.ndarray:

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 
 from . import kernels
 from .parameter import Parameter
+from .validation import check_number as _check_number
 
 __all__ = [
     "OPTIMIZERS",
@@ -46,33 +47,6 @@ StateDict = dict[str, Any]
 # --------------------------------------------------------------------------- #
 # Argument checks
 # --------------------------------------------------------------------------- #
-
-
-def _check_number(
-    name: str,
-    value: Any,
-    *,
-    low: float = 0.0,
-    high: float | None = None,
-    high_open: bool = False,
-    fix: str = "",
-) -> float:
-    """Return ``value`` as a float after checking ``low <= value <= high`` (or ``< high``)."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if high is None:
-        ok = value >= low and math.isfinite(value)
-        wanted = f">= {low:g}"
-    elif high_open:
-        ok = low <= value < high
-        wanted = f"in [{low:g}, {high:g})"
-    else:
-        ok = low <= value <= high
-        wanted = f"in [{low:g}, {high:g}]"
-    if not ok:
-        raise ValueError(f"{name} must be {wanted}, got {value!r}" + (f"; {fix}" if fix else ""))
-    return value
 
 
 def _check_bool(name: str, value: Any) -> bool:
@@ -187,7 +161,43 @@ class Optimizer:
     #: Names of the per-parameter state arrays this optimizer may keep.
     _buffers: tuple[str, ...] = ()
 
-    lr: float
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next ``step``; setting it checks the value (a finite
+        number >= 0), so ``opt.lr = float("nan")`` fails here, not as NaN weights later."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        value = _check_number("lr", value, fix="pass a non-negative learning rate such as 1e-3")
+        for p in getattr(self, "parameters", ()):
+            dtype = np.asarray(p.value).dtype
+            if dtype.kind == "f" and value > float(np.finfo(dtype).max):
+                raise ValueError(
+                    f"lr={value!r} overflows {dtype}, the dtype of the parameters (largest "
+                    f"{float(np.finfo(dtype).max):.3g}); pass a learning rate such as 1e-3"
+                )
+        self._lr = value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A hyperparameter changed after construction (opt.momentum = ...) goes
+        # through the same checks as at construction, together with the others.
+        state = vars(self)
+        if name in self._hyperparameters and name in state and not state.get("_setting"):
+            values = self.hyperparameters()
+            values[name] = value
+            self._set_checked(values)
+            return
+        object.__setattr__(self, name, value)
+
+    def _set_checked(self, values: dict[str, Any]) -> None:
+        """``_set_hyperparameters(**values)``, its own assignments not checked again."""
+        state = vars(self)
+        state["_setting"] = True
+        try:
+            self._set_hyperparameters(**values)
+        finally:
+            state["_setting"] = False
 
     def __init__(self, parameters: Iterable[Parameter], lr: float) -> None:
         self.parameters: list[Parameter] = _as_parameter_list(parameters, type(self).__name__)
@@ -296,7 +306,7 @@ class Optimizer:
                 )
             new_state[i][buffer] = np.array(array, dtype=value.dtype, copy=True)
 
-        self._set_hyperparameters(**hyper)
+        self._set_checked(hyper)
         self.step_count = int(step)
         self.state = new_state
 
@@ -579,7 +589,8 @@ class Adagrad(Optimizer):
             ),
             eps=_check_number("eps", eps, fix="use a small positive value such as 1e-10"),
         )
-        vars(self).update(checked)  # only once every value has passed
+        self.lr = checked.pop("lr")  # only once every value has passed
+        vars(self).update(checked)
 
     def step(self) -> None:
         """Apply one Adagrad update to every parameter."""
@@ -684,7 +695,8 @@ class RMSprop(Optimizer):
             ),
             centered=_check_bool("centered", centered),
         )
-        vars(self).update(checked)  # only once every value has passed
+        self.lr = checked.pop("lr")  # only once every value has passed
+        vars(self).update(checked)
 
     def step(self) -> None:
         """Apply one RMSprop update to every parameter."""
@@ -808,7 +820,8 @@ class Adam(Optimizer):
             ),
             amsgrad=_check_bool("amsgrad", amsgrad),
         )
-        vars(self).update(checked)  # only once every value has passed
+        self.lr = checked.pop("lr")  # only once every value has passed
+        vars(self).update(checked)
 
     @property
     def betas(self) -> tuple[float, float]:

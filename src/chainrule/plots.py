@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import uuid
 from collections.abc import Mapping, Sequence
 from numbers import Real
 from pathlib import Path
@@ -202,15 +201,10 @@ def _finish(fig, save) -> Any:
             f"save={str(save)!r}: give a file name ending in .png, .svg or .pdf (got "
             f"{path.suffix or 'no suffix'})"
         )
+    from .atomic import write_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.{fmt}")
-    try:
-        fig.savefig(tmp, format=fmt, dpi=fig.dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, lambda f: fig.savefig(f, format=fmt, dpi=fig.dpi))
     return fig
 
 

@@ -149,6 +149,84 @@ def detect_task(series, max_classes: int = 20) -> tuple[str, str]:
     return "regress", f"it holds numbers with {len(unique)} distinct values"
 
 
+def _finite_list(values, key: str) -> None:
+    if not isinstance(values, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    ):
+        raise ValueError(f"preprocessing {key!r} must be a list of numbers")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"preprocessing {key!r} holds NaN or infinite values")
+
+
+def _finite_number(value, key: str, positive: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or (positive and value <= 0):
+        need = "a finite number > 0" if positive else "a finite number"
+        raise ValueError(f"preprocessing {key!r} must be {need}, got {value!r}")
+
+
+def _check_description(data: dict[str, Any]) -> None:
+    """Type and range of every field of a stored preprocessing description."""
+    _finite_list(data["mean"], "mean")
+    _finite_list(data["scale"], "scale")
+    if not all(v > 0 for v in data["scale"]):
+        raise ValueError("preprocessing 'scale' must be > 0 everywhere (1 for constant columns)")
+    task = data.get("task")
+    if task not in TASKS:
+        raise ValueError(f"preprocessing 'task' must be one of {TASKS}, got {task!r}")
+    if data.get("impute") not in (None, *IMPUTE_POLICIES):
+        raise ValueError(f"preprocessing 'impute' is not a known policy: {data.get('impute')!r}")
+    for key in ("target",):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ValueError(f"preprocessing {key!r} must be text, got {data[key]!r}")
+    ignore = data.get("ignore") or []
+    if not isinstance(ignore, list) or not all(isinstance(c, str) for c in ignore):
+        raise ValueError("preprocessing 'ignore' must be a list of column names")
+    names = data.get("feature_names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError("preprocessing 'feature_names' must be a list of text")
+    columns = data.get("columns", [])
+    if not isinstance(columns, list):
+        raise ValueError("preprocessing 'columns' must be a list")
+    width = 0
+    for c in columns:
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+            raise ValueError(f"preprocessing column {c!r} must be an object with a text 'name'")
+        if c.get("kind") == "numeric":
+            _finite_number(c.get("fill", 0.0), f"fill of column {c['name']}")
+            width += 1
+        elif c.get("kind") == "categorical":
+            cats = c.get("categories")
+            if not isinstance(cats, list) or not cats or not all(isinstance(v, str) for v in cats):
+                raise ValueError(
+                    f"preprocessing column {c['name']!r} must list its categories as text"
+                )
+            if not isinstance(c.get("fill"), str):
+                raise ValueError(f"preprocessing column {c['name']!r} must have a text fill")
+            width += len(cats)
+        else:
+            raise ValueError(
+                f"preprocessing column {c['name']!r} has kind {c.get('kind')!r}; "
+                "expected 'numeric' or 'categorical'"
+            )
+    if columns and width != len(names):
+        raise ValueError(
+            f"preprocessing columns encode {width} inputs but 'feature_names' lists {len(names)}"
+        )
+    classes = data.get("classes")
+    if task == "classify":
+        if not isinstance(classes, list) or len(classes) < 2:
+            raise ValueError("preprocessing of a classifier must list at least two 'classes'")
+        if not all(isinstance(v, (str, int, float, bool)) for v in classes):
+            raise ValueError("preprocessing 'classes' must be numbers or text")
+    elif classes is not None:
+        raise ValueError("preprocessing of a regression must have 'classes': null")
+    if task == "regress":
+        for key, positive in (("target_mean", False), ("target_scale", True)):
+            if data.get(key) is not None:
+                _finite_number(data[key], key, positive)
+
+
 class Preprocessor:
     """Encode, impute and standardise a table for a network; store it as JSON.
 
@@ -629,15 +707,17 @@ class Preprocessor:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
-        """Rebuild a fitted Preprocessor from ``to_dict`` output.
+        """Rebuild a fitted Preprocessor from ``to_dict`` output, checking every field.
 
-        Parameters
-        ----------
-        data : dict
-            As ``to_dict()`` returned it (read from a model file).
+        Raises
+        ------
+        ValueError
+            A field of the wrong type or out of range (a NaN or non-positive
+            scale, columns that do not add up to ``feature_names``...), named.
         """
         if not isinstance(data, dict) or "mean" not in data or "scale" not in data:
             raise ValueError("not a chainrule preprocessing description (no mean/scale)")
+        _check_description(data)
         version = data.get("version", 1)
         if not isinstance(version, int) or version > PREPROCESSING_VERSION:
             raise ValueError(

@@ -24,8 +24,9 @@ overwrite it.)
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 from typing import Any
+
+from .validation import check_int, check_number
 
 __all__ = [
     "CosineAnnealingLR",
@@ -34,21 +35,6 @@ __all__ = [
     "Schedule",
     "StepLR",
 ]
-
-
-def _number(name: str, value: Any, *, low: float = 0.0, fix: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not (value >= low and math.isfinite(value)):
-        raise ValueError(f"{name} must be >= {low:g}, got {value!r}" + (f"; {fix}" if fix else ""))
-    return value
-
-
-def _positive_int(name: str, value: Any, fix: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}; {fix}")
-    return int(value)
 
 
 class Schedule:
@@ -170,8 +156,8 @@ class StepLR(Schedule):
 
     def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1) -> None:
         super().__init__(optimizer)
-        self.step_size = _positive_int("step_size", step_size, "e.g. step_size=30 (epochs)")
-        self.gamma = _number("gamma", gamma, fix="the rate is multiplied by gamma, e.g. 0.1")
+        self.step_size = check_int("step_size", step_size, fix="e.g. step_size=30 (epochs)")
+        self.gamma = check_number("gamma", gamma, fix="the rate is multiplied by gamma, e.g. 0.1")
 
     def get_lr(self) -> float:
         return self.base_lr * self.gamma ** (self.last_epoch // self.step_size)
@@ -200,7 +186,7 @@ class ExponentialLR(Schedule):
 
     def __init__(self, optimizer: Any, gamma: float) -> None:
         super().__init__(optimizer)
-        self.gamma = _number("gamma", gamma, fix="the rate is multiplied by gamma, e.g. 0.95")
+        self.gamma = check_number("gamma", gamma, fix="the rate is multiplied by gamma, e.g. 0.95")
 
     def get_lr(self) -> float:
         return self.base_lr * self.gamma**self.last_epoch
@@ -236,8 +222,8 @@ class CosineAnnealingLR(Schedule):
 
     def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
         super().__init__(optimizer)
-        self.T_max = _positive_int("T_max", T_max, "the number of epochs of the annealing")
-        self.eta_min = _number("eta_min", eta_min, fix="the final learning rate, e.g. 0")
+        self.T_max = check_int("T_max", T_max, fix="the number of epochs of the annealing")
+        self.eta_min = check_number("eta_min", eta_min, fix="the final learning rate, e.g. 0")
 
     def get_lr(self) -> float:
         cosine = (1.0 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2.0
@@ -317,23 +303,22 @@ class ReduceLROnPlateau(Schedule):
             )
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        factor = _number("factor", factor, fix="the rate is multiplied by factor, e.g. 0.1")
+        factor = check_number("factor", factor, fix="the rate is multiplied by factor, e.g. 0.1")
         if factor >= 1.0:
             raise ValueError(
                 f"factor must be < 1, got {factor!r}; the learning rate is multiplied by it "
                 "to reduce it, e.g. factor=0.1"
             )
         for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0 (epochs), got {value!r}")
+            check_int(name, value, low=0, fix="a number of epochs")
         self.mode = mode
         self.threshold_mode = threshold_mode
         self.factor = factor
         self.patience = int(patience)
-        self.threshold = _number("threshold", threshold, fix="e.g. 1e-4")
+        self.threshold = check_number("threshold", threshold, fix="e.g. 1e-4")
         self.cooldown = int(cooldown)
-        self.min_lr = _number("min_lr", min_lr, fix="the rate is never reduced below min_lr")
-        self.eps = _number("eps", eps, fix="e.g. 1e-8")
+        self.min_lr = check_number("min_lr", min_lr, fix="the rate is never reduced below min_lr")
+        self.eps = check_number("eps", eps, fix="e.g. 1e-8")
         self.best: float = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs: int = 0
         self.cooldown_counter: int = 0

@@ -140,6 +140,21 @@ class SearchResult:
         return "\n".join(lines)
 
 
+def _blas_threads(threads: int | None):
+    """``threadpoolctl.threadpool_limits(threads)``, or nothing without threadpoolctl or a limit."""
+    import contextlib
+
+    if threads is None:
+        return contextlib.nullcontext()
+    if isinstance(threads, bool) or int(threads) != threads or threads < 1:
+        raise ValueError(f"threads must be a whole number >= 1 or None, got {threads!r}")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(threads), user_api="blas")
+
+
 def _infer_task(y: np.ndarray) -> str:
     if y.dtype.kind in "OUSb":
         return "classify"
@@ -159,6 +174,7 @@ def search(
     validation_data: tuple | None = None,
     seed: int = 0,
     n_jobs: int = 1,
+    threads: int | None = 1,
     progress: bool = False,
     dtype=np.float32,
 ) -> SearchResult:
@@ -186,6 +202,14 @@ def search(
         shuffling: with ``n_jobs=1`` the same seed gives the same search.
     n_jobs : int
         Trials run in parallel threads (the order, hence the result, may then vary).
+    threads : int or None
+        BLAS threads during the search (through threadpoolctl, when it is
+        installed; ``None`` leaves the library's default). One thread is the
+        fast choice for small networks, whose tiny matrix products gain
+        nothing from threads that wait for each other: four 200-row trials
+        took 0.27 s with one thread and 4.5 s with the default two (one
+        measurement, with an earlier form of this search) on this
+        shared 2-core machine. Use ``n_jobs`` for parallelism instead.
     progress : bool
         Optuna's progress bar.
     dtype : numpy dtype, default np.float32
@@ -333,9 +357,10 @@ def search(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5),
     )
     study.enqueue_trial(_default_params(n_train))
-    study.optimize(
-        objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, show_progress_bar=progress
-    )
+    with _blas_threads(threads):
+        study.optimize(
+            objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, show_progress_bar=progress
+        )
     if best["net"] is None:
         raise RuntimeError("no trial completed: every one was pruned or diverged")
     net = best["net"]

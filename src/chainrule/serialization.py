@@ -42,12 +42,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from . import file_checks as checks
 from .activations import ACTIVATIONS, Activation, FunctionActivation, get_activation
+from .atomic import write_atomic
 from .embedding import Embedding
 from .layer import Layer
 from .layers import BatchNorm, Dense, Dropout
@@ -212,8 +213,8 @@ def _generator(state: dict, path: Path) -> np.random.Generator:
     bit_generator = getattr(np.random, name)()
     try:
         bit_generator.state = state
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ValueError(f"{path} holds a corrupt random generator state ({exc})") from exc
+    except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
+        raise ValueError(f"{path} holds a corrupt random generator state ({exc!r})") from exc
     return np.random.Generator(bit_generator)
 
 
@@ -282,29 +283,10 @@ def save(net: Network, path: str | os.PathLike, optimizer=None) -> Path:
             metadata["format_version"] = _RANDOM_VERSION
     if not isinstance(net, Sequential):
         metadata["format_version"] = _GRAPH_VERSION
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"cannot save to {path}: the folder {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        st.save_file(tensors, tmp, metadata=metadata)
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600 files; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _file_mode(path: Path) -> int:
-    """The mode ``path`` keeps if it exists, else what ``open(path, "w")`` would create."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    # serialised in memory and written by the one atomic writer: the safetensors
+    # library's own save_file would leave its temporary file behind if killed
+    data = st.save(tensors, metadata=metadata)
+    return write_atomic(path, data)
 
 
 def _json(value, what: str) -> str:
@@ -316,63 +298,22 @@ def _json(value, what: str) -> str:
         ) from exc
 
 
-def _check_container(path: Path) -> None:
-    """Refuse files that are not complete safetensors files, saying which problem it is.
+def _read(
+    path: str | os.PathLike, allow_nonfinite: bool = False
+) -> tuple[Path, dict[str, str], dict[str, np.ndarray]]:
+    """Metadata and tensors of a chainrule model file, after every check.
 
-    A safetensors file is an 8-byte little-endian header length, a JSON header
-    (tensor names, dtypes, shapes, byte ranges; the metadata) and the data.
+    Everything a file claims is checked (``chainrule.file_checks``) before
+    any array is made, so a hostile file costs no more memory than its own
+    size and raises one ``ValueError`` naming the problem.
     """
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(8)
-        n = int.from_bytes(head, "little") if len(head) == 8 else -1
-        start = f.read(2) if n > 0 else b""
-        header_bytes = f.read(n - 2) if 2 < n <= size - 8 else b""
-    looks_like_header = start == b'{"'
-    if n <= 0 or not looks_like_header:
-        raise ValueError(
-            f"{path} is not a readable safetensors file: it is not a chainrule model file "
-            f"(expected a safetensors model, got {size} bytes of something else)"
-        )
-    if 8 + n > size:
-        raise ValueError(
-            f"{path} is not a readable safetensors file: it is truncated (the header alone "
-            f"needs {8 + n} bytes, the file has {size}); the copy or save was cut off"
-        )
-    try:
-        header = json.loads(start + header_bytes)
-        end = max(
-            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
-            default=0,
-        )
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise ValueError(
-            f"{path} is not a readable safetensors file: its header is corrupt ({exc})"
-        ) from exc
-    if 8 + n + end > size:
-        raise ValueError(
-            f"{path} is not a readable safetensors file: it is truncated (its header announces "
-            f"{8 + n + end} bytes, the file has {size}); the copy or save was cut off"
-        )
-
-
-def _read(path: str | os.PathLike) -> tuple[Path, dict[str, str], dict[str, np.ndarray]]:
-    """Metadata and tensors of a chainrule model file, after every format check."""
-    _require_safetensors()
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
     if not path.is_file():
         raise ValueError(f"{path} is not a file")
-    _check_container(path)
-    try:
-        with safe_open(str(path), framework="np") as f:
-            metadata = f.metadata() or {}
-            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
-    except Exception as exc:
-        raise ValueError(f"{path} is not a readable safetensors file ({exc})") from exc
+    header = checks.read_header(path)
+    metadata = header.metadata
     if metadata.get("format") != "chainrule":
         raise ValueError(
             f"{path} is a safetensors file but not a chainrule model (no chainrule metadata)"
@@ -388,29 +329,50 @@ def _read(path: str | os.PathLike) -> tuple[Path, dict[str, str], dict[str, np.n
                 "pip install -U chainrule"
             )
         raise ValueError(f"{path} has an unknown chainrule model format version {version!r}")
-    return path, metadata, tensors
+    _check_metadata(path, header)
+    return path, metadata, checks.read_tensors(path, header, allow_nonfinite)
+
+
+def _check_metadata(path: Path, header) -> None:
+    """Every metadata field against the others and the header, before anything is built."""
+    metadata = header.metadata
+    arch = _metadata_json(path, metadata, "architecture")
+    if arch is None:
+        raise ValueError(f"{path} has no network architecture in its metadata")
+    shapes, parameters = checks.check_architecture(arch, path)
+    checks.check_tensor_entries(header, shapes, arch["dtype"], path)
+    widths = [v for k, v in shapes.items() if k.endswith(".weight") and len(v) == 2]
+    chain = "graph" not in arch  # a graph's inputs and outputs are not its first and last layer
+    n_in = widths[0][0] if widths and chain else None
+    n_out = widths[-1][1] if widths and chain else None
+    checks.check_preprocessing(_metadata_json(path, metadata, "preprocessing"), n_in, n_out, path)
+    checks.check_history(_metadata_json(path, metadata, "history"), path)
+    optimizer = _metadata_json(path, metadata, "optimizer")
+    if optimizer is not None:
+        checks.check_optimizer_info(optimizer, header, shapes, parameters, path)
+    elif any(k.startswith(_OPTIMIZER_PREFIX) for k in header.entries):
+        raise ValueError(f"{path} has optimizer tensors but no optimizer metadata")
+    checks.check_random_info(_metadata_json(path, metadata, "random"), header, path)
 
 
 def _metadata_json(path: Path, metadata: dict[str, str], key: str):
     if key not in metadata:
         return None
     try:
-        return json.loads(metadata[key])
+        return checks.loads(metadata[key], f"{key!r} metadata", path)
     except ValueError as exc:
-        raise ValueError(f"{path} has corrupt {key!r} metadata ({exc})") from exc
+        raise ValueError(f"{path} has corrupt {key!r} metadata: {exc}") from None
 
 
 def _build(path: Path, metadata: dict[str, str], tensors: dict[str, np.ndarray]) -> Sequential:
     arch = _metadata_json(path, metadata, "architecture")
-    if not isinstance(arch, dict) or "layers" not in arch:
-        raise ValueError(f"{path} has no network architecture in its metadata")
     try:
         layers = [_build_layer(s) for s in arch["layers"]]
         if "graph" in arch:
             net = build_graph(arch["graph"], layers, np.dtype(arch["dtype"]))
         else:
             net = Sequential(*layers, dtype=np.dtype(arch["dtype"]))
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path} has a corrupt architecture ({exc!r})") from exc
     net.seed = arch.get("seed")
     net.loss_ = arch.get("loss")
@@ -430,7 +392,7 @@ def _build(path: Path, metadata: dict[str, str], tensors: dict[str, np.ndarray])
     return net
 
 
-def load(path: str | os.PathLike) -> Network:
+def load(path: str | os.PathLike, allow_nonfinite: bool = False) -> Network:
     """Read a network written by ``save``; its predictions are bit-identical.
 
     Sets ``net.preprocessing_`` and ``net.history_`` (``None`` when the file
@@ -444,23 +406,27 @@ def load(path: str | os.PathLike) -> Network:
 
     Parameters
     ----------
-    path : str or os.PathLike
-        A ``.safetensors`` model file.
+    path : str or path-like
+    allow_nonfinite : bool
+        Load a file whose weights hold NaN or infinity (refused by default:
+        such a network answers one class for every row).
 
     Raises
     ------
     FileNotFoundError
         No file at ``path``.
     ValueError
-        The file is truncated, is not a chainrule model, or comes from a
-        newer chainrule (format version above ``FORMAT_VERSION``).
+        The file is truncated, is not a chainrule model, comes from a
+        newer chainrule (format version above ``FORMAT_VERSION``), or any of
+        its fields is out of range or disagrees with its tensors (see
+        ``chainrule.file_checks``); nothing large is allocated before.
     """
-    net = _build(*_read(path))
+    net = _build(*_read(path, allow_nonfinite))
     net.eval()
     return net
 
 
-def load_checkpoint(path: str | os.PathLike):
+def load_checkpoint(path: str | os.PathLike, allow_nonfinite: bool = False):
     """Read a checkpoint written by ``save(net, path, optimizer=opt)``.
 
     Parameters
@@ -487,7 +453,7 @@ def load_checkpoint(path: str | os.PathLike):
     when resuming). The network is in training mode, as it was when
     training stopped.
     """
-    path, metadata, tensors = _read(path)
+    path, metadata, tensors = _read(path, allow_nonfinite)
     net = _build(path, metadata, tensors)
     info = _metadata_json(path, metadata, "optimizer")
     if info is None:
@@ -503,7 +469,7 @@ def load_checkpoint(path: str | os.PathLike):
     try:
         optimizer = get_optimizer(info["name"], net.parameters())
         optimizer.load_state_dict(state)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{path} holds an unusable optimizer state ({exc})") from exc
     _restore_random_state(net, path, metadata, tensors)
     return net, optimizer

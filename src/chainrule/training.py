@@ -28,10 +28,11 @@ from .losses import Loss, get_loss
 from .metrics import METRICS, get_metric
 from .network import Network, Sequential, check_features, provides
 from .optimizers import Optimizer, get_optimizer
+from .validation import all_finite, check_finite, check_int, check_number
 
 
 class DivergenceWarning(RuntimeWarning):
-    """Training stopped because the loss became NaN or infinite."""
+    """Training stopped because it diverged (see ``_DivergenceGuard`` for the rule)."""
 
 
 class History:
@@ -44,7 +45,7 @@ class History:
     epoch : list[int]
         Epoch indices (0-based) that ran.
     diverged : bool
-        True if training stopped on a NaN/inf loss.
+        True if training stopped because it diverged (``stop_reason`` says how).
     """
 
     def __init__(self) -> None:
@@ -108,6 +109,117 @@ class History:
         return f"History(epochs={len(self.epoch)}, last={last})"
 
 
+class _DivergenceGuard:
+    """Watches every training step for divergence, and puts back weights that work.
+
+    A step diverges when (checked in this order, every step, including the last
+    of each epoch, where the weights are checked after the update):
+
+    1. its loss is NaN or infinite;
+    2. the network's outputs on the batch are NaN or infinite (a hinge loss, for
+       one, stays finite on infinite outputs);
+    3. the loss explodes: it is above ``FACTOR * max(L0, 1)`` (``L0`` the loss
+       of the first step of this ``fit`` call, ``FACTOR = 1e5``) on two
+       consecutive steps, the second no lower than the first. A healthy run does
+       not climb 1e5-fold above where it started and stay there; Adam, RMSprop
+       and Adagrad at ``lr=1e6`` do, within 2 steps in mini-batches and 14 in
+       full batch. A bad but finite run may spike a few thousandfold and come
+       back (Adam at ``lr=10`` on spirals, which kills its ReLUs: the diagnosis
+       should see that, not a divergence), hence 1e5 and not 1e3. The floor of 1
+       keeps a warm start from a tiny loss from tripping on noise.
+
+    After the last step of an epoch the weights are checked finite, and the
+    outputs on (up to 64 rows of) the last batch too.
+
+    On divergence the weights from the start of the diverging epoch come back;
+    they are checked (finite, with finite outputs on the batch), and if they fail,
+    the weights from before this ``fit`` call come back instead. The
+    ``DivergenceWarning`` and ``history.stop_reason`` say which.
+    """
+
+    FACTOR = 1e5
+
+    def __init__(self, net: Sequential) -> None:
+        self.net = net
+        self.initial: list[np.ndarray] | None = None  # the weights before fit
+        self.safe: list[np.ndarray] = []  # the weights at the start of this epoch
+        self.bar: float | None = None  # FACTOR * max(L0, 1), set by the first step
+        self.start = math.nan
+        self.high: float | None = None  # the previous step's loss, when above the bar
+
+    def epoch_start(self) -> None:
+        """A copy of the weights at the start of an epoch (the first is kept as those
+        from before the fit: no extra copy)."""
+        self.safe = self.net.get_weights()
+        if self.initial is None:
+            self.initial = self.safe
+
+    def _problem(self, value: float, out: np.ndarray) -> str | None:
+        if not math.isfinite(value):
+            return f"the loss became {value}"
+        if out is not None and not np.isfinite(out).all():  # a batch: small, no errstate
+            return "the network's outputs became NaN or inf"
+        if self.bar is None:
+            self.start, self.bar = value, self.FACTOR * max(value, 1.0)
+            return None
+        if value <= self.bar:
+            self.high = None
+            return None
+        if self.high is not None and value >= self.high:
+            return (
+                f"the loss exploded to {value:.3g} (it started at {self.start:.3g}; the limit is "
+                f"{self.FACTOR:g} x max(start, 1) on two steps in a row, not decreasing)"
+            )
+        self.high = value
+        return None
+
+    def _works(self, xb: np.ndarray | None) -> bool:
+        """Finite weights, and finite outputs on (up to 64 rows of) the batch ``xb``
+        (``None`` for a graph network, whose step keeps its batch: weights only)."""
+        if not all(all_finite(p.value) for p in self.net.parameters()):
+            return False
+        if xb is None:
+            return True
+        out = xb[:64]
+        for layer in self.net.layers:
+            out = layer.infer(out)
+        return all_finite(out)
+
+    def diverged(self, value, out, history: History, xb, epoch: int, b: int) -> bool:
+        """Check one step (before its update); on divergence stop training and tell."""
+        problem = self._problem(value, out)
+        if problem is None:
+            return False
+        self._stop(history, xb, f"{problem} at epoch {epoch + 1}, batch {b + 1}")
+        return True
+
+    def diverged_at_end(self, history: History, xb, epoch: int) -> bool:
+        """Check the weights left by the last update of an epoch."""
+        if self._works(xb):
+            return False
+        problem = "the last update of epoch {0} made the weights or the outputs NaN or inf"
+        self._stop(history, xb, problem.format(epoch + 1))
+        return True
+
+    def _stop(self, history: History, xb, problem: str) -> None:
+        self.net.set_weights(self.safe)
+        if self._works(xb):
+            restored = "the weights were restored to those at the start of that epoch"
+        else:
+            self.net.set_weights(self.initial)
+            restored = (
+                "the weights at the start of that epoch gave NaN or inf outputs too, so the "
+                "weights from before this fit call were restored"
+            )
+        history.diverged = True
+        history.stop_reason = (
+            f"{problem}; {restored}. Lower the learning rate, standardise the inputs, or clip "
+            "gradients (clip_norm=1.0)"
+        )
+        warnings.warn("training diverged: " + history.stop_reason, DivergenceWarning, stacklevel=5)
+        self.net.stop_training = True
+
+
 # -- what a network's outputs answer --------------------------------------------------
 def _task_of(net: Sequential, loss: Loss | None, width: int | None = None) -> str:
     """What an output answers ("multiclass", "binary", "regression"), from its loss and width."""
@@ -128,26 +240,8 @@ def _answer(outputs: np.ndarray, task: str) -> np.ndarray:
     return outputs[:, 0] if outputs.shape[1] == 1 else outputs
 
 
-def _check_finite(A: np.ndarray, what: str) -> None:
-    if A.dtype.kind != "f":
-        return
-    # A sum is finite only if every term is: one fast reduction instead of a
-    # boolean copy of the whole data set. An overflowing sum falls through to
-    # the exact check.
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(A, axis=None)):
-            return
-    if not np.isfinite(A).all():
-        bad = np.argwhere(~np.isfinite(A))[0]
-        where = f"row {bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else "")
-        raise ValueError(
-            f"{what} contains NaN or inf (first at {where}); impute or drop those values first"
-        )
-
-
 def _prepare(net: Sequential, X, y, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
-    X = check_features(X, net.n_features_in, net.dtype)
-    _check_finite(X, "X")
+    X = check_features(X, net.n_features_in, net.dtype)  # also refuses NaN and inf
     y_arr = _prepare_target(y, len(X), loss, net.n_outputs, net.dtype)
     return np.ascontiguousarray(X), y_arr
 
@@ -164,7 +258,7 @@ def _prepare_target(y, n: int, loss: Loss, width, dtype, what: str = "y") -> np.
             f"X has {n} samples but {what} has {y_arr.shape[0] if y_arr.ndim else 'a scalar'}; "
             "they must have the same number of rows"
         )
-    _check_finite(y_arr.astype(np.float64, copy=False), what)
+    check_finite(y_arr, what)
     y_arr = loss.prepare_target(y_arr, width, dtype)
     return np.ascontiguousarray(y_arr)
 
@@ -210,7 +304,7 @@ def _graph_losses(net: Network, loss, loss_weights) -> tuple[list[Loss], list[fl
 def _prepare_graph(net: Network, X, y, losses: list[Loss]) -> tuple[list, list]:
     xs = net.input_arrays(X)
     for x, name in zip(xs, net.input_names):
-        _check_finite(x, f"input {name!r}" if len(xs) > 1 else "X")
+        check_finite(x, f"input {name!r}" if len(xs) > 1 else "X")
     names = net.output_names
     ys = [
         _prepare_target(
@@ -295,21 +389,37 @@ def _batches(n: int, batch_size: int | None):
         yield slice(start, min(start + bs, n))
 
 
-def _inference(net: Sequential, X, batch_size: int | None) -> np.ndarray:
+def _inference(
+    net: Sequential, X, batch_size: int | None, rows=None, check: bool = False
+) -> np.ndarray:
     """The network's outputs in inference mode, through ``layer.infer`` (no caching,
-    no change of the layers' train/eval flags). A list, one per output, for a graph."""
+    no change of the layers' train/eval flags). A list, one per output, for a graph.
+    Only for ``rows`` of ``X`` if given, gathered a batch at a time (never a copy of
+    all those rows at once).
+
+    ``check``: refuse outputs that are NaN or inf (``predict``, ``evaluate``...),
+    rather than answer from them.
+    """
     if not isinstance(net, Sequential):
         return _graph_inference(net, net.input_arrays(X), batch_size)
-    X = check_features(X, net.n_features_in, net.dtype)
+    if check:
+        X = check_features(X, net.n_features_in, net.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = _inference(net, X, batch_size, rows)
+        _check_outputs(net, X, out)
+        return out
+    if rows is None:
+        X = check_features(X, net.n_features_in, net.dtype)
     layers = net.layers
-    if batch_size is None or len(X) <= batch_size:
+    n = len(X) if rows is None else len(rows)
+    if rows is None and (batch_size is None or n <= batch_size):
         out = X
         for layer in layers:
             out = layer.infer(out)
         return out
     parts = []
-    for sl in _batches(len(X), batch_size):
-        out = X[sl]
+    for sl in _batches(n, batch_size):
+        out = X[sl] if rows is None else X[rows[sl]]
         for layer in layers:
             out = layer.infer(out)
         parts.append(out)
@@ -327,6 +437,21 @@ def _graph_inference(net: Network, xs: list[np.ndarray], batch_size: int | None)
 def _pack(net: Network, items: list):
     """One item for a one-output network, else the list (in outputs order)."""
     return items[0] if net._single_output else items
+
+
+def _check_outputs(net: Sequential, X: np.ndarray, out: np.ndarray) -> None:
+    """Finite inputs can still give NaN or inf outputs: say why instead of answering."""
+    if all_finite(out):
+        return
+    row = int(np.argwhere(~np.isfinite(out))[0][0])
+    if not all(all_finite(p.value) for p in net.parameters()):
+        why = "the network's weights hold NaN or inf; train or load it again"
+    else:
+        why = (
+            f"the values overflow {net.dtype} (the largest |x| in X is "
+            f"{float(np.abs(X).max()):.3g}); standardise the inputs"
+        )
+    raise ValueError(f"the network's outputs are NaN or inf for row {row} of X: {why}")
 
 
 @provides("predict")
@@ -355,7 +480,7 @@ def predict(net: Network, X, batch_size: int | None = None) -> np.ndarray | list
             ],
         )
     loss = get_loss(net.loss_) if net.loss_ else None
-    return _answer(_inference(net, X, batch_size), _task_of(net, loss))
+    return _answer(_inference(net, X, batch_size, check=True), _task_of(net, loss))
 
 
 @provides("predict_proba")
@@ -383,13 +508,14 @@ def predict_proba(net: Network, X, batch_size: int | None = None) -> np.ndarray 
             )
         outs = _inference(net, X, batch_size)
         return [_probabilities(out, name) for out, name in zip(outs, names)]
-    out = _inference(net, X, batch_size)
+    out = _inference(net, X, batch_size, check=True)
     if not isinstance(net, Sequential):
         out = out[0]
-    if net.loss_ == "cross_entropy":
-        return softmax(out)
-    if net.loss_ == "binary_cross_entropy":
-        return sigmoid(out)
+    with np.errstate(over="ignore"):  # z - max(z) may round to -inf: exp gives the exact 0
+        if net.loss_ == "cross_entropy":
+            return softmax(out)
+        if net.loss_ == "binary_cross_entropy":
+            return sigmoid(out)
     raise ValueError(
         "predict_proba needs a network trained with 'cross_entropy' or 'binary_cross_entropy'"
         + (
@@ -449,7 +575,7 @@ def evaluate(
         return _evaluate_graph(net, _Rows(xs), _Rows(ys), losses, weights, metrics, batch_size)
     loss = get_loss(loss_spec)
     X, y = _prepare(net, X, y, loss)
-    return _evaluate_prepared(net, X, y, loss, _metric_list(metrics), batch_size)
+    return _evaluate_prepared(net, X, y, loss, _metric_list(metrics), batch_size, check=True)
 
 
 _CLASSIFICATION_METRICS = {"accuracy", "precision", "recall", "f1"}
@@ -518,8 +644,12 @@ class _Rows:
         return _Rows([a[rows] for a in self.arrays])
 
 
-def _evaluate_prepared(net, X, y, loss, metric_fns, batch_size=None) -> dict[str, float]:
-    out = _inference(net, X, batch_size)
+def _evaluate_prepared(
+    net, X, y, loss, metric_fns, batch_size=None, rows=None, check=False
+) -> dict:
+    out = _inference(net, X, batch_size, rows, check)
+    if rows is not None:
+        y = y[rows]
     result = {"loss": loss.forward(out, y)}
     answers = _answer(out, _task_of(net, loss))
     for name, fn in metric_fns:
@@ -627,9 +757,16 @@ def fit(
     A network with ``BatchNorm`` never gets a 1-row batch: a 1-row tail is
     folded into the batch before it.
 
-    A NaN or infinite loss stops training with a ``DivergenceWarning``; the
-    weights are put back to those at the start of the diverging epoch (the
-    last ones known to give a finite loss) and ``history.diverged`` is True.
+    Divergence (a NaN or infinite loss or output, or a loss that explodes
+    1e5-fold above where it started: see ``_DivergenceGuard``) is checked
+    at every step and after the last update of each epoch. It stops training
+    with a ``DivergenceWarning``; the weights are put back to those at the start
+    of the diverging epoch if they give finite outputs, else to those from
+    before the call, and ``history.diverged`` is True.
+
+    ``validation_split`` holds out rows by index: batches and the validation
+    set are gathered from ``X`` a batch at a time, never copied whole (for a
+    ``Sequential``; a graph network's inputs are still split by copy).
     """
     if loss is None:
         if net.loss_ is None:
@@ -645,19 +782,13 @@ def fit(
         losses, loss_weights = _graph_losses(net, loss, loss_weights)
     else:
         loss = get_loss(loss)
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
-    if not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-    l2 = float(l2)
-    if not (math.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    epochs = check_int("epochs", epochs, low=0)
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, fix="or None for the whole data set")
+    validation_split = check_number(
+        "validation_split", validation_split, high=1.0, high_open=True, fix="a fraction of rows"
+    )
+    l2 = check_number("l2", l2, fix="the L2 penalty on the weights, e.g. 1e-4")
     for act in _activations(net):
         if act.name == "step":
             act.df(None, None)  # raises the explanation before any work is done
@@ -671,6 +802,7 @@ def fit(
     seed = net.seed if seed is None else seed
     rng = np.random.default_rng(seed) if seed is not None else np.random.default_rng()
 
+    train_rows = val_rows = None  # with validation_split: which rows of X train, validate
     if validation_data is not None:
         if len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_val, y_val)")
@@ -686,8 +818,12 @@ def fit(
                 f"{len(X)}; use a larger split or pass validation_data"
             )
         perm = rng.permutation(len(X))
-        X_val, y_val = X[perm[:n_val]], y[perm[:n_val]]
-        X, y = X[perm[n_val:]], y[perm[n_val:]]
+        if graph:
+            X_val, y_val = X[perm[:n_val]], y[perm[:n_val]]
+            X, y = X[perm[n_val:]], y[perm[n_val:]]
+        else:  # index sets, not copies: batches and validation are gathered from X by row
+            val_rows, train_rows = perm[:n_val], perm[n_val:]
+            X_val, y_val = X, y
         if sw is not None:
             sw = sw[perm[n_val:]]
     else:
@@ -723,7 +859,7 @@ def fit(
         cb.net = net
     net.stop_training = False
 
-    n = len(X)
+    n = len(X) if train_rows is None else len(train_rows)
     bs = n if batch_size is None else min(batch_size, n)
     starts = list(range(0, n, bs))
     widest = bs
@@ -752,11 +888,13 @@ def fit(
     train_answers = (
         np.empty((n,) + _answer_shape(net, task), dtype=np.float64) if metric_fns else None
     )
+    y_train = y if train_rows is None or not metric_fns else y[train_rows]
     params = net.parameters()
     layers = net.layers
     n_layers = len(layers)
 
     history = History()
+    guard = _DivergenceGuard(net)
     for cb in callbacks:
         cb.on_train_begin({"epochs": epochs, "y": y})  # y: e.g. Diagnostics' constant baseline
     modes = [layer.training for layer in layers]
@@ -768,13 +906,14 @@ def fit(
         for epoch in range(epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch, {})
-            safe_state = net.get_weights()
+            guard.epoch_start()
             if shuffle:
                 rng.shuffle(order)
             total = 0.0
             for b, (start, stop) in enumerate(zip(starts, stops)):
-                idx = order[start:stop]
+                idx = order[start:stop]  # positions among the training rows
                 m = len(idx)
+                out = xb = None  # a graph's step keeps its own
                 if graph:
                     wb = sw[idx] if weighted else None
                     norm = float(wb.sum()) if weighted else m
@@ -784,8 +923,9 @@ def fit(
                 else:
                     # mode="clip": the indices are valid by construction, and NumPy
                     # buffers `out` for the default mode="raise" (a second copy)
-                    xb = np.take(X, idx, axis=0, out=x_buf[:m], mode="clip")
-                    yb = np.take(y, idx, axis=0, out=y_buf[:m], mode="clip")
+                    rows = idx if train_rows is None else train_rows[idx]
+                    xb = np.take(X, rows, axis=0, out=x_buf[:m], mode="clip")
+                    yb = np.take(y, rows, axis=0, out=y_buf[:m], mode="clip")
                     out = xb
                     for layer in layers:
                         out = layer.forward(out)
@@ -808,18 +948,7 @@ def fit(
                         flat = w.value.ravel()
                         squares += float(flat @ flat)
                     value += 0.5 * scale * squares
-                if not math.isfinite(value):
-                    net.set_weights(safe_state)
-                    history.diverged = True
-                    history.stop_reason = (
-                        f"loss became {value} at epoch {epoch + 1}, batch {b + 1}; weights restored "
-                        "to the start of that epoch. Lower the learning rate, standardise the "
-                        "inputs, or clip gradients (clip_norm=1.0)"
-                    )
-                    warnings.warn(
-                        "training diverged: " + history.stop_reason, DivergenceWarning, stacklevel=3
-                    )
-                    net.stop_training = True
+                if guard.diverged(value, out, history, xb, epoch, b):
                     break
                 if graph:
                     step.backward(norm)
@@ -841,18 +970,18 @@ def fit(
                 total += value * norm
                 for cb in callbacks:
                     cb.on_batch_end(b, batch_logs)
-            if history.diverged:
+            if history.diverged or guard.diverged_at_end(history, xb, epoch):
                 break
             logs = {"loss": total / total_weight}
             for name, fn in metric_fns:
-                logs[name] = fn(y, train_answers)
+                logs[name] = fn(y_train, train_answers)
             if graph:
                 logs.update(step.epoch_logs(total_weight))
             if X_val is not None and graph:
                 val = _evaluate_graph(net, X_val, y_val, losses, loss_weights, metrics, 4096)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             elif X_val is not None:
-                val = _evaluate_prepared(net, X_val, y_val, loss, metric_fns, batch_size=4096)
+                val = _evaluate_prepared(net, X_val, y_val, loss, metric_fns, 4096, val_rows)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             history.append(epoch, logs)
             if schedule is not None:

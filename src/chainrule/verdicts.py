@@ -58,6 +58,8 @@ __all__ = [
     "SATURATION_WARN",
     "SMALL_NET",
     "STUCK",
+    "FALLING",
+    "FALLING_STEPS",
     "VANISHING_RATIO",
     "LayerStory",
     "Story",
@@ -73,6 +75,10 @@ LEARNED = 0.5
 STUCK = 0.9
 #: a plateau: the loss changed by less than this fraction over the window.
 PLATEAU = 0.03
+#: still falling (not stuck): the loss fell by at least this fraction over the window ...
+FALLING = 0.005
+#: ... and went down in at least this share of its epoch-to-epoch steps.
+FALLING_STEPS = 0.8
 #: dead ReLUs: at least this fraction of a ReLU layer's units output 0 on every sample.
 DEAD_WARN = 0.5
 #: saturation: at least this fraction of a sigmoid/tanh layer's values lie on the flat tails.
@@ -431,6 +437,16 @@ class _Judge:
         last = loss[-1] if loss else math.nan
         self.change = abs(first - last) / abs(first) if first and math.isfinite(first) else math.nan
         self.plateau = story.trained and self.change < PLATEAU
+        # still going down: lower by FALLING over the window, and lower from epoch to epoch
+        # in most of it (a loss that wanders at chance goes down in about half the steps)
+        steps = np.diff([x for x in self.win if math.isfinite(x)])
+        self.falling = (
+            story.trained
+            and last < first
+            and self.change >= FALLING
+            and len(steps) > 0
+            and float(np.mean(steps < 0)) >= FALLING_STEPS
+        )
         ups = [ly.update_ratio_max for ly in story.layers if ly.update_ratio_max is not None]
         self.step_max = max((u for u in ups if math.isfinite(u)), default=math.nan)
         med = [ly.update_ratio for ly in story.layers if ly.update_ratio is not None]
@@ -743,6 +759,14 @@ class _Judge:
         if not (self.stuck and s.trained):
             return
         ev = self.base_evidence()
+        if self.falling:
+            # near chance but still going down (a slow start, as on spirals): not yet a
+            # problem, and saying "stuck" would be false
+            ev["loss_change"] = self.change
+            self.add("not_learning", None, "info", ev,
+                     f"still near chance, but the loss fell {_pct(self.change)} over the last "
+                     f"{len(self.win)} epochs: give it more epochs" + self.loss_words())  # fmt: skip
+            return
         zero = [ly.index for ly in self.s.layers if ly.weight_rms == 0.0]
         if zero:
             ev["zero_weight_layers"] = zero

@@ -37,7 +37,10 @@ A classifier (``net.loss_`` set by ``fit``) gets extra outputs after
 ``binary_cross_entropy``, equal to ``net.predict_proba``) and ``"label"``
 (int64, equal to ``net.predict``: ArgMax, or ``output > 0`` for binary
 outputs). A ``hinge`` classifier has no probabilities and gets ``"label"``
-only. A regression network whose target was standardised in training
+only. A classifier with stored class names (``net.preprocessing_["classes"]``,
+as ``chainrule train`` stores them) also gets ``"class_name"`` last: a string
+tensor, the name of each row's class as ``chainrule predict`` prints it
+(numbers as text, 3.0 as "3"). A regression network whose target was standardised in training
 (``net.preprocessing_`` has ``target_mean`` and ``target_scale``, as the
 command line stores them) gets ``"value"`` = output * target_scale +
 target_mean, in the target's own units (shape ``(batch,)`` for one output).
@@ -50,7 +53,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -169,7 +171,14 @@ class _Graph:
         self.opset = opset
         self.nodes: list = []
         self.initializers: list = []
-        self._used: set[str] = {"input", "output", "probabilities", "label", "value"}
+        self._used: set[str] = {
+            "input",
+            "output",
+            "probabilities",
+            "label",
+            "class_name",
+            "value",
+        }
         self._scalars: dict[tuple, str] = {}
         self._arrays: dict[int, tuple[np.ndarray, str]] = {}
 
@@ -385,83 +394,31 @@ def _activation(g: _Graph, act: Activation, x: str, hint: str, where: str) -> st
 # -- preprocessing and heads ------------------------------------------------------------------
 def _preprocessing(net: Sequential) -> tuple[np.ndarray, np.ndarray] | None:
     """Full-width (mean, scale) from ``net.preprocessing_``, or None."""
+    from ..answers import standardisation
+
+    return standardisation(net)
+
+
+def _class_names(net: Sequential, n_out: int | None) -> list[bytes] | None:
+    """The stored class names (UTF-8), one per label value, or None when none are stored."""
     spec = getattr(net, "preprocessing_", None)
-    if spec is None:
+    classes = spec.get("classes") if isinstance(spec, dict) else None
+    if not isinstance(classes, list) or not classes:
         return None
-    if not isinstance(spec, dict):
-        raise ValueError(
-            f"net.preprocessing_ must be a dict like {{'mean': [...], 'scale': [...]}} or None, "
-            f"not {type(spec).__name__}"
-        )
-    if "mean" not in spec and "scale" not in spec:
+    if len(classes) != max(n_out or 1, 2):
         return None
-    n = net.n_features_in
-    if n is None:
-        raise ValueError("cannot prepend standardisation: the network's input width is unknown")
-    arrays = []
-    for key, default in (("mean", 0.0), ("scale", 1.0)):
-        value = spec.get(key)
-        arrays.append(
-            np.full(0, default) if value is None else np.asarray(value, dtype=np.float64).ravel()
-        )
-    mean, scale = arrays
-    indices = spec.get("indices")
-    if indices is not None:
-        idx = np.asarray(indices)
-        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-            raise ValueError(
-                "net.preprocessing_['indices'] must be a list of integer column indices"
-            )
-        if idx.size and (idx.min() < 0 or idx.max() >= n):
-            raise ValueError(
-                f"net.preprocessing_['indices'] must lie in 0..{n - 1} for {n} input features"
-            )
-        full_mean, full_scale = np.zeros(n), np.ones(n)
-        for key, arr, full in (("mean", mean, full_mean), ("scale", scale, full_scale)):
-            if arr.size:
-                if arr.size != idx.size:
-                    raise ValueError(
-                        f"net.preprocessing_[{key!r}] has {arr.size} values but 'indices' names "
-                        f"{idx.size} columns"
-                    )
-                full[idx] = arr
-        mean, scale = full_mean, full_scale
-    else:
-        for key, arr in (("mean", mean), ("scale", scale)):
-            if arr.size not in (0, n):
-                raise ValueError(
-                    f"net.preprocessing_[{key!r}] has {arr.size} values but the network takes {n} "
-                    "features; give one per input column (or add 'indices')"
-                )
-        mean = mean if mean.size else np.zeros(n)
-        scale = scale if scale.size else np.ones(n)
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
-        raise ValueError("net.preprocessing_ mean and scale must be finite")
-    if np.any(scale == 0):
-        raise ValueError(
-            "net.preprocessing_['scale'] contains 0; use 1 for constant columns (as scikit-learn's "
-            "StandardScaler does)"
-        )
-    return mean, scale
+    from ..preprocessing import _label_key
+
+    return [_label_key(c).encode("utf-8") for c in classes]
 
 
 def _target_scaling(net: Sequential) -> tuple[float, float] | None:
     """``(target_mean, target_scale)`` of a regression target standardised in training, or None."""
-    spec = getattr(net, "preprocessing_", None)
-    if not isinstance(spec, dict) or _task(net) is not None:
+    if _task(net) is not None:
         return None
-    mean, scale = spec.get("target_mean"), spec.get("target_scale")
-    if mean is None or scale is None:
-        return None
-    try:
-        mean, scale = float(mean), float(scale)
-    except (TypeError, ValueError):
-        raise ValueError(
-            "net.preprocessing_ target_mean and target_scale must be numbers"
-        ) from None
-    if not (math.isfinite(mean) and math.isfinite(scale)) or scale == 0:
-        raise ValueError("net.preprocessing_ target_scale must be finite and non-zero")
-    return mean, scale
+    from ..answers import target_scaling
+
+    return target_scaling(net)
 
 
 def _json_props(spec) -> str:
@@ -632,6 +589,16 @@ def to_onnx_model(
         if net.loss_ in ("cross_entropy", "binary_cross_entropy"):
             outputs.append(tensor("probabilities", g.elem, [batch, n_out]))
         outputs.append(tensor("label", onnx.TensorProto.INT64, label_shape))
+        names = _class_names(net, n_out) if len(label_shape) == 1 else None
+        if names is not None:  # the stored class names, as `chainrule predict` prints them
+            table = g.name("class_names")
+            g.initializers.append(
+                helper.make_tensor(table, onnx.TensorProto.STRING, [len(names)], names)
+            )
+            g.nodes.append(
+                helper.make_node("Gather", [table, "label"], ["class_name"], name="class_name")
+            )
+            outputs.append(tensor("class_name", onnx.TensorProto.STRING, [batch]))
     target = _target_scaling(net)
     if target is not None:  # a regression target standardised in training: back to its units
         t_mean, t_scale = target
@@ -758,23 +725,10 @@ def to_onnx(
     >>> sess = ort.InferenceSession("model.onnx")                               # doctest: +SKIP
     >>> logits, proba, label = sess.run(None, {"input": X.astype(np.float32)})  # doctest: +SKIP
     """
+    from ..atomic import write_atomic
+
     model = to_onnx_model(net, opset=opset, include_probabilities=include_probabilities)
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the folder {directory} does not exist")
-    data = model.SerializeToString()
-    # a new file with the usual permissions (0o666 less the umask, unlike mkstemp's 0o600)
-    tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(Path(path), model.SerializeToString())
 
 
 # -- graph networks -----------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def _tensor(array: np.ndarray, like):
     return torch.from_numpy(np.array(array, copy=True, order="C")).to(like.dtype)
 
 
-def to_torch(net: Sequential) -> torch.nn.Sequential:
+def to_torch(net: Sequential, preprocessing: bool = True) -> torch.nn.Sequential:
     """The same network as a ``torch.nn.Sequential``, with copies of its weights.
 
     Parameters
@@ -173,9 +173,18 @@ def to_torch(net: Sequential) -> torch.nn.Sequential:
     ``Softplus(threshold=None)`` (exact everywhere) becomes
     ``nn.Softplus(threshold=40)``, which is exact in float32 and float64: above
     ``beta * x = 40`` the two differ by less than half an ulp. Building the
-    modules does not draw from torch's global random generator. Preprocessing
-    stored on the network (``net.preprocessing_``) is not part of the torch
-    model: apply it to the inputs yourself (``to_onnx`` does include it).
+    modules does not draw from torch's global random generator.
+
+    Preprocessing stored on the network (``net.preprocessing_``) becomes a
+    first module, ``Standardise``: ``(x - mean) / scale``, as ``to_onnx``
+    prepends it, so the module takes encoded table rows
+    (``Preprocessor.encode``; for a table of numbers, its raw rows) and gives
+    the outputs ``chainrule predict`` computes. ``preprocessing=False``
+    leaves it out: the module is then exactly ``net(X)``. A regressor whose
+    target was standardised in training (``target_mean``/``target_scale``
+    stored) ends with ``Rescale``, ``y * target_scale + target_mean``, so it
+    answers in the target's units, as ``chainrule predict`` and ONNX's
+    ``"value"`` output do.
 
     Examples
     --------
@@ -228,9 +237,30 @@ def to_torch(net: Sequential) -> torch.nn.Sequential:
         for module in group:
             module.train(layer.training)
         modules.extend(group)
+    if preprocessing:
+        modules = _with_preprocessing(net, modules, dtype)
     model = nn.Sequential(*modules)
     model.training = net.training  # the container only; children keep their layer's mode
     return model
+
+
+def _with_preprocessing(net: Sequential, modules: list, dtype) -> list:
+    """``Standardise`` before the network and, for a regressor, ``Rescale`` after it."""
+    from ..answers import standardisation, target_scaling
+
+    stored, target = standardisation(net), target_scaling(net)
+    if stored is None and target is None:
+        return modules
+    import torch
+
+    from ._torch_modules import Rescale, Standardise
+
+    if stored is not None:
+        mean, scale = (torch.tensor(a, dtype=dtype) for a in stored)
+        modules = [Standardise(mean, scale), *modules]
+    if target is not None:
+        modules = [*modules, Rescale(*target)]
+    return modules
 
 
 # -- back from torch ----------------------------------------------------------------------
@@ -373,11 +403,24 @@ def from_torch(
         )
     if len(module) == 0:
         raise ValueError("from_torch got an empty nn.Sequential")
+    children = list(module.named_children())
+    from ._torch_modules import Rescale, Standardise
+
+    stored: dict = {}
+    if isinstance(children[0][1], Standardise):  # to_torch's stored preprocessing
+        first = children.pop(0)[1]
+        stored["mean"] = first.mean.detach().cpu().double().tolist()
+        stored["scale"] = first.scale.detach().cpu().double().tolist()
+    if children and isinstance(children[-1][1], Rescale):  # a regressor's target scaling
+        last = children.pop()[1]
+        stored.update(target_mean=last.mean, target_scale=last.scale)
+    if not children:
+        raise ValueError("from_torch got chainrule's preprocessing modules and no network")
     dtype = _params_dtype(module)
     supported = _supported_modules()
     layers: list[Layer] = []
     modes: list[bool] = []
-    for i, (name, child) in enumerate(module.named_children()):
+    for i, (name, child) in enumerate(children):
         kind = type(child)
         where = f"module {i} ({name!r}: {child!r})" if name != str(i) else f"module {i} ({child!r})"
         if kind is nn.Sequential:
@@ -444,6 +487,8 @@ def from_torch(
         layer.training = training
     if loss is not None:
         net.loss_ = get_loss(loss).name
+    if stored:
+        net.preprocessing_ = stored
     return net
 
 

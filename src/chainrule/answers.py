@@ -1,0 +1,314 @@
+"""What a model answers for raw rows: its stored preprocessing in front, class names behind.
+
+A network trained by ``chainrule train`` reads standardised, one-hot encoded
+inputs and gives class indices; the user has a table. The preprocessing
+stored with the model (``net.preprocessing_``, see ``chainrule.preprocessing``)
+joins the two, and ``net.predict``, ``net.predict_proba`` and
+``net.evaluate`` apply it, so that Python answers as ``chainrule predict``
+does:
+
+    raw table ──► encode, impute, (x - mean) / scale ──► net ──► classes[argmax]
+
+Accepted inputs, for a model with stored preprocessing:
+
+- a pandas DataFrame with the training columns (others are ignored);
+- an array of raw values when every stored column is numeric, in the stored
+  column order (``net.preprocessing_["columns"]``); anything else is refused
+  with a message that says what to pass.
+
+A model without stored preprocessing takes network inputs as before (a
+DataFrame of numeric columns is read as its values). ``net(X)`` and the
+functions of ``chainrule.training`` always take network inputs; the
+``Network`` methods ``predict``, ``predict_proba`` and ``evaluate`` are the
+functions of this module (registered with ``chainrule.network.provides``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# training first: its network-input predict/predict_proba/evaluate register as the
+# Network methods, and the ones below, which add the stored preprocessing, replace them
+from . import training
+from .network import provides
+from .preprocessing import MissingValuesError, Preprocessor, _label_key
+
+__all__ = [
+    "evaluate",
+    "model_inputs",
+    "predict",
+    "predict_proba",
+    "standardisation",
+    "stored_preprocessor",
+    "target_scaling",
+]
+
+
+def _is_frame(X) -> bool:
+    return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "to_numpy")
+
+
+def stored_preprocessor(net) -> Preprocessor | None:
+    """The full preprocessing stored on ``net`` (a ``Preprocessor``), or None."""
+    info = getattr(net, "preprocessing_", None)
+    if isinstance(info, Preprocessor):
+        return info
+    if isinstance(info, dict) and "columns" in info:
+        return Preprocessor.from_dict(info)
+    return None
+
+
+def standardisation(net) -> tuple[np.ndarray, np.ndarray] | None:
+    """Full-width ``(mean, scale)`` of a plain stored standardisation, or None.
+
+    ``net.preprocessing_`` may be a plain dict ``{"mean": [...], "scale": [...]}``
+    (one value per input, or per column listed in ``"indices"``); a full
+    ``Preprocessor`` description has them too. Exporters prepend exactly this.
+    """
+    spec = getattr(net, "preprocessing_", None)
+    if spec is None:
+        return None
+    if isinstance(spec, Preprocessor):
+        spec = spec.to_dict()
+    if not isinstance(spec, dict):
+        raise ValueError(
+            f"net.preprocessing_ must be a dict like {{'mean': [...], 'scale': [...]}} or None, "
+            f"not {type(spec).__name__}"
+        )
+    if "mean" not in spec and "scale" not in spec:
+        return None
+    n = net.n_features_in
+    if n is None:
+        raise ValueError("cannot prepend standardisation: the network's input width is unknown")
+    arrays = []
+    for key, default in (("mean", 0.0), ("scale", 1.0)):
+        value = spec.get(key)
+        arrays.append(
+            np.full(0, default) if value is None else np.asarray(value, dtype=np.float64).ravel()
+        )
+    mean, scale = arrays
+    indices = spec.get("indices")
+    if indices is not None:
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(
+                "net.preprocessing_['indices'] must be a list of integer column indices"
+            )
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(
+                f"net.preprocessing_['indices'] must lie in 0..{n - 1} for {n} input features"
+            )
+        full_mean, full_scale = np.zeros(n), np.ones(n)
+        for key, arr, full in (("mean", mean, full_mean), ("scale", scale, full_scale)):
+            if arr.size:
+                if arr.size != idx.size:
+                    raise ValueError(
+                        f"net.preprocessing_[{key!r}] has {arr.size} values but 'indices' names "
+                        f"{idx.size} columns"
+                    )
+                full[idx] = arr
+        mean, scale = full_mean, full_scale
+    else:
+        for key, arr in (("mean", mean), ("scale", scale)):
+            if arr.size not in (0, n):
+                raise ValueError(
+                    f"net.preprocessing_[{key!r}] has {arr.size} values but the network takes {n} "
+                    "features; give one per input column (or add 'indices')"
+                )
+        mean = mean if mean.size else np.zeros(n)
+        scale = scale if scale.size else np.ones(n)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
+        raise ValueError("net.preprocessing_ mean and scale must be finite")
+    if np.any(scale <= 0):
+        raise ValueError(
+            "net.preprocessing_['scale'] contains 0 or a negative value; it must be > 0 (use 1 "
+            "for constant columns, as scikit-learn's StandardScaler does)"
+        )
+    return mean, scale
+
+
+def target_scaling(net) -> tuple[float, float] | None:
+    """``(target_mean, target_scale)`` of a regressor whose target was standardised, or None.
+
+    A network trained on ``(y - target_mean) / target_scale`` (as ``chainrule
+    train`` does for a regression) answers ``output * target_scale +
+    target_mean`` in the target's units. None for a classifier (``net.loss_``
+    a classification loss) or when nothing is stored.
+    """
+    spec = getattr(net, "preprocessing_", None)
+    if isinstance(spec, Preprocessor):
+        spec = spec.to_dict()
+    if not isinstance(spec, dict) or spec.get("task") == "classify":
+        return None
+    if net.loss_ in ("cross_entropy", "binary_cross_entropy", "hinge"):
+        return None
+    mean, scale = spec.get("target_mean"), spec.get("target_scale")
+    if mean is None or scale is None:
+        return None
+    try:
+        mean, scale = float(mean), float(scale)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "net.preprocessing_ target_mean and target_scale must be numbers"
+        ) from None
+    if not (np.isfinite(mean) and np.isfinite(scale)) or scale == 0:
+        raise ValueError("net.preprocessing_ target_scale must be finite and non-zero")
+    return mean, scale
+
+
+def _numeric_frame(df, what: str = "X") -> np.ndarray:
+    """A DataFrame of numbers as a float array, or a TypeError naming the other columns."""
+    import pandas as pd
+
+    bad = [
+        str(c)
+        for c in df.columns
+        if not (pd.api.types.is_numeric_dtype(df[c].dtype) or pd.api.types.is_bool_dtype(df[c]))
+    ]
+    if bad:
+        raise TypeError(
+            f"{what} has non-numeric column(s) {', '.join(map(repr, bad[:5]))} and this model "
+            "stores no preprocessing to encode them; encode them as numbers first (or train "
+            "with `chainrule train`, which stores the encoding with the model)"
+        )
+    return df.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _describe_columns(pre: Preprocessor) -> str:
+    names = [repr(c["name"]) + (" (text)" if c["kind"] != "numeric" else "") for c in pre.columns]
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    return f"the {len(names)} column(s) {shown}"
+
+
+def _transform_array(pre: Preprocessor, X) -> tuple[np.ndarray, np.ndarray]:
+    """Raw numeric rows (columns in the stored order) through the stored preprocessing."""
+    if any(c["kind"] != "numeric" for c in pre.columns):
+        raise ValueError(
+            f"this model was trained on {_describe_columns(pre)}; its stored preprocessing "
+            "encodes text columns, so pass a pandas DataFrame with those columns (e.g. "
+            "pandas.read_csv of a table like the training one)"
+        )
+    X = np.asarray(X)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise TypeError(f"X must hold numbers, got dtype {X.dtype}; pass a pandas DataFrame")
+    if X.ndim != 2:
+        raise ValueError(
+            f"X has shape {X.shape}; give a 2-D batch of raw rows (n_samples, "
+            f"{len(pre.columns)}), e.g. X.reshape(1, -1) for one row"
+        )
+    if X.shape[1] != len(pre.columns):
+        raise ValueError(
+            f"X has {X.shape[1]} columns but this model's stored preprocessing expects "
+            f"{_describe_columns(pre)}, raw (they are standardised for you), in that order; "
+            "or pass a pandas DataFrame with those columns"
+        )
+    X = X.astype(np.float64)
+    missing = np.isnan(X)
+    kept = np.ones(len(X), dtype=bool)
+    if missing.any():
+        if pre.impute is None:
+            counts = {
+                c["name"]: int(missing[:, j].sum())
+                for j, c in enumerate(pre.columns)
+                if missing[:, j].any()
+            }
+            raise MissingValuesError(counts)
+        if pre.impute == "drop":
+            kept = ~missing.any(axis=1)
+            X = X[kept]
+        else:
+            fill = np.array([c["fill"] for c in pre.columns], dtype=np.float64)
+            X = np.where(missing, fill, X)
+    return (X - pre.mean) / pre.scale, kept
+
+
+def model_inputs(net, X) -> tuple[np.ndarray, np.ndarray | None, Preprocessor | None]:
+    """``(network inputs, rows kept or None, stored Preprocessor or None)`` for raw ``X``."""
+    pre = stored_preprocessor(net)
+    if pre is not None:
+        if _is_frame(X):
+            Xn, kept = pre.transform(X, return_mask=True)
+        else:
+            Xn, kept = _transform_array(pre, X)
+        return Xn, (None if kept.all() else kept), pre
+    if _is_frame(X):
+        X = _numeric_frame(X)
+    plain = standardisation(net)
+    if plain is not None:
+        X = np.asarray(X)
+        if X.ndim == 2 and X.shape[1] == len(plain[0]) and np.issubdtype(X.dtype, np.number):
+            X = (X - plain[0]) / plain[1]
+    return X, None, None
+
+
+def _scatter(values: np.ndarray, kept: np.ndarray | None, fill) -> np.ndarray:
+    """``values`` for the kept rows, ``fill`` for rows dropped for missing values."""
+    if kept is None:
+        return values
+    out = np.full((len(kept),) + values.shape[1:], fill, dtype=values.dtype)
+    out[kept] = values
+    return out
+
+
+@provides("predict")
+def predict(net, X, batch_size: int | None = None) -> np.ndarray:
+    """Answers in the target's own terms: class names, or values in the target's units.
+
+    Without stored preprocessing, the same as ``chainrule.training.predict``.
+    Rows dropped for missing values (``impute="drop"``) answer None (classes)
+    or NaN (values).
+    """
+    Xn, kept, pre = model_inputs(net, X)
+    answers = training.predict(net, Xn, batch_size=batch_size)
+    if pre is None:
+        target = target_scaling(net)  # a plain stored standardisation of the target
+        return answers if target is None else answers * target[1] + target[0]
+    decoded = pre.decode_target(answers)
+    return _scatter(decoded, kept, None if decoded.dtype == object else np.nan)
+
+
+@provides("predict_proba")
+def predict_proba(net, X, batch_size: int | None = None) -> np.ndarray:
+    """Class probabilities (as ``chainrule.training.predict_proba``) for raw ``X``.
+
+    Column ``k`` is the probability of ``net.preprocessing_["classes"][k]``;
+    a one-output binary network gives one column, the probability of the
+    second class. Rows dropped for missing values are NaN.
+    """
+    Xn, kept, _ = model_inputs(net, X)
+    return _scatter(training.predict_proba(net, Xn, batch_size=batch_size), kept, np.nan)
+
+
+def _encode_targets(pre: Preprocessor, y) -> np.ndarray:
+    """Targets in the table's terms (class names, values) as the network was trained on."""
+    values = y.tolist() if hasattr(y, "tolist") else list(y)
+    if pre.task == "classify":
+        index = {_label_key(v): k for k, v in enumerate(pre.classes)}
+        keys = [_label_key(v) for v in values]
+        unknown = sorted({k for k in keys if k not in index})
+        if unknown:
+            raise ValueError(
+                f"y holds classes the model does not know: {', '.join(map(repr, unknown[:5]))}; "
+                f"known classes: {', '.join(map(repr, pre.classes))}"
+            )
+        return np.array([index[k] for k in keys], dtype=np.int64)
+    y = np.asarray(values, dtype=np.float64)
+    return (y - (pre.target_mean or 0.0)) / (pre.target_scale or 1.0)
+
+
+@provides("evaluate")
+def evaluate(net, X, y, loss=None, metrics=None, batch_size: int | None = None) -> dict:
+    """Loss and metrics for raw ``X`` and targets ``y`` in the table's own terms.
+
+    With stored preprocessing, ``y`` holds class names (or values in the
+    target's units); they are encoded as in training, so the loss is the
+    training objective, as ``chainrule evaluate`` reports it.
+    """
+    Xn, kept, pre = model_inputs(net, X)
+    if pre is not None:
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+        y = _encode_targets(pre, y)
+        if kept is not None:
+            y = y[kept]
+    return training.evaluate(net, Xn, y, loss=loss, metrics=metrics, batch_size=batch_size)
