@@ -130,7 +130,13 @@ _TANH_HI = math.tanh(TANH_SATURATION_Z)
 
 # -- the measurements, shared by diagnose and Diagnostics --------------------------------
 def unit_activation(layer) -> Activation | None:
-    """The activation applied by ``layer`` (a ``Dense`` with one, or an activation layer)."""
+    """The activation applied by ``layer`` (a ``Dense`` with one, or an activation layer).
+
+    Parameters
+    ----------
+    layer : Layer
+        Any layer of a network.
+    """
     if isinstance(layer, Activation):
         return layer
     act = getattr(layer, "activation", None)
@@ -138,7 +144,13 @@ def unit_activation(layer) -> Activation | None:
 
 
 def is_watched(act: Activation | None) -> bool:
-    """True for the activations whose units can die or saturate."""
+    """True for the activations whose units can die or saturate.
+
+    Parameters
+    ----------
+    act : Activation or None
+        The activation to ask about.
+    """
     return act is not None and (
         act.name in DEAD_KINDS or act.name in INACTIVE_KINDS or act.name in SATURATING_KINDS
     )
@@ -148,12 +160,27 @@ def active_units(act: Activation, a: np.ndarray) -> np.ndarray:
     """Boolean per unit: ``z > 0`` for at least one row of ``a = f(z)``.
 
     For relu, leaky_relu, elu and selu, ``a > 0`` exactly when ``z > 0``.
+
+    Parameters
+    ----------
+    act : Activation
+        The layer's activation.
+    a : ndarray of shape (n_samples, units)
+        Its outputs on a batch.
     """
     return np.asarray((a > 0).any(axis=0))
 
 
 def saturated_count(act: Activation, a: np.ndarray) -> int:
-    """How many entries of ``a = f(z)`` lie on the flat tails (see the module table)."""
+    """How many entries of ``a = f(z)`` lie on the flat tails (see the module table).
+
+    Parameters
+    ----------
+    act : Activation
+        The layer's activation (only sigmoid and tanh saturate here).
+    a : ndarray
+        Its outputs on a batch.
+    """
     if act.name == "sigmoid":
         return int(np.count_nonzero(a < _SIGMOID_LO) + np.count_nonzero(a > _SIGMOID_HI))
     if act.name == "tanh":
@@ -265,6 +292,8 @@ class Report:
         The loss of the best constant prediction for these targets.
     n_samples : int
         Rows in the batch.
+    story : Story or None
+        The measures the verdicts were judged from.
     """
 
     def __init__(
@@ -336,7 +365,13 @@ class Report:
         return self.format()
 
     def format(self, where: str = "python") -> str:
-        """The table and the verdicts, remedies worded for ``where``: python, cli or playground."""
+        """The table and the verdicts, remedies worded for ``where``: python, cli or playground.
+
+        Parameters
+        ----------
+        where : {"python", "cli", "playground"}, default "python"
+            Where the reader will apply the remedies.
+        """
         rows = self._rows()
         widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
 
@@ -395,6 +430,13 @@ def verdict_lines(verdicts: list[Verdict], where: str = "python") -> list[str]:
     """The verdicts in words: problems with their first remedies, then notes.
 
     ``where`` picks the remedies' wording: ``"python"``, ``"cli"`` or ``"playground"``.
+
+    Parameters
+    ----------
+    verdicts : list of Verdict
+        What ``judge`` found.
+    where : {"python", "cli", "playground"}, default "python"
+        Where the reader will apply the remedies.
     """
     problems = [v for v in verdicts if v.is_problem]
     notes = [v for v in verdicts if not v.is_problem]

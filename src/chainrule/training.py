@@ -55,6 +55,15 @@ class History:
         self.stop_reason: str | None = None
 
     def append(self, epoch: int, logs: dict[str, float]) -> None:
+        """Record one epoch (``fit`` calls it).
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch's number, from 0.
+        logs : dict of str to float
+            Its numbers: ``loss``, metrics, ``val_`` values.
+        """
         self.epoch.append(epoch)
         for k, v in logs.items():
             self.history.setdefault(k, []).append(float(v))
@@ -450,6 +459,16 @@ def predict(net: Network, X, batch_size: int | None = None) -> np.ndarray | list
     """Class labels for a classifier (net fitted with a classification loss), else values.
 
     A list, in outputs order, for a network with several outputs.
+
+    Parameters
+    ----------
+    net : Network
+        A trained network (``fit`` recorded its loss, hence its task).
+    X : array-like of shape (n_samples, n_features), list or dict
+        Inputs, one row per sample; several inputs as a list in ``net.inputs``
+        order or a dict by input name.
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once); bounds the memory used.
     """
     if not isinstance(net, Sequential):
         outs = _inference(net, X, batch_size)
@@ -470,6 +489,15 @@ def predict_proba(net: Network, X, batch_size: int | None = None) -> np.ndarray 
 
     With several outputs: a list in outputs order, ``None`` for an output
     trained with a regression loss.
+
+    Parameters
+    ----------
+    net : Network
+        A network trained with ``cross_entropy`` or ``binary_cross_entropy``.
+    X : array-like of shape (n_samples, n_features), list or dict
+        Inputs, as for ``predict``.
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once).
     """
     if not isinstance(net, Sequential) and not net._single_output:
         names = _loss_names(net)
@@ -518,7 +546,23 @@ def _metric_list(metrics) -> list[tuple[str, Callable]]:
 def evaluate(
     net: Network, X, y, loss=None, metrics=None, batch_size: int | None = None
 ) -> dict[str, float]:
-    """``{"loss": ..., metric: ...}`` on (X, y), in inference mode."""
+    """``{"loss": ..., metric: ...}`` on (X, y), in inference mode.
+
+    Parameters
+    ----------
+    net : Network
+        The network to score.
+    X : array-like of shape (n_samples, n_features)
+        Inputs, one row per sample.
+    y : array-like
+        Targets, as for ``fit``.
+    loss : str, Loss or None, default None
+        None uses the loss of the last ``fit``.
+    metrics : list of str or callables, or None, default None
+        None uses the metrics of the last ``fit``.
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once).
+    """
     loss_spec = loss if loss is not None else net.loss_
     if loss_spec is None:
         raise ValueError("evaluate needs a loss: pass loss=... or fit the network first")
@@ -641,23 +685,32 @@ def fit(
 
     Parameters
     ----------
+    net : Network
+        The network to train; its parameters are updated in place.
     X, y : array-like
         Inputs ``(n_samples, n_features)`` and targets (labels ``(n,)`` or
         one-hot rows for ``cross_entropy``, values for regression).
-    loss : str or Loss
+    loss : str, Loss or None, default None
         Required the first time; later calls reuse the last one.
-    optimizer : str or Optimizer
+    optimizer : str or Optimizer, default "adam"
         A name (``"sgd"``, ``"adam"``...) built on ``net.parameters()`` with
         ``lr``, or an optimizer you built (its state carries over between calls).
-    epochs, batch_size, shuffle
-        ``batch_size=None`` is full-batch gradient descent.
-    validation_split : float
+    lr : float or None, default None
+        The learning rate η. None keeps the optimizer's own default (Adam's
+        1e-3, SGD's 1e-3...); with an optimizer you built, a number replaces its ``lr``.
+    epochs : int, default 10
+        Passes over the training rows.
+    batch_size : int or None, default 32
+        Rows per gradient step; None is full-batch gradient descent.
+    shuffle : bool, default True
+        Visit the rows in a new random order every epoch.
+    validation_split : float, default 0.0
         Fraction of rows (chosen at random with the fit seed) held out.
-    validation_data : (X_val, y_val)
+    validation_data : tuple (X_val, y_val) or None, default None
         Explicit validation set; overrides ``validation_split``.
-    callbacks : list of Callback
+    callbacks : list of Callback or None, default None
         E.g. ``EarlyStopping``, ``ModelCheckpoint``.
-    metrics : list of str or callables
+    metrics : list of str or callables, or None, default None
         Logged per epoch, e.g. ``["accuracy"]``; ``val_`` versions too.
     verbose : int
         0 silent; 1 a progress bar: tqdm's on stderr in a terminal, its widget
@@ -667,9 +720,11 @@ def fit(
         seed). Without it, shuffling goes on across ``fit`` calls where the
         last call stopped, so fitting an epoch at a time gives new batch
         orders; with it, shuffling starts afresh from that seed.
-    clip_norm, clip_value : float or None
-        Gradient clipping by global norm or by value, before each step.
-    schedule
+    clip_norm : float or None, default None
+        Gradient clipping by global norm, before each step.
+    clip_value : float or None, default None
+        Gradient clipping of each element to ``[-clip_value, clip_value]``, before each step.
+    schedule : Schedule or None, default None
         A learning-rate schedule on the optimizer, stepped after every epoch
         (``ReduceLROnPlateau`` is given ``val_loss``, or ``loss``).
     sample_weight : array-like of shape (n_samples,) or None
@@ -683,16 +738,9 @@ def fit(
         scikit-learn: each batch's loss gets ``l2 * sum ||W||^2 / (2 n_b)``,
         ``n_b`` the batch's row count (or weight sum), and each weight
         gradient ``l2 * W / n_b``. The logged ``loss`` includes it.
-
     loss_weights : list or dict of float, optional
         For a network with several outputs: the training loss is
         ``sum_k w_k L_k`` (default every ``w_k = 1``; not normalised).
-
-    Inputs and targets of a graph network (``cr.Network``): ``X`` is one
-    array for one input, else a list in ``net.inputs`` order or a dict by
-    input name; with several outputs, ``y`` and ``loss`` are lists in
-    ``net.outputs`` order (or dicts by output name), and the history also
-    records each output's ``"<output name>_loss"``.
 
     Returns
     -------
@@ -700,6 +748,12 @@ def fit(
 
     Notes
     -----
+    Inputs and targets of a graph network (``cr.Network``): ``X`` is one
+    array for one input, else a list in ``net.inputs`` order or a dict by
+    input name; with several outputs, ``y`` and ``loss`` are lists in
+    ``net.outputs`` order (or dicts by output name), and the history also
+    records each output's ``"<output name>_loss"``.
+
     A network with ``BatchNorm`` never gets a 1-row batch: a 1-row tail is
     folded into the batch before it.
 
