@@ -709,6 +709,11 @@ class Preprocessor:
     def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
         """Rebuild a fitted Preprocessor from ``to_dict`` output, checking every field.
 
+        Parameters
+        ----------
+        data : dict
+            The description ``to_dict`` wrote (as stored in a model file).
+
         Raises
         ------
         ValueError

@@ -433,6 +433,9 @@ def load_checkpoint(path: str | os.PathLike, allow_nonfinite: bool = False):
     ----------
     path : str or os.PathLike
         A ``.safetensors`` checkpoint.
+    allow_nonfinite : bool, default False
+        Load tensors holding NaN or inf (a diverged run) instead of refusing
+        the file, as in ``load``.
 
     Returns
     -------

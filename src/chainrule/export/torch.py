@@ -145,6 +145,10 @@ def to_torch(net: Sequential, preprocessing: bool = True) -> torch.nn.Sequential
     net : chainrule.Sequential
         A network of ``Dense``, ``Dropout``, ``BatchNorm`` and built-in
         activation layers, in float32 or float64.
+    preprocessing : bool, default True
+        Prepend the stored preprocessing (``Standardise``) and append the
+        target's rescaling (``Rescale``), as described below; False gives
+        exactly ``net(X)``.
 
     Returns
     -------
