@@ -245,3 +245,69 @@ def test_overflowing_outputs_of_a_one_output_graph_say_standardise():
         f"the network's outputs are NaN or inf for row {row}: the values overflow float32 "
         f"(the largest |x| in the inputs is {big:.3g}); standardise the inputs"
     )
+
+
+# -- cr.diagnose and Diagnostics on several outputs --------------------------------------
+def _float64_two_out():
+    a, c = cr.Input(4, name="a"), cr.Input(1, name="code")
+    z = cr.Concatenate()(a, cr.Embedding(6, 2)(c))
+    shared = cr.Dense(6, 6, activation="tanh")
+    t = shared(shared(z))
+    outs = [cr.Dense(6, 2)(t, name="cls"), cr.Dense(6, 1)(t, name="reg")]
+    return cr.Network(inputs=[a, c], outputs=outs, seed=1, dtype=np.float64)
+
+
+def test_diagnose_two_outputs_matches_torch_autograd():
+    """Loss sum_k w_k L_k and every |dL/dW| against PyTorch; the constant-prediction
+    baseline against the entropy of the class frequencies plus the variance."""
+    torch = pytest.importorskip("torch")
+    A, _, C, labels, values = _data(200)
+    A, values = A.astype(np.float64), values.astype(np.float64)
+    net = _float64_two_out()
+    net.fit([A, C], [labels, values], loss=["cross_entropy", "mse"], loss_weights=[1.0, 0.5])
+    report = cr.diagnose(net, {"a": A, "code": C}, [labels, values])
+
+    module = cr.export.to_torch(net).double()
+    logits, reg = module(torch.tensor(A), torch.tensor(C.reshape(-1, 1), dtype=torch.int64))
+    ce = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
+    mse = torch.mean((reg[:, 0] - torch.tensor(values)) ** 2)
+    total = ce + 0.5 * mse
+    total.backward()
+    assert report.loss == pytest.approx(float(total.detach()), rel=1e-10)
+    linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    expected = sorted(float(m.weight.grad.norm()) for m in linears)
+    measured = sorted(row["grad_norm"] for row in report.layers if row["grad_norm"] is not None)
+    np.testing.assert_allclose(measured, expected, rtol=1e-8)
+    p = np.bincount(labels) / len(labels)
+    baseline = -np.sum(p * np.log(p)) + 0.5 * np.var(values)
+    assert report.baseline == pytest.approx(baseline, rel=1e-9)
+
+
+def test_diagnostics_callback_judges_two_outputs_against_the_weighted_baseline():
+    A, _, C, labels, values = _data(200)
+    net = _float64_two_out()
+    diag = cr.Diagnostics()
+    net.fit(
+        [A, C],
+        [labels, values],
+        loss=["cross_entropy", "mse"],
+        loss_weights=[1.0, 0.5],
+        epochs=2,
+        callbacks=[diag],
+    )
+    p = np.bincount(labels) / len(labels)
+    baseline = -np.sum(p * np.log(p)) + 0.5 * np.var(values.astype(np.float64))
+    assert diag.baseline == pytest.approx(baseline, rel=1e-6)
+
+
+def test_an_output_named_val_is_refused_by_fit():
+    a = cr.Input(4, name="a")
+    h = cr.Dense(4, 4)(a)
+    net = cr.Network(
+        inputs=a, outputs=[cr.Dense(4, 2)(h, name="cls"), cr.Dense(4, 1)(h, name="val")]
+    )
+    A, _, _, labels, values = _data(50)
+    with pytest.raises(
+        ValueError, match="an output is named 'val': the history's 'val_loss' would"
+    ):
+        net.fit(A, [labels, values], loss=["cross_entropy", "mse"], epochs=1)

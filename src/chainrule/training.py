@@ -777,6 +777,12 @@ def fit(
     graph = not isinstance(net, Sequential)  # a Sequential runs its chain in the loop below
     if graph:
         losses, loss_weights = _graph_losses(net, loss, loss_weights)
+        clash = [n for n in net.output_names if n == "val" or n.startswith("val_")]
+        if clash and not net._single_output:
+            raise ValueError(
+                f"an output is named {clash[0]!r}: the history's '{clash[0]}_loss' would read as "
+                "a validation value; name the output otherwise, e.g. layer(node, name='value')"
+            )
     else:
         loss = get_loss(loss)
     epochs = check_int("epochs", epochs, low=0)
