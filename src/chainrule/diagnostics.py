@@ -477,8 +477,9 @@ def diagnose(
 
     Parameters
     ----------
-    net : Sequential
-        The network. Its weights, gradients, caches' meaning and BatchNorm
+    net : Network
+        The network (several outputs: ``y`` and ``loss`` one per output, as
+        ``fit`` takes them, the loss ``sum_k w_k L_k``). Its weights, gradients, caches' meaning and BatchNorm
         statistics are left as they were (gradients are restored after the
         backward pass).
     X : array-like of shape (n_samples, n_features)
@@ -512,17 +513,14 @@ def diagnose(
     (nothing shows the network learns); see ``chainrule.verdicts``.
     """
     chain = isinstance(net, Sequential)
+    multi = not chain and not net._single_output  # several outputs: L = sum_k w_k L_k
     if chain:
         Xb = check_features(X, net.n_features_in, net.dtype)
-    else:  # a graph network: one output, its inputs as fit takes them
-        if isinstance(net.n_outputs, list):
-            raise ValueError(
-                "diagnose judges networks with one output; this one has "
-                f"{len(net.n_outputs)}: diagnose a network built on one of them"
-            )
+    else:  # a graph network: its inputs as fit takes them
         xs = net.input_arrays(X)
         Xb = xs[0]
     if y is not None:
+        given = loss
         if loss is None:
             if net.loss_ is None:
                 raise ValueError(
@@ -530,10 +528,22 @@ def diagnose(
                     "(or fit the network first, or leave y out to use a probe gradient)"
                 )
             loss = net.loss_
-        loss = get_loss(loss)
-        target = loss.prepare_target(np.asarray(y), net.n_outputs, net.dtype)
-        if len(target) != len(Xb):
-            raise ValueError(f"X has {len(Xb)} samples but y has {len(target)}")
+        if multi:  # y and loss: one per output, as fit takes them
+            from .training import _graph_losses, _per_output, _prepare_target
+
+            weights = getattr(net, "loss_weights_", None) if given is None else None
+            losses, weights = _graph_losses(net, loss, weights)
+            targets = [
+                _prepare_target(t, len(Xb), item, width, net.dtype, f"y[{name!r}]")
+                for t, item, width, name in zip(
+                    _per_output(net, y, "y"), losses, net.n_outputs, net.output_names
+                )
+            ]
+        else:
+            loss = get_loss(loss)
+            target = loss.prepare_target(np.asarray(y), net.n_outputs, net.dtype)
+            if len(target) != len(Xb):
+                raise ValueError(f"X has {len(Xb)} samples but y has {len(target)}")
 
     modes = [layer.training for layer in net.layers]
     saved_grads = [p.grad.copy() for p in net.parameters()]
@@ -557,9 +567,18 @@ def diagnose(
             else:  # each layer's activations from its cache (a shared layer: its last use)
                 out = net.forward(xs)
                 outputs = [getattr(layer, "_a", None) for layer in net.layers]
-            if y is not None:
+            if y is not None and multi:  # dL/d(output k) = w_k dL_k/d(output k)
+                parts = [item.forward(o, t) for o, t, item in zip(out, targets, losses)]
+                value = sum(w * part for w, part in zip(weights, parts))
+                grad = [
+                    item.backward() * o.dtype.type(w) for o, item, w in zip(out, losses, weights)
+                ]
+            elif y is not None:
                 value = loss.forward(out, target)
                 grad = loss.backward()
+            elif multi:
+                rng = np.random.default_rng(seed)
+                grad = [rng.standard_normal(o.shape) / len(o) for o in out]
             else:
                 rng = np.random.default_rng(seed)
                 grad = rng.standard_normal(out.shape) / len(out)
@@ -645,9 +664,10 @@ def diagnose(
         history = getattr(net, "history_", None)
     hist_loss, hist_val = _history_story(history)
     baseline = None
-    if y is not None:
+    if y is not None:  # several outputs: sum_k w_k (the constant predictor's L_k)
+        pairs = zip(losses, targets, weights) if multi else [(loss, target, 1.0)]
         try:
-            baseline = constant_loss(loss.name, target)
+            baseline = sum(w * constant_loss(item.name, t) for item, t, w in pairs)
         except (ValueError, TypeError):
             baseline = None
     lr, opt = _optimizer_facts(net)
@@ -657,7 +677,7 @@ def diagnose(
         loss=hist_loss,
         val_loss=hist_val,
         baseline=baseline,
-        loss_name=loss.name if y is not None else None,
+        loss_name=None if y is None else [i.name for i in losses] if multi else loss.name,
         lr=lr,
         optimizer=opt,
         data_loss=value if hist_loss else None,
@@ -782,10 +802,18 @@ class Diagnostics(Callback):
         loss_name = getattr(net, "loss_", None)
         if isinstance(loss_name, (list, tuple)) and len(loss_name) == 1:
             loss_name = loss_name[0]
-        # one output, one loss: the constant predictor's loss (graph networks: not judged)
+        # the constant predictor's loss; several outputs: sum_k w_k (its L_k)
         if isinstance(y, np.ndarray) and isinstance(loss_name, str) and self.baseline is None:
             try:
-                self.baseline = constant_loss(net.loss_, y)
+                self.baseline = constant_loss(loss_name, y)
+            except (ValueError, TypeError):
+                self.baseline = None
+        elif arrays is not None and isinstance(loss_name, (list, tuple)) and self.baseline is None:
+            weights = getattr(net, "loss_weights_", None) or [1.0] * len(arrays)
+            try:
+                self.baseline = sum(
+                    w * constant_loss(name, t) for name, t, w in zip(loss_name, arrays, weights)
+                )
             except (ValueError, TypeError):
                 self.baseline = None
 

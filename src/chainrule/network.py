@@ -96,6 +96,12 @@ def _codes(x, what: str) -> np.ndarray:
         )
     if x.shape[0] == 0:
         raise ValueError(f"{what} is empty (0 samples); give at least one row")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():  # codes: a column, a cheap mask
+        row = int(np.argwhere(~np.isfinite(x))[0][0])
+        raise ValueError(
+            f"{what} contains NaN or inf (first at row {row}); it holds integer codes for an "
+            "Embedding: give every row a code 0..K-1 (e.g. a code for 'missing')"
+        )
     return x
 
 
