@@ -54,3 +54,9 @@ def test_residual_learns_the_moons_and_the_stack_cannot(capsys):
     # the reason: the first sigmoid layer's gradient vanishes in the stack, not with the skips
     assert results["stack"]["grad_ratio"] < 1e-6 < 1e-2 < results["residual"]["grad_ratio"]
     assert f"training accuracy {100 * accuracy['residual']:.1f} %" in printed
+    # and the diagnosis says so: vanishing gradients for the stack, no problem with the skips
+    X_diag, y_diag = cr.datasets.moons(400, noise=0.1, seed=0)
+    stack_verdicts = cr.diagnose(results["stack"]["net"], X_diag, y_diag).verdicts
+    assert stack_verdicts[0].kind == "vanishing_gradients" and stack_verdicts[0].is_problem
+    residual_verdicts = cr.diagnose(results["residual"]["net"], X_diag, y_diag).verdicts
+    assert not any(v.is_problem for v in residual_verdicts), residual_verdicts

@@ -34,10 +34,33 @@ def tex_to_mathml(tex: str, display: bool, where: str = "") -> str:
     return mathml.replace("<math ", f'<math alttext="{html.escape(source)}" ', 1)
 
 
+def split_parts(tex: str) -> list[str]:
+    """The parts of a display formula separated by ``\\qquad`` outside any braces or
+    environment, so that a narrow screen can put them one under the other."""
+    parts, depth, start = [], 0, 0
+    for m in re.finditer(r"\\qquad\b|\\begin\b|\\end\b|(?<!\\)[{}]", tex):
+        token = m.group(0)
+        if token in ("{", "\\begin"):
+            depth += 1
+        elif token in ("}", "\\end"):
+            depth -= 1
+        elif depth == 0:
+            parts.append(tex[start : m.start()])
+            start = m.end()
+    parts.append(tex[start:])
+    parts = [p.strip() for p in parts]
+    return [p for p in parts if p] or [tex]
+
+
+def display_html(tex: str, where: str = "") -> str:
+    """A display formula's HTML: one block of MathML, or one per ``\\qquad`` part."""
+    parts = split_parts(tex)
+    inner = "".join(tex_to_mathml(p, True, where) for p in parts)
+    kind = "math-display math-parts" if len(parts) > 1 else "math-display"
+    return f'<div class="{kind}">{inner}</div>'
+
+
 def on_page_content(html_text: str, page, **kwargs) -> str:
     where = page.file.src_uri
-    html_text = _DISPLAY.sub(
-        lambda m: f'<div class="math-display">{tex_to_mathml(m.group(1), True, where)}</div>',
-        html_text,
-    )
+    html_text = _DISPLAY.sub(lambda m: display_html(m.group(1), where), html_text)
     return _INLINE.sub(lambda m: tex_to_mathml(m.group(1), False, where), html_text)

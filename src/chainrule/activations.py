@@ -48,7 +48,13 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-z), evaluated without overflow for any |z|."""
+    """1 / (1 + e^-z), evaluated without overflow for any |z|.
+
+    Parameters
+    ----------
+    z : ndarray
+        Any real numbers.
+    """
     e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
 
@@ -59,7 +65,13 @@ def _softplus(z: np.ndarray) -> np.ndarray:
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """e^(z_i - max z) / sum_j e^(z_j - max z) over the last axis: exact for any logits."""
+    """e^(z_i - max z) / sum_j e^(z_j - max z) over the last axis: exact for any logits.
+
+    Parameters
+    ----------
+    z : ndarray
+        Logits; each row (last axis) becomes a probability distribution.
+    """
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -98,9 +110,25 @@ class Activation(Layer):
                 cls.needs_input = True
 
     def f(self, z: np.ndarray) -> np.ndarray:
+        """The function itself, elementwise: ``a = f(z)``.
+
+        Parameters
+        ----------
+        z : ndarray
+            Pre-activations.
+        """
         raise NotImplementedError
 
     def df(self, z: np.ndarray | None, a: np.ndarray) -> np.ndarray:
+        """The derivative f'(z), elementwise.
+
+        Parameters
+        ----------
+        z : ndarray or None
+            Pre-activations (None when ``needs_input`` is False).
+        a : ndarray
+            ``f(z)``, which many derivatives reuse (sigmoid: ``a (1 - a)``).
+        """
         raise NotImplementedError
 
     # -- the chain rule through this function ------------------------------
@@ -259,7 +287,13 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
-    """f(z) = z if z > 0 else s z; f'(z) = 1 if z > 0 else s."""
+    """f(z) = z if z > 0 else s z; f'(z) = 1 if z > 0 else s.
+
+    Parameters
+    ----------
+    negative_slope : float, default 0.01
+        The slope s for z <= 0.
+    """
 
     name = "leaky_relu"
 
@@ -277,7 +311,13 @@ class LeakyReLU(Activation):
 
 
 class ELU(Activation):
-    """f(z) = z if z > 0 else alpha (e^z - 1); f'(z) = 1 if z > 0 else a + alpha."""
+    """f(z) = z if z > 0 else alpha (e^z - 1); f'(z) = 1 if z > 0 else a + alpha.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        The value f approaches as z goes to minus infinity is -alpha.
+    """
 
     name = "elu"
 
@@ -316,6 +356,13 @@ class Softplus(Activation):
 
     As in PyTorch, where ``beta z > threshold`` the function is taken as linear
     (f(z) = z, f'(z) = 1); ``threshold=None`` keeps the exact form everywhere.
+
+    Parameters
+    ----------
+    beta : float, default 1.0
+        Sharpness: larger beta is closer to ReLU.
+    threshold : float or None, default 20.0
+        Above ``beta z > threshold`` the function is taken as linear.
     """
 
     name = "softplus"
@@ -351,6 +398,11 @@ class GELU(Activation):
 
     ``approximate="tanh"``: f(z) = z/2 (1 + tanh(u)), u = sqrt(2/pi)(z + 0.044715 z^3),
     f'(z) = (1 + tanh u)/2 + z/2 (1 - tanh^2 u) sqrt(2/pi)(1 + 3*0.044715 z^2).
+
+    Parameters
+    ----------
+    approximate : {"none", "tanh"}, default "none"
+        "none" is the exact form (erf to double precision); "tanh" the approximation.
     """
 
     name = "gelu"
@@ -427,7 +479,17 @@ class Softmax(Activation):
 
 
 class FunctionActivation(Activation):
-    """An activation built from a function and its derivative (see module docs)."""
+    """An activation built from a function and its derivative.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(z)``, elementwise.
+    df : callable
+        ``df(z, a)``, the derivative at ``z`` (``a = f(z)`` is given too).
+    name : str, default "custom"
+        Shown in summaries.
+    """
 
     def __init__(
         self,
@@ -455,6 +517,15 @@ def activation_from_functions(
     """Make an activation from ``f(z)`` and its derivative ``df(z, a)`` (``a = f(z)``).
 
     Check the derivative with ``chainrule.gradcheck`` before trusting it.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(z)``, elementwise.
+    df : callable
+        ``df(z, a)``, the derivative at ``z`` (``a = f(z)`` is given too).
+    name : str, default "custom"
+        Shown in summaries.
     """
     return FunctionActivation(f, df, name)
 
@@ -482,7 +553,13 @@ ACTIVATIONS["linear"] = Identity
 
 
 def get_activation(spec: str | Activation | None) -> Activation | None:
-    """An activation from its name string, an instance, a class, or None."""
+    """An activation from its name string, an instance, a class, or None.
+
+    Parameters
+    ----------
+    spec : str, Activation, Activation subclass or None
+        ``"relu"``, ``"tanh"``..., or an activation object (returned as is).
+    """
     if spec is None or isinstance(spec, Activation):
         return spec
     if isinstance(spec, type) and issubclass(spec, Activation):

@@ -49,7 +49,13 @@ def _is_frame(X) -> bool:
 
 
 def stored_preprocessor(net) -> Preprocessor | None:
-    """The full preprocessing stored on ``net`` (a ``Preprocessor``), or None."""
+    """The full preprocessing stored on ``net`` (a ``Preprocessor``), or None.
+
+    Parameters
+    ----------
+    net : Network
+        A network, usually loaded from a file.
+    """
     info = getattr(net, "preprocessing_", None)
     if isinstance(info, Preprocessor):
         return info
@@ -64,6 +70,11 @@ def standardisation(net) -> tuple[np.ndarray, np.ndarray] | None:
     ``net.preprocessing_`` may be a plain dict ``{"mean": [...], "scale": [...]}``
     (one value per input, or per column listed in ``"indices"``); a full
     ``Preprocessor`` description has them too. Exporters prepend exactly this.
+
+    Parameters
+    ----------
+    net : Network
+        A network, usually loaded from a file.
     """
     spec = getattr(net, "preprocessing_", None)
     if spec is None:
@@ -134,6 +145,11 @@ def target_scaling(net) -> tuple[float, float] | None:
     train`` does for a regression) answers ``output * target_scale +
     target_mean`` in the target's units. None for a classifier (``net.loss_``
     a classification loss) or when nothing is stored.
+
+    Parameters
+    ----------
+    net : Network
+        A network, usually loaded from a file.
     """
     spec = getattr(net, "preprocessing_", None)
     if isinstance(spec, Preprocessor):
@@ -223,7 +239,18 @@ def _transform_array(pre: Preprocessor, X) -> tuple[np.ndarray, np.ndarray]:
 
 
 def model_inputs(net, X) -> tuple[np.ndarray, np.ndarray | None, Preprocessor | None]:
-    """``(network inputs, rows kept or None, stored Preprocessor or None)`` for raw ``X``."""
+    """``(network inputs, rows kept or None, stored Preprocessor or None)`` for raw ``X``.
+
+    Parameters
+    ----------
+    net : Network
+        A trained network; its ``preprocessing_`` attribute (set by ``chainrule
+        train`` or ``load``) holds the stored preprocessing, if any.
+    X : array-like or pandas.DataFrame
+        Raw rows: a DataFrame with the training table's columns when a
+        ``Preprocessor`` is stored, else numbers (standardised here if a plain
+        mean/scale is stored).
+    """
     pre = stored_preprocessor(net)
     if pre is not None:
         if _is_frame(X):
@@ -257,6 +284,18 @@ def predict(net, X, batch_size: int | None = None) -> np.ndarray:
     Without stored preprocessing, the same as ``chainrule.training.predict``.
     Rows dropped for missing values (``impute="drop"``) answer None (classes)
     or NaN (values).
+
+    Parameters
+    ----------
+    net : Network
+        A trained network; its ``preprocessing_`` attribute (set by ``chainrule
+        train`` or ``load``) holds the stored preprocessing, if any.
+    X : array-like or pandas.DataFrame
+        Raw rows: a DataFrame with the training table's columns when a
+        ``Preprocessor`` is stored, else numbers (standardised here if a plain
+        mean/scale is stored).
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once).
     """
     Xn, kept, pre = model_inputs(net, X)
     answers = training.predict(net, Xn, batch_size=batch_size)
@@ -274,6 +313,18 @@ def predict_proba(net, X, batch_size: int | None = None) -> np.ndarray:
     Column ``k`` is the probability of ``net.preprocessing_["classes"][k]``;
     a one-output binary network gives one column, the probability of the
     second class. Rows dropped for missing values are NaN.
+
+    Parameters
+    ----------
+    net : Network
+        A trained network; its ``preprocessing_`` attribute (set by ``chainrule
+        train`` or ``load``) holds the stored preprocessing, if any.
+    X : array-like or pandas.DataFrame
+        Raw rows: a DataFrame with the training table's columns when a
+        ``Preprocessor`` is stored, else numbers (standardised here if a plain
+        mean/scale is stored).
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once).
     """
     Xn, kept, _ = model_inputs(net, X)
     return _scatter(training.predict_proba(net, Xn, batch_size=batch_size), kept, np.nan)
@@ -303,6 +354,25 @@ def evaluate(net, X, y, loss=None, metrics=None, batch_size: int | None = None) 
     With stored preprocessing, ``y`` holds class names (or values in the
     target's units); they are encoded as in training, so the loss is the
     training objective, as ``chainrule evaluate`` reports it.
+
+    Parameters
+    ----------
+    net : Network
+        A trained network; its ``preprocessing_`` attribute (set by ``chainrule
+        train`` or ``load``) holds the stored preprocessing, if any.
+    X : array-like or pandas.DataFrame
+        Raw rows: a DataFrame with the training table's columns when a
+        ``Preprocessor`` is stored, else numbers (standardised here if a plain
+        mean/scale is stored).
+    y : array-like
+        The targets, one per row of ``X``: class names or values in the
+        target's units with stored preprocessing, else as given to ``fit``.
+    loss : str, Loss or None, default None
+        None uses the loss of the last ``fit``.
+    metrics : list of str or callables, or None, default None
+        None uses the metrics of the last ``fit``.
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once).
     """
     Xn, kept, pre = model_inputs(net, X)
     if pre is not None:

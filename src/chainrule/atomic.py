@@ -65,7 +65,17 @@ def _alive(pid: int) -> bool:
 
 
 def stale_temp_files(path: str | os.PathLike) -> list[Path]:
-    """Temporary files of ``path`` left by writers that no longer run."""
+    """Temporary files of ``path`` left by writers that no longer run.
+
+    A temporary of this writer (``.<name>.<pid>.<random>.tmp``) is stale when
+    its process is gone; one of older chainrule versions when it is older
+    than ``LEGACY_AGE_S`` seconds.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The target file whose directory is scanned for its temporaries.
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     pattern, legacy = _temp_pattern(path.name), _legacy_pattern(path.name)

@@ -37,19 +37,55 @@ class Callback:
     net = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        """Called once before the first epoch (``logs`` holds ``epochs``)."""
+        """Called once before the first epoch (``logs`` holds ``epochs``).
+
+        Parameters
+        ----------
+        logs : dict or None, default None
+            ``{"epochs": n}``.
+        """
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        """Called once after the last epoch, also when training stopped early."""
+        """Called once after the last epoch, also when training stopped early.
+
+        Parameters
+        ----------
+        logs : dict or None, default None
+            The last epoch's numbers.
+        """
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        """Called at the start of epoch ``epoch`` (counted from 0)."""
+        """Called at the start of epoch ``epoch`` (counted from 0).
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch about to run, from 0.
+        logs : dict or None, default None
+            Empty so far.
+        """
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Called after epoch ``epoch`` with its numbers: ``loss``, metrics and ``val_`` values."""
+        """Called after epoch ``epoch`` with its numbers: ``loss``, metrics and ``val_`` values.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch just finished, from 0.
+        logs : dict or None, default None
+            ``{"loss": ..., "val_loss": ..., metric: ...}`` of this epoch.
+        """
 
     def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        """Called after each optimizer step with ``loss`` (and ``grad_norm`` with ``clip_norm``)."""
+        """Called after each optimizer step with ``loss`` (and ``grad_norm`` with ``clip_norm``).
+
+        Parameters
+        ----------
+        batch : int
+            The batch's index within the epoch, from 0.
+        logs : dict or None, default None
+            ``{"loss": ...}`` of this batch.
+        """
 
 
 def _improved(mode: str, value: float, best: float, min_delta: float) -> bool:

@@ -130,7 +130,13 @@ _TANH_HI = math.tanh(TANH_SATURATION_Z)
 
 # -- the measurements, shared by diagnose and Diagnostics --------------------------------
 def unit_activation(layer) -> Activation | None:
-    """The activation applied by ``layer`` (a ``Dense`` with one, or an activation layer)."""
+    """The activation applied by ``layer`` (a ``Dense`` with one, or an activation layer).
+
+    Parameters
+    ----------
+    layer : Layer
+        Any layer of a network.
+    """
     if isinstance(layer, Activation):
         return layer
     act = getattr(layer, "activation", None)
@@ -138,7 +144,13 @@ def unit_activation(layer) -> Activation | None:
 
 
 def is_watched(act: Activation | None) -> bool:
-    """True for the activations whose units can die or saturate."""
+    """True for the activations whose units can die or saturate.
+
+    Parameters
+    ----------
+    act : Activation or None
+        The activation to ask about.
+    """
     return act is not None and (
         act.name in DEAD_KINDS or act.name in INACTIVE_KINDS or act.name in SATURATING_KINDS
     )
@@ -148,12 +160,27 @@ def active_units(act: Activation, a: np.ndarray) -> np.ndarray:
     """Boolean per unit: ``z > 0`` for at least one row of ``a = f(z)``.
 
     For relu, leaky_relu, elu and selu, ``a > 0`` exactly when ``z > 0``.
+
+    Parameters
+    ----------
+    act : Activation
+        The layer's activation.
+    a : ndarray of shape (n_samples, units)
+        Its outputs on a batch.
     """
     return np.asarray((a > 0).any(axis=0))
 
 
 def saturated_count(act: Activation, a: np.ndarray) -> int:
-    """How many entries of ``a = f(z)`` lie on the flat tails (see the module table)."""
+    """How many entries of ``a = f(z)`` lie on the flat tails (see the module table).
+
+    Parameters
+    ----------
+    act : Activation
+        The layer's activation (only sigmoid and tanh saturate here).
+    a : ndarray
+        Its outputs on a batch.
+    """
     if act.name == "sigmoid":
         return int(np.count_nonzero(a < _SIGMOID_LO) + np.count_nonzero(a > _SIGMOID_HI))
     if act.name == "tanh":
@@ -265,6 +292,8 @@ class Report:
         The loss of the best constant prediction for these targets.
     n_samples : int
         Rows in the batch.
+    story : Story or None
+        The measures the verdicts were judged from.
     """
 
     def __init__(
@@ -336,7 +365,13 @@ class Report:
         return self.format()
 
     def format(self, where: str = "python") -> str:
-        """The table and the verdicts, remedies worded for ``where``: python, cli or playground."""
+        """The table and the verdicts, remedies worded for ``where``: python, cli or playground.
+
+        Parameters
+        ----------
+        where : {"python", "cli", "playground"}, default "python"
+            Where the reader will apply the remedies.
+        """
         rows = self._rows()
         widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
 
@@ -395,6 +430,13 @@ def verdict_lines(verdicts: list[Verdict], where: str = "python") -> list[str]:
     """The verdicts in words: problems with their first remedies, then notes.
 
     ``where`` picks the remedies' wording: ``"python"``, ``"cli"`` or ``"playground"``.
+
+    Parameters
+    ----------
+    verdicts : list of Verdict
+        What ``judge`` found.
+    where : {"python", "cli", "playground"}, default "python"
+        Where the reader will apply the remedies.
     """
     problems = [v for v in verdicts if v.is_problem]
     notes = [v for v in verdicts if not v.is_problem]
@@ -435,8 +477,9 @@ def diagnose(
 
     Parameters
     ----------
-    net : Sequential
-        The network. Its weights, gradients, caches' meaning and BatchNorm
+    net : Network
+        The network (several outputs: ``y`` and ``loss`` one per output, as
+        ``fit`` takes them, the loss ``sum_k w_k L_k``). Its weights, gradients, caches' meaning and BatchNorm
         statistics are left as they were (gradients are restored after the
         backward pass).
     X : array-like of shape (n_samples, n_features)
@@ -470,17 +513,14 @@ def diagnose(
     (nothing shows the network learns); see ``chainrule.verdicts``.
     """
     chain = isinstance(net, Sequential)
+    multi = not chain and not net._single_output  # several outputs: L = sum_k w_k L_k
     if chain:
         Xb = check_features(X, net.n_features_in, net.dtype)
-    else:  # a graph network: one output, its inputs as fit takes them
-        if isinstance(net.n_outputs, list):
-            raise ValueError(
-                "diagnose judges networks with one output; this one has "
-                f"{len(net.n_outputs)}: diagnose a network built on one of them"
-            )
+    else:  # a graph network: its inputs as fit takes them
         xs = net.input_arrays(X)
         Xb = xs[0]
     if y is not None:
+        given = loss
         if loss is None:
             if net.loss_ is None:
                 raise ValueError(
@@ -488,10 +528,22 @@ def diagnose(
                     "(or fit the network first, or leave y out to use a probe gradient)"
                 )
             loss = net.loss_
-        loss = get_loss(loss)
-        target = loss.prepare_target(np.asarray(y), net.n_outputs, net.dtype)
-        if len(target) != len(Xb):
-            raise ValueError(f"X has {len(Xb)} samples but y has {len(target)}")
+        if multi:  # y and loss: one per output, as fit takes them
+            from .training import _graph_losses, _per_output, _prepare_target
+
+            weights = getattr(net, "loss_weights_", None) if given is None else None
+            losses, weights = _graph_losses(net, loss, weights)
+            targets = [
+                _prepare_target(t, len(Xb), item, width, net.dtype, f"y[{name!r}]")
+                for t, item, width, name in zip(
+                    _per_output(net, y, "y"), losses, net.n_outputs, net.output_names
+                )
+            ]
+        else:
+            loss = get_loss(loss)
+            target = loss.prepare_target(np.asarray(y), net.n_outputs, net.dtype)
+            if len(target) != len(Xb):
+                raise ValueError(f"X has {len(Xb)} samples but y has {len(target)}")
 
     modes = [layer.training for layer in net.layers]
     saved_grads = [p.grad.copy() for p in net.parameters()]
@@ -515,9 +567,18 @@ def diagnose(
             else:  # each layer's activations from its cache (a shared layer: its last use)
                 out = net.forward(xs)
                 outputs = [getattr(layer, "_a", None) for layer in net.layers]
-            if y is not None:
+            if y is not None and multi:  # dL/d(output k) = w_k dL_k/d(output k)
+                parts = [item.forward(o, t) for o, t, item in zip(out, targets, losses)]
+                value = sum(w * part for w, part in zip(weights, parts))
+                grad = [
+                    item.backward() * o.dtype.type(w) for o, item, w in zip(out, losses, weights)
+                ]
+            elif y is not None:
                 value = loss.forward(out, target)
                 grad = loss.backward()
+            elif multi:
+                rng = np.random.default_rng(seed)
+                grad = [rng.standard_normal(o.shape) / len(o) for o in out]
             else:
                 rng = np.random.default_rng(seed)
                 grad = rng.standard_normal(out.shape) / len(out)
@@ -603,9 +664,10 @@ def diagnose(
         history = getattr(net, "history_", None)
     hist_loss, hist_val = _history_story(history)
     baseline = None
-    if y is not None:
+    if y is not None:  # several outputs: sum_k w_k (the constant predictor's L_k)
+        pairs = zip(losses, targets, weights) if multi else [(loss, target, 1.0)]
         try:
-            baseline = constant_loss(loss.name, target)
+            baseline = sum(w * constant_loss(item.name, t) for item, t, w in pairs)
         except (ValueError, TypeError):
             baseline = None
     lr, opt = _optimizer_facts(net)
@@ -615,7 +677,7 @@ def diagnose(
         loss=hist_loss,
         val_loss=hist_val,
         baseline=baseline,
-        loss_name=loss.name if y is not None else None,
+        loss_name=None if y is None else [i.name for i in losses] if multi else loss.name,
         lr=lr,
         optimizer=opt,
         data_loss=value if hist_loss else None,
@@ -740,10 +802,18 @@ class Diagnostics(Callback):
         loss_name = getattr(net, "loss_", None)
         if isinstance(loss_name, (list, tuple)) and len(loss_name) == 1:
             loss_name = loss_name[0]
-        # one output, one loss: the constant predictor's loss (graph networks: not judged)
+        # the constant predictor's loss; several outputs: sum_k w_k (its L_k)
         if isinstance(y, np.ndarray) and isinstance(loss_name, str) and self.baseline is None:
             try:
-                self.baseline = constant_loss(net.loss_, y)
+                self.baseline = constant_loss(loss_name, y)
+            except (ValueError, TypeError):
+                self.baseline = None
+        elif arrays is not None and isinstance(loss_name, (list, tuple)) and self.baseline is None:
+            weights = getattr(net, "loss_weights_", None) or [1.0] * len(arrays)
+            try:
+                self.baseline = sum(
+                    w * constant_loss(name, t) for name, t, w in zip(loss_name, arrays, weights)
+                )
             except (ValueError, TypeError):
                 self.baseline = None
 

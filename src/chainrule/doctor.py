@@ -47,6 +47,10 @@ class DoctorResult:
         The treated network (the first one when nothing was wrong).
     treatment : Treatment or None
         What ``remedy.apply`` returned (its ``transform`` rescales new inputs).
+    baseline : float or None
+        The loss of the best constant prediction, for scale.
+    notes : list of str
+        Remarks on the runs, in words.
     """
 
     before: list[Verdict]
@@ -127,7 +131,7 @@ def doctor(
         runs start alike except for the remedy).
     X, y : array-like
         Training data.
-    fit_kwargs : dict
+    fit_kwargs : dict or None
         ``net.fit`` settings (``loss``, ``optimizer``, ``lr``, ``epochs``,
         ``validation_data``...). The remedy changes a copy.
     seed : int or None

@@ -27,8 +27,12 @@ class Embedding(Layer):
         The number of categories K; codes must lie in 0..K-1.
     dim : int
         Length of each learned vector.
-    weight_init : str or Initializer
-        Default N(0, 1), as ``torch.nn.Embedding``.
+    weight_init : str, Initializer or None, default None
+        None draws N(0, 1), as ``torch.nn.Embedding``.
+    seed : int or None, default None
+        Seed for the initial vectors (``Network(seed=...)`` re-draws every layer).
+    dtype : numpy dtype, default np.float32
+        Dtype of the vectors.
     """
 
     name = "embedding"
@@ -76,7 +80,13 @@ class Embedding(Layer):
         return self.dim
 
     def codes(self, x) -> np.ndarray:
-        """``x`` as a vector of valid integer codes, or a ValueError saying what is wrong."""
+        """``x`` as a vector of valid integer codes, or a ValueError saying what is wrong.
+
+        Parameters
+        ----------
+        x : array-like of shape (n,) or (n, 1)
+            Integer codes in 0..num_embeddings-1.
+        """
         x = np.asarray(x)
         if x.ndim == 2 and x.shape[1] == 1:
             x = x[:, 0]

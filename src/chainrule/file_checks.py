@@ -119,7 +119,18 @@ def _depth_ok(value) -> bool:
 
 
 def loads(text: str | bytes, what: str, path) -> Any:
-    """``json.loads`` with the size and depth bounded; a ValueError naming ``what``."""
+    """``json.loads`` with the size and depth bounded; a ValueError naming ``what``.
+
+    Parameters
+    ----------
+    text : str or bytes
+        The JSON text; at most ``MAX_HEADER_BYTES`` long, nested at most
+        ``MAX_JSON_DEPTH`` levels.
+    what : str
+        What the text is, for the error message ("header", "architecture").
+    path : str or Path
+        The file being read; every error message names it.
+    """
     if len(text) > MAX_HEADER_BYTES:
         _fail(path, f"its {what} is {len(text)} bytes, more than the {MAX_HEADER_BYTES} allowed")
     try:
@@ -136,7 +147,19 @@ def loads(text: str | bytes, what: str, path) -> Any:
 # -- the container -----------------------------------------------------------------------
 @dataclass
 class Entry:
-    """One tensor as the header describes it."""
+    """One tensor as the header describes it.
+
+    Attributes
+    ----------
+    name : str
+        The tensor's key in the header.
+    dtype : numpy.dtype
+        Its element type (little-endian, from the safetensors dtype code).
+    shape : tuple of int
+        Its shape.
+    begin, end : int
+        Its byte range ``[begin, end)``, counted from the start of the data section.
+    """
 
     name: str
     dtype: np.dtype
@@ -147,6 +170,20 @@ class Entry:
 
 @dataclass
 class Header:
+    """The checked header of a safetensors file.
+
+    Attributes
+    ----------
+    entries : dict
+        Tensor name -> its ``Entry``.
+    metadata : dict
+        The ``__metadata__`` strings (architecture, history, ...), still as JSON text.
+    data_start : int
+        Byte offset of the data section: ``8 + header length``.
+    size : int
+        The file's size in bytes.
+    """
+
     entries: dict[str, Entry]
     metadata: dict[str, str]
     data_start: int
@@ -158,7 +195,13 @@ def _unreadable(path, message: str):
 
 
 def read_header(path: Path) -> Header:
-    """The checked header of a safetensors file; reads at most ``MAX_HEADER_BYTES``."""
+    """The checked header of a safetensors file; reads at most ``MAX_HEADER_BYTES``.
+
+    Parameters
+    ----------
+    path : Path
+        The safetensors file.
+    """
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(10)
@@ -301,7 +344,17 @@ def _keys(spec: dict, allowed, required, what: str, path) -> None:
 
 
 def check_activation(spec, what: str, path) -> None:
-    """A stored activation: ``{"name": built-in name, "config": {checked parameters}}``."""
+    """A stored activation: ``{"name": built-in name, "config": {checked parameters}}``.
+
+    Parameters
+    ----------
+    spec : dict
+        The stored activation.
+    what : str
+        Where it sits, for the error message ("layer 2 activation").
+    path : str or Path
+        The file being read; every error message names it.
+    """
     from .activations import ACTIVATIONS
 
     if not isinstance(spec, dict):
@@ -322,6 +375,13 @@ def check_activation(spec, what: str, path) -> None:
 
 def check_architecture(arch, path) -> tuple[dict[str, tuple[int, ...]], list[str]]:
     """Check every field of an architecture (a chain, or a graph with "graph"); no array is made.
+
+    Parameters
+    ----------
+    arch : dict
+        The architecture as decoded from the file's metadata.
+    path : str or Path
+        The file being read; every error message names it.
 
     Returns
     -------
@@ -415,6 +475,15 @@ def check_graph(spec, n_layers: int, path) -> None:
 
     Every name is defined once and before it is used; every node's layer is
     one of the listed layers; the sizes are bounded.
+
+    Parameters
+    ----------
+    spec : dict
+        The architecture's "graph" field: "inputs", "nodes", "outputs".
+    n_layers : int
+        How many layers the architecture lists; node layer indices must be below it.
+    path : str or Path
+        The file being read; every error message names it.
     """
     if not isinstance(spec, dict):
         _fail(path, f"its graph must be an object, got {type(spec).__name__}")
@@ -508,7 +577,24 @@ def _check_training_fields(arch: dict, path) -> None:
 def check_tensor_entries(
     header: Header, shapes: dict[str, tuple[int, ...]], dtype: str, path
 ) -> dict[str, Entry]:
-    """The header's network tensors against the architecture's: names, shapes, dtype."""
+    """The header's network tensors against the architecture's: names, shapes, dtype.
+
+    Parameters
+    ----------
+    header : Header
+        The checked header.
+    shapes : dict
+        Name -> shape the architecture needs (from ``check_architecture``).
+    dtype : str
+        The architecture's dtype ("float32" or "float64"); every tensor must have it.
+    path : str or Path
+        The file being read; every error message names it.
+
+    Returns
+    -------
+    dict
+        Name -> ``Entry`` of the network tensors (optimizer and random-state entries left out).
+    """
     weights = {
         k: e
         for k, e in header.entries.items()
@@ -538,7 +624,15 @@ def check_tensor_entries(
 
 # -- the other metadata ------------------------------------------------------------------
 def check_history(history, path) -> None:
-    """``{"loss": [numbers or null, ...], ...}``."""
+    """``{"loss": [numbers or null, ...], ...}``.
+
+    Parameters
+    ----------
+    history : dict or None
+        The stored training history; None (no history) passes.
+    path : str or Path
+        The file being read; every error message names it.
+    """
     if history is None:
         return
     if not isinstance(history, dict):
@@ -549,7 +643,21 @@ def check_history(history, path) -> None:
 
 
 def check_preprocessing(pre, n_inputs: int | None, n_outputs: int | None, path) -> None:
-    """Stored preprocessing: a full ``Preprocessor`` description or a plain mean/scale."""
+    """Stored preprocessing: a full ``Preprocessor`` description or a plain mean/scale.
+
+    Parameters
+    ----------
+    pre : dict or None
+        The stored preprocessing; None (none stored) passes.
+    n_inputs : int or None
+        The network's input width, which the preprocessing's output must match;
+        None skips that check.
+    n_outputs : int or None
+        The network's output width, which the number of stored class names must
+        match (2 classes also fit 1 sigmoid output); None skips that check.
+    path : str or Path
+        The file being read; every error message names it.
+    """
     if pre is None:
         return
     if not isinstance(pre, dict):
@@ -594,7 +702,21 @@ def check_preprocessing(pre, n_inputs: int | None, n_outputs: int | None, path) 
 
 def check_optimizer_info(info, header: Header, shapes, parameters: list[str], path) -> None:
     """A checkpoint's optimizer: a known name, finite scalars, state arrays shaped like
-    the parameters they belong to."""
+    the parameters they belong to.
+
+    Parameters
+    ----------
+    info : dict
+        The stored optimizer: "name" and "scalars" (step, lr, ...).
+    header : Header
+        The checked header, whose ``optimizer.state.<i>.<key>`` entries are checked.
+    shapes : dict
+        Name -> shape of every network tensor (from ``check_architecture``).
+    parameters : list of str
+        The trainable parameters' names; state ``i`` belongs to ``parameters[i]``.
+    path : str or Path
+        The file being read; every error message names it.
+    """
     from .optimizers import OPTIMIZERS
 
     if not isinstance(info, dict):
@@ -634,7 +756,18 @@ def check_optimizer_info(info, header: Header, shapes, parameters: list[str], pa
 
 
 def check_random_info(info, header: Header, path) -> None:
-    """A checkpoint's random state: ``{"shuffle": state or null, "dropout": [[i, state]]}``."""
+    """A checkpoint's random state: ``{"shuffle": state or null, "dropout": [[i, state]]}``.
+
+    Parameters
+    ----------
+    info : dict or None
+        The stored generator states; None (none stored) passes.
+    header : Header
+        The checked header, whose random-state entries (only ``shuffle_order``,
+        an int64 vector) are checked.
+    path : str or Path
+        The file being read; every error message names it.
+    """
     for key in header.entries:
         if key.startswith(RANDOM_PREFIX) and key != RANDOM_PREFIX + "shuffle_order":
             _fail(path, f"it has an unexpected random-state tensor {key!r}")
@@ -660,7 +793,18 @@ def check_random_info(info, header: Header, path) -> None:
 def read_tensors(
     path: Path, header: Header, allow_nonfinite: bool = False
 ) -> dict[str, np.ndarray]:
-    """The tensors, each read as exactly the bytes its checked entry names."""
+    """The tensors, each read as exactly the bytes its checked entry names.
+
+    Parameters
+    ----------
+    path : Path
+        The safetensors file.
+    header : Header
+        Its checked header (from ``read_header``).
+    allow_nonfinite : bool, default False
+        Accept floating-point tensors holding NaN or inf (a diverged run);
+        by default they are an error.
+    """
     tensors = {}
     with open(path, "rb") as f:
         for name, entry in header.entries.items():

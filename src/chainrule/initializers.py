@@ -72,7 +72,15 @@ class Initializer:
         return self.sample(tuple(shape), rng).astype(dtype, copy=False)
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        """Draw a float64 array of ``shape`` (what subclasses implement)."""
+        """Draw a float64 array of ``shape`` (what subclasses implement).
+
+        Parameters
+        ----------
+        shape : tuple of int
+            ``(in_features, out_features)`` for a weight, ``(out_features,)`` for a bias.
+        rng : numpy.random.Generator
+            Where the random numbers come from.
+        """
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -125,8 +133,10 @@ class Uniform(Initializer):
 
     Parameters
     ----------
-    low, high : float, default -0.05 and 0.05
-        The bounds of the interval.
+    low : float, default -0.05
+        The lower bound of the interval.
+    high : float, default 0.05
+        The upper bound of the interval.
 
     Raises
     ------

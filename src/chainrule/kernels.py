@@ -79,6 +79,11 @@ class use:
     Takes effect at once; used as a context manager, the previous choice comes
     back at the end of the block.
 
+    Parameters
+    ----------
+    name : {"auto", "numba", "numpy"}
+        The backend.
+
     Raises
     ------
     ValueError
@@ -112,6 +117,11 @@ def fused(size: int = MIN_SIZE) -> ModuleType | None:
     With ``"auto"``, arrays under ``MIN_SIZE`` elements stay with NumPy: a
     compiled call saves nothing there, and a small network then never pays
     Numba's import (about half a second). ``"numba"`` fuses every size.
+
+    Parameters
+    ----------
+    size : int, default 4096
+        Number of elements of the array to update (the default is ``MIN_SIZE``).
     """
     if _choice == "numpy" or (_choice == "auto" and size < MIN_SIZE):
         return None
@@ -135,7 +145,13 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def fusable(*arrays: np.ndarray) -> bool:
-    """True if the arrays can go to a compiled loop: C-contiguous, one float dtype."""
+    """True if the arrays can go to a compiled loop: C-contiguous, one float dtype.
+
+    Parameters
+    ----------
+    *arrays : ndarray
+        The arrays one loop would read and write.
+    """
     dtype = arrays[0].dtype
     if dtype not in _FLOATS:
         return False

@@ -26,15 +26,37 @@ class Layer:
     _cache: tuple[str, ...] = ()  # attributes holding arrays of the last pass
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """The output for the batch ``x``, keeping what ``backward`` will need.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, in_features)
+            One row per sample.
+        """
         raise NotImplementedError
 
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """The chain rule: dL/d(input) from dL/d(output), filling each ``param.grad``.
+
+        Parameters
+        ----------
+        grad : ndarray of shape (n_samples, out_features)
+            dL/d(output) for the batch of the last ``forward``.
+        input_grad : bool, default True
+            False skips computing dL/d(input) (and returns None): the first
+            layer's input gradient is not needed for training.
+        """
         raise NotImplementedError
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """The inference-mode output, caching nothing (safe to call from several threads).
 
         Layers whose behaviour differs in eval mode (Dropout, BatchNorm) override it.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, in_features)
+            One row per sample.
         """
         return self.forward(x)
 
@@ -61,6 +83,13 @@ class Layer:
         """Width of the node this layer makes from parents of ``widths`` columns; checks them.
 
         One input by default; merge layers (``Add``...) override this.
+
+        Parameters
+        ----------
+        widths : list of int or None
+            Widths of the parent nodes, in argument order (None: not known yet).
+        parents : tuple of Node, default ()
+            The parent nodes, to name them in error messages.
         """
         if len(widths) != 1:
             raise ValueError(f"{self!r} takes one input, got {len(widths)}")
@@ -72,6 +101,7 @@ class Layer:
         return self.output_features(width)
 
     def parameters(self) -> list[Parameter]:
+        """The learned parameters, weight before bias (none for most layers)."""
         return []
 
     def buffers(self) -> dict[str, np.ndarray]:
@@ -84,14 +114,33 @@ class Layer:
             setattr(self, name, None)
 
     def reset_parameters(self, rng: np.random.Generator) -> None:
-        """(Re)initialise parameters and random state from ``rng``."""
+        """(Re)initialise parameters and random state from ``rng``.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The network's generator, shared by its layers in order.
+        """
 
     def set_dtype(self, dtype: np.dtype) -> None:
+        """Convert the parameters (and any state) to ``dtype``.
+
+        Parameters
+        ----------
+        dtype : numpy dtype
+            ``np.float32`` or ``np.float64``.
+        """
         for p in self.parameters():
             p.astype(dtype)
 
     def output_features(self, in_features: int) -> int:
-        """Width of the output for an input of ``in_features`` columns."""
+        """Width of the output for an input of ``in_features`` columns.
+
+        Parameters
+        ----------
+        in_features : int
+            Width of the input.
+        """
         return in_features
 
     def get_config(self) -> dict:

@@ -18,7 +18,13 @@ _RELU_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus"}
 
 
 def default_weight_init(activation: Activation | None) -> str:
-    """He for the ReLU family, LeCun normal for SELU, Glorot otherwise."""
+    """He for the ReLU family, LeCun normal for SELU, Glorot otherwise.
+
+    Parameters
+    ----------
+    activation : Activation or None
+        The layer's activation (None: no activation).
+    """
     if activation is None:
         return "glorot_uniform"
     if activation.name in _RELU_FAMILY:
@@ -41,15 +47,17 @@ class Dense(Layer):
     ----------
     in_features, out_features : int
         Input and output widths.
-    activation : str, Activation or None
+    activation : str, Activation or None, default None
         Applied to ``z``; ``None`` gives raw outputs (logits).
-    weight_init, bias_init : str or Initializer
+    weight_init : str or Initializer, default "auto"
         ``"auto"`` picks He for the ReLU family, LeCun normal for SELU and
         Glorot otherwise.
-    seed : int or None
+    bias_init : str or Initializer, default "zeros"
+        How the biases start.
+    seed : int or None, default None
         Seed for this layer's initial weights (``Sequential(seed=...)``
         re-draws every layer from one generator, which is the usual way).
-    dtype : numpy dtype
+    dtype : numpy dtype, default np.float32
         Parameter dtype; ``Sequential`` casts all layers to its own.
     """
 
@@ -150,6 +158,13 @@ class Dropout(Layer):
     Scaling by 1/(1 - p) at training time keeps the expected activation the
     same, so inference needs no correction. The mask of the last forward pass
     is in ``.mask``.
+
+    Parameters
+    ----------
+    p : float, default 0.5
+        Probability of dropping each unit, in [0, 1).
+    seed : int or None, default None
+        Seed of this layer's masks (``Sequential(seed=...)`` re-draws it).
     """
 
     name = "dropout"
@@ -193,6 +208,17 @@ class BatchNorm(Layer):
                          (running_var takes the unbiased variance)
     Forward (eval):      the same with the running statistics.
     Backward (training): dL/dx = (gamma / (n sigma)) (n g - sum g - x^ sum(g x^))
+
+    Parameters
+    ----------
+    num_features : int
+        Width of the input (and output).
+    momentum : float, default 0.1
+        Weight of the current batch in the running statistics, in [0, 1].
+    eps : float, default 1e-5
+        Added to the variance before the square root.
+    dtype : numpy dtype, default np.float32
+        Dtype of gamma, beta and the running statistics.
     """
 
     name = "batch_norm"

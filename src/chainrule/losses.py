@@ -24,9 +24,19 @@ class Loss:
     kind = "regression"
 
     def forward(self, pred: np.ndarray, y: np.ndarray) -> float:
+        """The loss of the batch (its mean), remembering what ``backward`` needs.
+
+        Parameters
+        ----------
+        pred : ndarray of shape (n_samples, n_outputs)
+            The network's raw outputs (logits for the classification losses).
+        y : ndarray
+            Targets, as ``prepare_target`` returns them.
+        """
         raise NotImplementedError
 
     def backward(self) -> np.ndarray:
+        """dL/dpred for the batch of the last ``forward``: where backpropagation starts."""
         raise NotImplementedError
 
     def row_losses(self, pred: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -34,6 +44,13 @@ class Loss:
 
         Used for weighted losses (``sum w_i l_i / sum w_i``); it does not touch
         the state ``backward`` reads.
+
+        Parameters
+        ----------
+        pred : ndarray of shape (n_samples, n_outputs)
+            The network's raw outputs.
+        y : ndarray
+            Targets, as ``prepare_target`` returns them.
         """
         raise NotImplementedError(f"{type(self).__name__} has no per-row form")
 
@@ -45,6 +62,15 @@ class Loss:
 
         Called by ``fit`` before training so that bad targets fail with a clear
         message instead of a broadcasting error deep inside a batch.
+
+        Parameters
+        ----------
+        y : array-like
+            Targets as the user gave them.
+        n_outputs : int
+            Width of the network's last layer.
+        dtype : numpy dtype
+            The network's float type, for targets used as numbers.
         """
         y = np.asarray(y)
         given = y.shape  # report the shape the caller gave, not the reshaped one
@@ -59,6 +85,7 @@ class Loss:
         return y.astype(dtype, copy=False)
 
     def get_config(self) -> dict:
+        """Constructor arguments, for ``repr`` and model files."""
         return {}
 
     def __repr__(self) -> str:
@@ -152,6 +179,11 @@ class Huber(Loss):
 
     L = mean(0.5 d^2 if |d| <= delta else delta (|d| - delta / 2)),  d = pred - y
     dL/dpred = clip(d, -delta, delta) / N
+
+    Parameters
+    ----------
+    delta : float, default 1.0
+        Where the quadratic part meets the linear part; positive.
     """
 
     name = "huber"
@@ -177,6 +209,7 @@ class Huber(Loss):
         return np.where(a <= delta, 0.5 * a * a, delta * (a - 0.5 * delta)).mean(axis=1)
 
     def get_config(self):
+        """``{"delta": delta}``."""
         return {"delta": self.delta}
 
 
@@ -423,7 +456,13 @@ _ALIASES = {
 
 
 def get_loss(spec: str | Loss) -> Loss:
-    """A loss from its name string, an instance or a class."""
+    """A loss from its name string, an instance or a class.
+
+    Parameters
+    ----------
+    spec : str, Loss or Loss subclass
+        ``"mse"``, ``"cross_entropy"``..., or a loss object (returned as is).
+    """
     if isinstance(spec, Loss):
         return spec
     if isinstance(spec, type) and issubclass(spec, Loss):

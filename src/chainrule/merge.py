@@ -18,18 +18,49 @@ class Merge(Layer):
     n_inputs = None  # any number >= 2
 
     def node_features(self, widths: list[int | None], parents: tuple = ()) -> int | None:
+        """Width of the merged node; at least two parents, whose widths ``merged_features`` checks.
+
+        Parameters
+        ----------
+        widths : list of int or None
+            Widths of the parent nodes, in argument order (None: not known yet).
+        parents : tuple of Node, default ()
+            The parent nodes, to name them in error messages.
+        """
         if len(widths) < 2:
             raise ValueError(f"{self!r} merges two or more nodes, got {len(widths)}")
         return self.merged_features(widths, parents)
 
     def merged_features(self, widths: list[int | None], parents: tuple) -> int | None:
+        """The output width for parents of ``widths`` columns, or a ValueError naming them.
+
+        Parameters
+        ----------
+        widths : list of int or None
+            Widths of the parent nodes, in argument order.
+        parents : tuple of Node
+            The parent nodes, to name them in error messages.
+        """
         raise NotImplementedError
 
     def combine(self, xs: tuple[np.ndarray, ...]) -> np.ndarray:
-        """The forward rule, caching nothing."""
+        """The forward rule, caching nothing.
+
+        Parameters
+        ----------
+        xs : tuple of ndarray
+            The inputs, each of shape (n_samples, width).
+        """
         raise NotImplementedError
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
+        """The merged output, keeping what ``backward`` needs.
+
+        Parameters
+        ----------
+        *xs : ndarray
+            Two or more inputs with the same number of rows.
+        """
         self._check_rows(xs)
         self._remember(xs)
         return self.combine(xs)
@@ -38,6 +69,13 @@ class Merge(Layer):
         """Keep what ``backward`` needs."""
 
     def infer(self, *xs: np.ndarray) -> np.ndarray:
+        """The merged output in inference mode, caching nothing.
+
+        Parameters
+        ----------
+        *xs : ndarray
+            Two or more inputs with the same number of rows.
+        """
         self._check_rows(xs)
         return self.combine(xs)
 

@@ -29,7 +29,13 @@ METHODS: dict[str, Callable] = {}
 
 
 def provides(name: str) -> Callable[[Callable], Callable]:
-    """Decorator: register ``func`` as the implementation of ``Network.<name>``."""
+    """Decorator: register ``func`` as the implementation of ``Network.<name>``.
+
+    Parameters
+    ----------
+    name : str
+        The method: ``"fit"``, ``"predict"``, ``"predict_proba"``, ``"evaluate"`` or ``"save"``.
+    """
 
     def register(func: Callable) -> Callable:
         METHODS[name] = func
@@ -90,6 +96,12 @@ def _codes(x, what: str) -> np.ndarray:
         )
     if x.shape[0] == 0:
         raise ValueError(f"{what} is empty (0 samples); give at least one row")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():  # codes: a column, a cheap mask
+        row = int(np.argwhere(~np.isfinite(x))[0][0])
+        raise ValueError(
+            f"{what} contains NaN or inf (first at row {row}); it holds integer codes for an "
+            "Embedding: give every row a code 0..K-1 (e.g. a code for 'missing')"
+        )
     return x
 
 
@@ -321,6 +333,11 @@ class Network:
 
         Also forgets where ``fit``'s shuffling had got to, so a re-seeded
         network trains exactly as a new one built with the same seed.
+
+        Parameters
+        ----------
+        seed : int or None, default None
+            Seed of ``numpy.random.default_rng``; None draws a fresh one.
         """
         rng = np.random.default_rng(seed)
         for layer in self.layers:
@@ -341,6 +358,7 @@ class Network:
         return [p for layer in self.layers for p in layer.parameters()]
 
     def n_parameters(self) -> int:
+        """How many numbers the network learns (the size of every parameter, summed)."""
         return sum(p.size for p in self.parameters())
 
     def train(self) -> Network:
@@ -364,7 +382,13 @@ class Network:
         return [a.copy() for a in self._state_arrays()]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        """Copy arrays from ``get_weights`` back into the network, in place."""
+        """Copy arrays from ``get_weights`` back into the network, in place.
+
+        Parameters
+        ----------
+        weights : list of ndarray
+            As ``get_weights`` returns them: same count, order and shapes.
+        """
         targets = self._state_arrays()
         if len(weights) != len(targets):
             raise ValueError(f"expected {len(targets)} arrays, got {len(weights)}")
@@ -389,6 +413,7 @@ class Network:
                 act.clear_cache()
 
     def zero_grad(self) -> None:
+        """Set every ``param.grad`` to zero (needed only before ``backward(accumulate=True)``)."""
         for p in self.parameters():
             p.zero_grad()
 
@@ -398,6 +423,12 @@ class Network:
 
         Each array is 2-D with its input's width and the network's dtype (codes
         for an ``Embedding`` keep their integer type); all have the same rows.
+
+        Parameters
+        ----------
+        X : array-like, list or dict
+            One array for a one-input network; else a list in ``inputs`` order
+            or a dict by input name.
         """
         names = self.input_names
         if isinstance(X, dict):
@@ -452,7 +483,14 @@ class Network:
 
     # -- the two passes -------------------------------------------------------------
     def forward(self, X) -> np.ndarray | list[np.ndarray]:
-        """Forward propagation: every node from its parents, in topological order."""
+        """Forward propagation: every node from its parents, in topological order.
+
+        Parameters
+        ----------
+        X : array-like, list or dict
+            One array ``(n_samples, n_features)`` for a one-input network; else a
+            list in ``inputs`` order or a dict by input name.
+        """
         return self._outputs(self.run(self.input_arrays(X)))
 
     __call__ = forward
@@ -466,6 +504,11 @@ class Network:
 
         Keeps what ``backward`` needs: a shared layer's attributes are saved
         after each of its calls and put back before that call's backward.
+
+        Parameters
+        ----------
+        xs : list of ndarray
+            One checked array per input (``input_arrays``), in ``inputs`` order.
         """
         values: list = [None] * len(self.nodes)
         values[: len(xs)] = xs
@@ -480,7 +523,13 @@ class Network:
         return values
 
     def infer_run(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        """The outputs in inference mode (``layer.infer``: no caches), as a list."""
+        """The outputs in inference mode (``layer.infer``: no caches), as a list.
+
+        Parameters
+        ----------
+        xs : list of ndarray
+            One checked array per input (``input_arrays``), in ``inputs`` order.
+        """
         values: list = [None] * len(self.nodes)
         values[: len(xs)] = xs
         for k in range(len(xs), len(self.nodes)):
@@ -499,6 +548,15 @@ class Network:
         (overwriting, or adding with ``accumulate=True``) and returns dL/dX
         (a list for several inputs; ``None`` for integer codes, or with
         ``input_grad=False``).
+
+        Parameters
+        ----------
+        grad : ndarray or list of ndarray
+            dL/d(output), usually ``loss.backward()``; it is copied, never changed.
+        accumulate : bool, default False
+            Add to each ``param.grad`` instead of overwriting it.
+        input_grad : bool, default True
+            False skips dL/dX and returns None.
         """
         grads = [grad] if self._single_output else list(grad)
         if len(grads) != len(self.outputs):
@@ -620,19 +678,71 @@ class Network:
 
     # -- training and inference (chainrule.training), files (chainrule.serialization) ------
     def fit(self, X, y, **kwargs):
-        """Train by mini-batch gradient descent; see ``chainrule.training.fit``."""
+        """Train by mini-batch gradient descent: [chainrule.training.fit][] on this network.
+
+        Parameters
+        ----------
+        X : array-like, list or dict
+            Inputs, one row per sample; several inputs as a list in ``inputs``
+            order or a dict by input name.
+        y : array-like or list
+            Targets: labels ``(n_samples,)`` or one-hot rows for
+            ``cross_entropy``, values for regression; a list in ``outputs``
+            order for several outputs.
+        **kwargs
+            Every other argument of [chainrule.training.fit][], by keyword:
+            ``loss``, ``optimizer``, ``lr``, ``epochs`` (10), ``batch_size``
+            (32), ``shuffle`` (True), ``validation_split``, ``validation_data``,
+            ``callbacks``, ``metrics``, ``verbose``, ``seed``, ``clip_norm``,
+            ``clip_value``, ``schedule``, ``sample_weight``, ``l2``, ``loss_weights``.
+
+        Returns
+        -------
+        History
+            The loss and metrics of every epoch.
+        """
         return _method("fit")(self, X, y, **kwargs)
 
     def predict(self, X, batch_size: int | None = None):
-        """Answer the task in inference mode: class labels for a classifier, values otherwise."""
+        """Answer the task in inference mode: class labels for a classifier, values otherwise.
+
+        Parameters
+        ----------
+        X : array-like, list or dict
+            Inputs, as for ``forward``.
+        batch_size : int or None, default None
+            Rows per forward pass (None: all at once); bounds the memory used.
+        """
         return _method("predict")(self, X, batch_size=batch_size)
 
     def predict_proba(self, X, batch_size: int | None = None):
-        """Class probabilities (softmax, or sigmoid for binary outputs), in inference mode."""
+        """Class probabilities (softmax, or sigmoid for binary outputs), in inference mode.
+
+        Parameters
+        ----------
+        X : array-like, list or dict
+            Inputs, as for ``forward``.
+        batch_size : int or None, default None
+            Rows per forward pass (None: all at once).
+        """
         return _method("predict_proba")(self, X, batch_size=batch_size)
 
     def evaluate(self, X, y, loss=None, metrics=None, batch_size: int | None = None) -> dict:
-        """Loss and metrics on (X, y) in inference mode, as a dict of floats."""
+        """Loss and metrics on (X, y) in inference mode, as a dict of floats.
+
+        Parameters
+        ----------
+        X : array-like, list or dict
+            Inputs, as for ``forward``.
+        y : array-like or list
+            Targets, as for ``fit``.
+        loss : str, Loss, list or None, default None
+            None uses the loss of the last ``fit``.
+        metrics : list of str or callables, or None, default None
+            None uses the metrics of the last ``fit``.
+        batch_size : int or None, default None
+            Rows per forward pass (None: all at once).
+        """
         return _method("evaluate")(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
 
     def save(self, path, optimizer=None) -> None:
@@ -640,6 +750,13 @@ class Network:
 
         With ``optimizer``, a checkpoint: its state is saved too, for
         ``chainrule.serialization.load_checkpoint``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (``.safetensors``); written to a temporary name first.
+        optimizer : Optimizer or None, default None
+            Also save this optimizer's state, to resume training.
         """
         _method("save")(self, path, optimizer=optimizer)
 
@@ -764,7 +881,13 @@ class Sequential(Network):
 
     # -- the two passes -------------------------------------------------------------
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """Forward propagation: each layer's output is the next layer's input."""
+        """Forward propagation: each layer's output is the next layer's input.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One row per sample; a 1-D array is refused with a message.
+        """
         out = check_features(X, self.n_features_in, self.dtype)
         for layer in self.layers:
             out = layer.forward(out)
@@ -781,6 +904,15 @@ class Sequential(Network):
         ``param.grad`` (overwriting, or adding with ``accumulate=True``) and
         returns dL/dX (``None`` with ``input_grad=False``, which saves the
         first layer's largest product).
+
+        Parameters
+        ----------
+        grad : ndarray of shape (n_samples, n_outputs)
+            dL/d(output), usually ``loss.backward()``; it is copied, never changed.
+        accumulate : bool, default False
+            Add to each ``param.grad`` instead of overwriting it.
+        input_grad : bool, default True
+            False skips dL/dX and returns None.
         """
         grad = np.array(grad, dtype=self.dtype)  # a copy: layers may overwrite it
         saved = [p.grad.copy() for p in self.parameters()] if accumulate else None
@@ -813,6 +945,13 @@ class Sequential(Network):
 
 
 def is_activation(layer: Layer) -> bool:
+    """Whether ``layer`` is an activation layer of its own (``cr.ReLU()``...).
+
+    Parameters
+    ----------
+    layer : Layer
+        Any layer.
+    """
     return isinstance(layer, Activation)
 
 

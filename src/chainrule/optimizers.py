@@ -255,6 +255,11 @@ class Optimizer:
 
         The optimizer must hold parameters of the same number and shapes, in
         the same order. Arrays are copied and cast to each parameter's dtype.
+
+        Parameters
+        ----------
+        state_dict : dict
+            As ``state_dict()`` returned it.
         """
         d = dict(state_dict)
         owner = type(self).__name__

@@ -8,6 +8,13 @@ import numpy as np
 class Parameter:
     """A tensor the network learns.
 
+    Parameters
+    ----------
+    value : array-like
+        The initial value.
+    name : str, default ""
+        A readable name; ``Sequential`` sets it.
+
     Attributes
     ----------
     value : ndarray
@@ -37,10 +44,17 @@ class Parameter:
         return self.value.size
 
     def zero_grad(self) -> None:
+        """Set ``grad`` to zero, in place."""
         self.grad[...] = 0
 
     def astype(self, dtype) -> None:
-        """Cast value and grad in place of the attribute (new arrays, same Parameter)."""
+        """Cast value and grad in place of the attribute (new arrays, same Parameter).
+
+        Parameters
+        ----------
+        dtype : numpy dtype
+            ``np.float32`` or ``np.float64``.
+        """
         self.value = self.value.astype(dtype, copy=False)
         self.grad = np.zeros_like(self.value)
 

@@ -182,15 +182,35 @@ class Perceptron:
 
     # -- the unit -------------------------------------------------------------------
     def net_input(self, X) -> np.ndarray:
-        """The weighted sum ``z = X w + b`` for each row of ``X``, shape (n_samples,)."""
+        """The weighted sum ``z = X w + b`` for each row of ``X``, shape (n_samples,).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+            One row per sample.
+        """
         return self._check_X(X) @ self.w + self.b
 
     def predict(self, X) -> np.ndarray:
-        """Class labels ``step(X w + b)`` as integers 0/1, shape (n_samples,)."""
+        """Class labels ``step(X w + b)`` as integers 0/1, shape (n_samples,).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+            One row per sample.
+        """
         return self._step.f(self.net_input(X)).astype(np.int64)
 
     def score(self, X, y) -> float:
-        """Accuracy: the fraction of samples whose prediction equals ``y``."""
+        """Accuracy: the fraction of samples whose prediction equals ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+            One row per sample.
+        y : array-like of shape (n_samples,)
+            The true labels, 0 or 1.
+        """
         X = self._check_X(X)
         y = self._check_y(y, X.shape[0])
         return float(np.mean(self.predict(X) == y))

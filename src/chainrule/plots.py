@@ -408,7 +408,7 @@ def plot_decision_boundary(
 
     Parameters
     ----------
-    model
+    model : object with predict
         Anything with ``predict(X)`` on 2-D inputs: a fitted ``Sequential``,
         a ``Perceptron``, a scikit-learn estimator.
     X : array-like of shape (n_samples, 2)
@@ -750,10 +750,12 @@ def plot_weight_images(
         layer's ``in_features``.
     layer : int, optional
         Index in ``net.layers`` (default: the first Dense layer).
-    max_units, ncols : int
-        How many units to show and how many per row.
+    max_units : int, default 32
+        How many units to show.
+    ncols : int, default 8
+        How many units per row.
     titles : sequence of str, optional
-        One title per unit shown (default ``"unit j"``).
+        One title per unit shown (None: ``"unit j"``).
     save : str or path, optional
         Also write the figure there (.png, .svg or .pdf).
 

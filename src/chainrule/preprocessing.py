@@ -301,7 +301,13 @@ class Preprocessor:
 
     # -- fitting ------------------------------------------------------------------
     def feature_columns(self, df) -> list[str]:
-        """The columns of ``df`` used as features (all but the target and ``ignore``)."""
+        """The columns of ``df`` used as features (all but the target and ``ignore``).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The table.
+        """
         skip = set(self.ignore) | ({self.target} if self.target is not None else set())
         return [str(c) for c in df.columns if str(c) not in skip]
 
@@ -447,7 +453,13 @@ class Preprocessor:
         return len(self.feature_names)
 
     def missing_rows(self, df) -> np.ndarray:
-        """Boolean mask of the rows of ``df`` with a missing value in a feature column."""
+        """Boolean mask of the rows of ``df`` with a missing value in a feature column.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            A table with the feature columns seen by ``fit``.
+        """
         self._check_fitted()
         names = [c["name"] for c in self.columns]
         absent = [n for n in names if n not in df.columns]
@@ -463,6 +475,11 @@ class Preprocessor:
 
         Numeric columns as they are, one-hot 0/1 columns for categories;
         missing values filled or rows dropped according to ``impute``.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            A table with the feature columns seen by ``fit``.
 
         Returns
         -------
@@ -536,11 +553,25 @@ class Preprocessor:
         return (X, kept) if return_mask else X
 
     def fit_transform(self, df, rows=None):
-        """``fit`` then ``transform`` on the same table."""
+        """``fit`` then ``transform`` on the same table.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The table.
+        rows : sequence of int or None, default None
+            Learn the encoding from these rows only (as ``fit``).
+        """
         return self.fit(df, rows=rows).transform(df)
 
     def encode_target(self, series) -> np.ndarray:
-        """Class indices ``0..K-1`` (int64), or standardised regression targets (float64)."""
+        """Class indices ``0..K-1`` (int64), or standardised regression targets (float64).
+
+        Parameters
+        ----------
+        series : pandas.Series
+            The target column.
+        """
         self._check_fitted()
         if self.task == "classify":
             index = {_label_key(v): k for k, v in enumerate(self.classes)}
@@ -632,6 +663,17 @@ class Preprocessor:
         with mean 0 and scale 1, and no imputation. A classifier's output
         ``k`` is ``classes[k]``; a regression output is the value itself.
 
+        Parameters
+        ----------
+        feature_names : list of str
+            The input columns, in the network's input order.
+        task : {"classify", "regress"}
+            What the network answers.
+        target : str, default "y"
+            Name of the target column.
+        classes : list or None, default None
+            A classifier's class labels, output ``k`` meaning ``classes[k]``.
+
         Raises
         ------
         ValueError
@@ -666,6 +708,11 @@ class Preprocessor:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
         """Rebuild a fitted Preprocessor from ``to_dict`` output, checking every field.
+
+        Parameters
+        ----------
+        data : dict
+            The description ``to_dict`` wrote (as stored in a model file).
 
         Raises
         ------

@@ -52,7 +52,15 @@ def in_notebook() -> bool:
 
 
 def format_logs(logs: dict | None, digits: int = 4) -> str:
-    """``"loss=0.1234  accuracy=0.95"`` from a logs dict (numbers only, in order)."""
+    """``"loss=0.1234  accuracy=0.95"`` from a logs dict (numbers only, in order).
+
+    Parameters
+    ----------
+    logs : dict or None
+        An epoch's numbers, as callbacks receive them.
+    digits : int, default 4
+        Significant digits of each number.
+    """
     parts = []
     for key, value in (logs or {}).items():
         try:

@@ -66,13 +66,30 @@ def epoch_budget(n_rows: int, batch_size: int, min_steps: int = 600, max_epochs:
     ``epochs = clip(ceil(min_steps / steps_per_epoch), 16, max_epochs)``:
     a 150-row table (5 steps an epoch at batch 32) gets 120 epochs, a
     10,000-row table (40 steps at batch 256) 16.
+
+    Parameters
+    ----------
+    n_rows : int
+        Training rows.
+    batch_size : int
+        Rows per step.
+    min_steps : int, default 600
+        The fewest optimiser steps to take.
+    max_epochs : int, default 256
+        The most epochs to take.
     """
     steps = max(1, math.ceil(n_rows / max(1, batch_size)))
     return int(min(max_epochs, max(16, math.ceil(min_steps / steps))))
 
 
 def batch_size_for(n_rows: int) -> int:
-    """Rows per step: ``clip(n / 10, 16, 256)`` rounded to a power of two (about 10 steps an epoch)."""
+    """Rows per step: ``clip(n / 10, 16, 256)`` rounded to a power of two (about 10 steps an epoch).
+
+    Parameters
+    ----------
+    n_rows : int
+        Training rows.
+    """
     target = min(256, max(16, n_rows / 10))
     return int(2 ** round(math.log2(target)))
 
@@ -99,7 +116,9 @@ def build_mlp(
         Hidden widths; empty for a linear model.
     activation : str
         Hidden activation name ("logistic" is scikit-learn's name for "sigmoid").
-    seed, dtype
+    seed : int or None, default None
+        As for ``Sequential``.
+    dtype : numpy dtype, default np.float32
         As for ``Sequential``.
     batch_norm : bool
         A ``BatchNorm`` between each hidden ``Dense`` and its activation.
@@ -140,6 +159,15 @@ def rescale_output(net, scale, shift) -> None:
     network trained on a standardised target ``(y - mean) / sd`` comes to
     answer in ``y``'s units (``scale = sd``, ``shift = mean``); the inverse is
     ``rescale_output(net, 1 / sd, -mean / sd)``.
+
+    Parameters
+    ----------
+    net : Network
+        The network whose last ``Dense`` layer is changed.
+    scale : float or array-like
+        Multiplies each output column.
+    shift : float or array-like
+        Added to each output column after scaling.
     """
     from .layers import Dense
 
@@ -199,7 +227,19 @@ def class_weight_rows(labels: np.ndarray, class_weight, classes=None) -> np.ndar
 
 
 def smooth_labels(idx: np.ndarray, n_classes: int, eps: float, dtype=np.float32) -> np.ndarray:
-    """Label smoothing: ``(1 - eps) * onehot(idx) + eps / K`` as rows of shape (n, K)."""
+    """Label smoothing: ``(1 - eps) * onehot(idx) + eps / K`` as rows of shape (n, K).
+
+    Parameters
+    ----------
+    idx : ndarray of int
+        Class indices 0..K-1.
+    n_classes : int
+        K.
+    eps : float
+        The probability mass spread evenly over all classes.
+    dtype : numpy dtype, default np.float32
+        Dtype of the rows.
+    """
     out = np.full((len(idx), n_classes), eps / n_classes, dtype=dtype)
     out[np.arange(len(idx)), np.asarray(idx, dtype=np.intp)] += 1.0 - eps
     return out
@@ -228,6 +268,13 @@ class WarmupCosine(Callback):
         self.t = 0
 
     def rate(self, t: int) -> float:
+        """The learning rate of step ``t``.
+
+        Parameters
+        ----------
+        t : int
+            Steps taken so far, from 0.
+        """
         ramp = min(1.0, (t + 1) / self.warm)
         return self.lr * ramp * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t / self.total)))
 

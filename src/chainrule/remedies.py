@@ -30,14 +30,34 @@ _NO_PLAYGROUND = None  # no playground control does this
 
 @dataclass
 class Treatment:
-    """The result of ``Remedy.apply``: train ``net`` with ``fit_kwargs`` on ``transform(X)``."""
+    """The result of ``Remedy.apply``: train ``net`` with ``fit_kwargs`` on ``transform(X)``.
+
+    Attributes
+    ----------
+    net : Network
+        The network to train (rebuilt by the remedy, or the original).
+    fit_kwargs : dict
+        Keyword arguments for ``net.fit``.
+    transform : callable or None, default None
+        Applied to ``X`` (and the validation inputs) before training, e.g. standardisation.
+    """
 
     net: Any
     fit_kwargs: dict[str, Any]
     transform: Callable[[np.ndarray], np.ndarray] | None = None
 
     def fit(self, X, y, **extra):
-        """Train the treated network: ``net.fit(transform(X), y, **fit_kwargs)``."""
+        """Train the treated network: ``net.fit(transform(X), y, **fit_kwargs)``.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs, before ``transform``.
+        y : array-like
+            Targets.
+        **extra
+            More ``fit`` arguments; they override ``fit_kwargs``.
+        """
         kw = {**self.fit_kwargs, **extra}
         if self.transform is not None:
             X = self.transform(X)
@@ -138,6 +158,19 @@ def rebuild(net, activation=None, weight_init=None, bias_init=None, hidden=None)
     init then defaults to the one that suits it), ``weight_init`` and
     ``bias_init`` every Dense layer's, ``hidden`` the hidden widths
     (a list; the Dense stack is rebuilt, other layers are dropped).
+
+    Parameters
+    ----------
+    net : Sequential
+        The network to copy.
+    activation : str or None, default None
+        The new hidden activation (None: unchanged).
+    weight_init : str or None, default None
+        The new weight initialiser (None: unchanged, or the activation's).
+    bias_init : str or None, default None
+        The new bias initialiser (None: unchanged).
+    hidden : list of int or None, default None
+        The new hidden widths (None: unchanged).
     """
     from .layers import Dense
     from .network import Sequential
@@ -349,7 +382,19 @@ def _adam() -> Remedy:
 
 
 def remedies_for(kind: str, ev: dict[str, Any], story, ctx: dict[str, Any]) -> list[Remedy]:
-    """The remedies for a verdict of ``kind``, ranked by its evidence ``ev``."""
+    """The remedies for a verdict of ``kind``, ranked by its evidence ``ev``.
+
+    Parameters
+    ----------
+    kind : str
+        The verdict's kind, e.g. ``"exploding_gradients"``.
+    ev : dict
+        The verdict's evidence (its numbers).
+    story : Story
+        What was measured, which some remedies size themselves by.
+    ctx : dict
+        The setting: the network and fit arguments the remedies change.
+    """
     rms = max((ly.weight_rms or 0.0) for ly in story.layers) if story.layers else 0.0
     step_max = ev.get("largest_step")
     if kind == "exploding_gradients":

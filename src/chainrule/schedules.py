@@ -93,6 +93,11 @@ class Schedule:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the counters saved by ``state_dict``.
 
+        Parameters
+        ----------
+        state_dict : dict
+            As ``state_dict()`` returned it.
+
         Raises
         ------
         ValueError
@@ -323,7 +328,15 @@ class ReduceLROnPlateau(Schedule):
         return float(self.optimizer.lr)
 
     def is_better(self, metric: float, best: float) -> bool:
-        """Whether ``metric`` improves on ``best`` by more than the threshold."""
+        """Whether ``metric`` improves on ``best`` by more than the threshold.
+
+        Parameters
+        ----------
+        metric : float
+            This epoch's monitored value.
+        best : float
+            The best value so far.
+        """
         if self.mode == "min":
             if self.threshold_mode == "rel":
                 return metric < best * (1.0 - self.threshold)
@@ -333,7 +346,13 @@ class ReduceLROnPlateau(Schedule):
         return metric > best + self.threshold
 
     def step(self, metric: float) -> None:  # type: ignore[override]
-        """End an epoch whose monitored value was ``metric``; maybe reduce the rate."""
+        """End an epoch whose monitored value was ``metric``; maybe reduce the rate.
+
+        Parameters
+        ----------
+        metric : float
+            The monitored value of the epoch (``fit`` gives ``val_loss``, or ``loss``).
+        """
         metric = float(metric)
         self.last_epoch += 1
         if self.is_better(metric, self.best):

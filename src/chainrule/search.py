@@ -90,6 +90,9 @@ class SearchResult:
         "classify" or "regress".
     classes : ndarray or None
         The class labels, output ``k`` being ``classes[k]``.
+    scores : dict
+        The best trial's validation score: ``{"val_score": accuracy}`` for a
+        classifier, ``{"val_score": R²}`` for a regressor.
     """
 
     net: Any
@@ -102,7 +105,13 @@ class SearchResult:
     scores: dict = field(default_factory=dict)
 
     def table(self, top: int = 10) -> str:
-        """The completed trials, best first, as a text table."""
+        """The completed trials, best first, as a text table.
+
+        Parameters
+        ----------
+        top : int, default 10
+            How many trials to show.
+        """
         import optuna
 
         done = [t for t in self.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -179,11 +188,15 @@ def search(
         Class labels or regression values.
     task : {"classify", "regress"} or None
         None guesses: text, booleans or a few whole numbers are classes.
-    n_trials, timeout
-        Stop after this many trials or seconds, whichever comes first.
+    n_trials : int, default 50
+        Stop after this many trials (or ``timeout``, whichever comes first).
+    timeout : float or None, default None
+        Stop after this many seconds (None: no limit).
     validation_fraction : float
         Rows held out (stratified by class) to score the trials, unless
         ``validation_data=(X_val, y_val)`` is given.
+    validation_data : tuple (X_val, y_val) or None, default None
+        An explicit validation set instead of a held-out fraction.
     seed : int
         Seeds the TPE sampler, the split, and every trial's weights and
         shuffling: with ``n_jobs=1`` the same seed gives the same search.
@@ -199,6 +212,8 @@ def search(
         shared 2-core machine. Use ``n_jobs`` for parallelism instead.
     progress : bool
         Optuna's progress bar.
+    dtype : numpy dtype, default np.float32
+        Precision of every trial's network.
 
     Returns
     -------

@@ -141,7 +141,13 @@ def _tensors(net: Sequential) -> dict[str, np.ndarray]:
 
 
 def architecture(net: Sequential) -> dict:
-    """The JSON-able description of a network (no weights)."""
+    """The JSON-able description of a network (no weights).
+
+    Parameters
+    ----------
+    net : Sequential
+        The network to describe.
+    """
     from ._version import __version__
 
     arch = {
@@ -423,6 +429,14 @@ def load(path: str | os.PathLike, allow_nonfinite: bool = False) -> Network:
 def load_checkpoint(path: str | os.PathLike, allow_nonfinite: bool = False):
     """Read a checkpoint written by ``save(net, path, optimizer=opt)``.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.safetensors`` checkpoint.
+    allow_nonfinite : bool, default False
+        Load tensors holding NaN or inf (a diverged run) instead of refusing
+        the file, as in ``load``.
+
     Returns
     -------
     net : Sequential
@@ -471,6 +485,11 @@ def read_metadata(path: str | os.PathLike) -> dict:
     from JSON, ``architecture``, ``preprocessing``, ``history``,
     ``optimizer`` and ``random`` (``None`` when absent), plus ``tensors``:
     name -> shape.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.safetensors`` model file.
     """
     path, metadata, tensors = _read(path)
     out: dict = {"format": metadata["format"], "format_version": metadata["format_version"]}
@@ -481,7 +500,15 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 
 def load_weights(net: Sequential, tensors: dict[str, np.ndarray]) -> None:
-    """Copy arrays named like ``save`` writes them into ``net``'s parameters."""
+    """Copy arrays named like ``save`` writes them into ``net``'s parameters.
+
+    Parameters
+    ----------
+    net : Sequential
+        The network to fill, in place.
+    tensors : dict of str to ndarray
+        Arrays by tensor name (``"0.dense.weight"``...), shapes matching the network's.
+    """
     targets = _tensors(net)
     for key, value in tensors.items():
         if key not in targets:
@@ -506,6 +533,11 @@ def graph_spec(net: Network) -> dict:
     "outputs": [names]}``: every node in ``net.nodes`` order after the inputs, with
     ``layer`` its layer's index in ``net.layers`` (a shared layer's index appears
     twice) and ``inputs`` its parents' names.
+
+    Parameters
+    ----------
+    net : Network
+        The network to describe.
     """
     index = {id(layer): i for i, layer in enumerate(net.layers)}
     return {
@@ -526,7 +558,17 @@ def graph_spec(net: Network) -> dict:
 
 
 def build_graph(spec: dict, layers: list, dtype) -> Network:
-    """The ``Network`` that ``graph_spec`` describes, on ``layers`` (``net.layers`` order)."""
+    """The ``Network`` that ``graph_spec`` describes, on ``layers`` (``net.layers`` order).
+
+    Parameters
+    ----------
+    spec : dict
+        As ``graph_spec`` wrote it.
+    layers : list of Layer
+        The network's layers, rebuilt, in ``net.layers`` order.
+    dtype : numpy dtype
+        The network's float type.
+    """
     nodes: dict[str, Node] = {}
     inputs = []
     for item in spec["inputs"]:

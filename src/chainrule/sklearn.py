@@ -558,26 +558,25 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or sequence of int, default=(100,)
+    hidden_layer_sizes : int or sequence of int, default (100,)
         Width of each hidden layer; ``()`` gives a model with no hidden layer
         (a linear model trained by gradient descent).
-    activation : str, default="relu"
+    activation : str, default "relu"
         Hidden-layer activation: any differentiable chainrule activation
         ("relu", "tanh", "sigmoid" (alias "logistic"), "identity",
         "leaky_relu", "elu", "selu", "softplus", "gelu", "silu"/"swish",
         "mish").
-    loss : {"cross_entropy", "binary_cross_entropy", "hinge"} or None, default=None
+    loss : {"cross_entropy", "binary_cross_entropy", "hinge"} or None, default None
         None means "cross_entropy" for single-label and
         "binary_cross_entropy" for multilabel targets. "binary_cross_entropy"
         on single-label targets uses one sigmoid output for two classes and
         one-vs-rest sigmoids for more. "hinge" is the multi-class margin loss
         (no ``predict_proba``).
-    solver : {"adam", "sgd", "adamw", "rmsprop", "adagrad"}, default="adam"
+    solver : {"adam", "sgd", "adamw", "rmsprop", "adagrad"}, default "adam"
         The optimizer (scikit-learn's name; "lbfgs" is refused). "sgd" uses
         ``momentum`` and ``nesterovs_momentum``; "adam"/"adamw" use ``beta_1``,
         ``beta_2`` and ``epsilon``.
-    learning_rate : {"warmup_cosine", "constant", "invscaling", "adaptive"} or float, \
-            default="warmup_cosine"
+    learning_rate : {"warmup_cosine", "constant", "invscaling", "adaptive"} or float, default "warmup_cosine"
         The schedule. "warmup_cosine" (the recipe) warms up linearly over the
         first 5% of the steps, then decays as a cosine to 0 at the end of the
         budget, ``lr_t = lr min(1, (t+1)/t_w) (1 + cos(pi t / T)) / 2``, and
@@ -588,68 +587,70 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``tol`` rule would stop and stops below 1e-6; unlike scikit-learn they
         apply to every solver. A number is the step size with a constant
         rate (chainrule's earlier spelling of ``learning_rate_init``).
-    learning_rate_init : float or None, default=None
+    learning_rate_init : float or None, default None
         Step size; None means 2e-3 (the recipe's).
-    power_t : float, default=0.5
+    power_t : float, default 0.5
         Exponent of "invscaling".
-    momentum : float, default=0.9
+    momentum : float, default 0.9
         SGD momentum.
-    nesterovs_momentum : bool, default=True
+    nesterovs_momentum : bool, default True
         Nesterov's momentum for SGD (when ``momentum > 0``).
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's decay rates of the first and second moment estimates.
-    epsilon : float, default=1e-8
+    beta_1 : float, default 0.9
+        Adam's decay rate of the first moment estimate.
+    beta_2 : float, default 0.999
+        Adam's decay rate of the second moment estimate.
+    epsilon : float, default 1e-8
         Adam's (and RMSprop's) term added to the denominator.
-    batch_size : int or "auto", default="auto"
+    batch_size : int or "auto", default "auto"
         Rows per gradient step; "auto" is about a tenth of the rows,
         ``clip(n / 10, 16, 256)`` rounded to a power of two (scikit-learn:
         ``min(200, n)``). A larger value is clipped to ``n_samples`` with a
         warning.
-    max_iter : int or "auto", default="auto"
+    max_iter : int or "auto", default "auto"
         Number of epochs (the most, with scikit-learn's schedules). "auto" is
         the recipe's budget: enough epochs for 600 steps, 16 to 256.
-    alpha : float, default=1e-4
+    alpha : float, default 1e-4
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
         shift). As in scikit-learn, each batch's loss gets
         ``alpha * sum ||W||^2 / (2 * n_b)`` added, where ``n_b`` is the number of
         rows in the batch (the sum of their weights with ``sample_weight``), so
         its gradient ``alpha * W / n_b`` is added to each weight gradient.
-    dropout : float, default=0.0
+    dropout : float, default 0.0
         Dropout probability after each hidden layer (0 disables it).
-    batch_norm : bool, default=False
+    batch_norm : bool, default False
         Put a ``BatchNorm`` between each hidden ``Dense`` layer and its activation.
-    early_stopping : bool, default=False
+    early_stopping : bool, default False
         Hold out ``validation_fraction`` of the training data (stratified for
         single-label classification), stop when its score (accuracy, or R^2)
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep
         the weights of the best epoch.
-    validation_fraction : float, default=0.1
+    validation_fraction : float, default 0.1
         Fraction held out for early stopping.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default 10
         Training stops once more than this many epochs in a row failed to
         improve on the best loss (or score) by ``tol`` (scikit-learn's rule).
-    tol : float, default=1e-4
+    tol : float, default 1e-4
         Minimum improvement of the training loss (or validation score).
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance or None, default None
         Seeds the initial weights, the shuffling, dropout and the validation
         split. An int gives the same model on every fit.
-    dtype : np.float32, np.float64 or None, default=None
+    dtype : np.float32, np.float64 or None, default None
         Precision of the network's weights and arithmetic. None follows the
         input, as scikit-learn does: float32 ``X`` trains a float32 network
         (about twice as fast), anything else float64.
-    warm_start : bool, default=False
+    warm_start : bool, default False
         When fitted already, continue from the current weights (with a fresh
         optimizer state) instead of starting over.
-    verbose : int, default=0
+    verbose : int, default 0
         Print the loss (and the validation score) after every epoch.
-    shuffle : bool, default=True
+    shuffle : bool, default True
         Visit the rows in a new random order in each epoch.
-    optimizer : str or None, default=None
+    optimizer : str or None, default None
         chainrule's earlier name for ``solver`` (they must agree if both are given).
-    label_smoothing : float, default=0.0
+    label_smoothing : float, default 0.0
         With the cross-entropy, train on ``(1 - eps) onehot + eps / K``
         instead of one-hot targets.
-    class_weight : "balanced", dict or None, default=None
+    class_weight : "balanced", dict or None, default None
         Weight of each class in the loss: "balanced" is ``n / (K count_k)``,
         a dict maps labels to weights (others get 1); multiplied into
         ``sample_weight``.
@@ -941,7 +942,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             Training inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a 0/1 indicator matrix for multilabel classification.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,), default None
             Non-negative weight of each sample.
 
         Returns
@@ -981,9 +982,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             Inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a 0/1 indicator matrix.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,), default None
             Non-negative weight of each sample.
-        classes : array-like of shape (n_classes,), default=None
+        classes : array-like of shape (n_classes,), default None
             Every class label of the whole stream. Required on the first call;
             later calls may omit it (or must repeat the same classes).
 
@@ -1139,25 +1140,24 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or sequence of int, default=(100,)
+    hidden_layer_sizes : int or sequence of int, default (100,)
         Width of each hidden layer; ``()`` gives a model with no hidden layer
         (a linear model trained by gradient descent).
-    activation : str, default="relu"
+    activation : str, default "relu"
         Hidden-layer activation: any differentiable chainrule activation
         ("relu", "tanh", "sigmoid" (alias "logistic"), "identity",
         "leaky_relu", "elu", "selu", "softplus", "gelu", "silu"/"swish",
         "mish").
-    loss : {"mse", "mae", "huber"} or None, default=None
+    loss : {"mse", "mae", "huber"} or None, default None
         None means "mse": the mean of ``(pred - y)^2`` over every entry
         (without scikit-learn's factor 1/2, which only rescales the
         gradient, so ``alpha`` weighs half as much against it as in
         scikit-learn).
-    solver : {"adam", "sgd", "adamw", "rmsprop", "adagrad"}, default="adam"
+    solver : {"adam", "sgd", "adamw", "rmsprop", "adagrad"}, default "adam"
         The optimizer (scikit-learn's name; "lbfgs" is refused). "sgd" uses
         ``momentum`` and ``nesterovs_momentum``; "adam"/"adamw" use ``beta_1``,
         ``beta_2`` and ``epsilon``.
-    learning_rate : {"warmup_cosine", "constant", "invscaling", "adaptive"} or float, \
-            default="warmup_cosine"
+    learning_rate : {"warmup_cosine", "constant", "invscaling", "adaptive"} or float, default "warmup_cosine"
         The schedule. "warmup_cosine" (the recipe) warms up linearly over the
         first 5% of the steps, then decays as a cosine to 0 at the end of the
         budget, ``lr_t = lr min(1, (t+1)/t_w) (1 + cos(pi t / T)) / 2``, and
@@ -1168,63 +1168,65 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         ``tol`` rule would stop and stops below 1e-6; unlike scikit-learn they
         apply to every solver. A number is the step size with a constant
         rate (chainrule's earlier spelling of ``learning_rate_init``).
-    learning_rate_init : float or None, default=None
+    learning_rate_init : float or None, default None
         Step size; None means 2e-3 (the recipe's).
-    power_t : float, default=0.5
+    power_t : float, default 0.5
         Exponent of "invscaling".
-    momentum : float, default=0.9
+    momentum : float, default 0.9
         SGD momentum.
-    nesterovs_momentum : bool, default=True
+    nesterovs_momentum : bool, default True
         Nesterov's momentum for SGD (when ``momentum > 0``).
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's decay rates of the first and second moment estimates.
-    epsilon : float, default=1e-8
+    beta_1 : float, default 0.9
+        Adam's decay rate of the first moment estimate.
+    beta_2 : float, default 0.999
+        Adam's decay rate of the second moment estimate.
+    epsilon : float, default 1e-8
         Adam's (and RMSprop's) term added to the denominator.
-    batch_size : int or "auto", default="auto"
+    batch_size : int or "auto", default "auto"
         Rows per gradient step; "auto" is about a tenth of the rows,
         ``clip(n / 10, 16, 256)`` rounded to a power of two (scikit-learn:
         ``min(200, n)``). A larger value is clipped to ``n_samples`` with a
         warning.
-    max_iter : int or "auto", default="auto"
+    max_iter : int or "auto", default "auto"
         Number of epochs (the most, with scikit-learn's schedules). "auto" is
         the recipe's budget: enough epochs for 600 steps, 16 to 256.
-    alpha : float, default=1e-4
+    alpha : float, default 1e-4
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
         shift). As in scikit-learn, each batch's loss gets
         ``alpha * sum ||W||^2 / (2 * n_b)`` added, where ``n_b`` is the number of
         rows in the batch (the sum of their weights with ``sample_weight``), so
         its gradient ``alpha * W / n_b`` is added to each weight gradient.
-    dropout : float, default=0.0
+    dropout : float, default 0.0
         Dropout probability after each hidden layer (0 disables it).
-    batch_norm : bool, default=False
+    batch_norm : bool, default False
         Put a ``BatchNorm`` between each hidden ``Dense`` layer and its activation.
-    early_stopping : bool, default=False
+    early_stopping : bool, default False
         Hold out ``validation_fraction`` of the training data (stratified for
         single-label classification), stop when its score (accuracy, or R^2)
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep
         the weights of the best epoch.
-    validation_fraction : float, default=0.1
+    validation_fraction : float, default 0.1
         Fraction held out for early stopping.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default 10
         Training stops once more than this many epochs in a row failed to
         improve on the best loss (or score) by ``tol`` (scikit-learn's rule).
-    tol : float, default=1e-4
+    tol : float, default 1e-4
         Minimum improvement of the training loss (or validation score).
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance or None, default None
         Seeds the initial weights, the shuffling, dropout and the validation
         split. An int gives the same model on every fit.
-    dtype : np.float32, np.float64 or None, default=None
+    dtype : np.float32, np.float64 or None, default None
         Precision of the network's weights and arithmetic. None follows the
         input, as scikit-learn does: float32 ``X`` trains a float32 network
         (about twice as fast), anything else float64.
-    warm_start : bool, default=False
+    warm_start : bool, default False
         When fitted already, continue from the current weights (with a fresh
         optimizer state) instead of starting over.
-    verbose : int, default=0
+    verbose : int, default 0
         Print the loss (and the validation score) after every epoch.
-    shuffle : bool, default=True
+    shuffle : bool, default True
         Visit the rows in a new random order in each epoch.
-    optimizer : str or None, default=None
+    optimizer : str or None, default None
         chainrule's earlier name for ``solver`` (they must agree if both are given).
 
     Attributes
@@ -1342,7 +1344,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Training inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,), default None
             Non-negative weight of each sample.
 
         Returns
@@ -1380,7 +1382,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,), default None
             Non-negative weight of each sample.
 
         Returns
@@ -1447,17 +1449,17 @@ class PerceptronClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    learning_rate : float, default=1.0
+    learning_rate : float, default 1.0
         Size of each correction (``lr`` of the perceptron). From zero
         weights it only rescales ``w`` and ``b``.
-    max_iter : int, default=100
+    max_iter : int, default 100
         Maximum number of epochs.
-    weight_init : str, default="zeros"
+    weight_init : str, default "zeros"
         Initial weights: a chainrule initializer name ("zeros", "uniform",
         "normal", "glorot_uniform"...). The bias starts at 0.
-    shuffle : bool, default=False
+    shuffle : bool, default False
         Visit the samples in a new random order in each epoch.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance or None, default None
         Seeds a random ``weight_init`` and the shuffling.
 
     Attributes

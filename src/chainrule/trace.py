@@ -91,6 +91,11 @@ def _idx(*ix: int) -> str:
 class Trace:
     """The recorded passes of ``trace``.
 
+    Parameters
+    ----------
+    digits : int, default 5
+        Significant digits of the numbers in ``text()``.
+
     Attributes
     ----------
     steps : list of dict

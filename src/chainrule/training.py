@@ -55,6 +55,15 @@ class History:
         self.stop_reason: str | None = None
 
     def append(self, epoch: int, logs: dict[str, float]) -> None:
+        """Record one epoch (``fit`` calls it).
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch's number, from 0.
+        logs : dict of str to float
+            Its numbers: ``loss``, metrics, ``val_`` values.
+        """
         self.epoch.append(epoch)
         for k, v in logs.items():
             self.history.setdefault(k, []).append(float(v))
@@ -145,10 +154,11 @@ class _DivergenceGuard:
         if self.initial is None:
             self.initial = self.safe
 
-    def _problem(self, value: float, out: np.ndarray) -> str | None:
+    def _problem(self, value: float, out) -> str | None:
         if not math.isfinite(value):
             return f"the loss became {value}"
-        if out is not None and not np.isfinite(out).all():  # a batch: small, no errstate
+        outs = out if isinstance(out, list) else [out]  # a graph's outputs: a list
+        if not all(o is None or np.isfinite(o).all() for o in outs):  # a batch: small
             return "the network's outputs became NaN or inf"
         if self.bar is None:
             self.start, self.bar = value, self.FACTOR * max(value, 1.0)
@@ -164,13 +174,15 @@ class _DivergenceGuard:
         self.high = value
         return None
 
-    def _works(self, xb: np.ndarray | None) -> bool:
+    def _works(self, xb) -> bool:
         """Finite weights, and finite outputs on (up to 64 rows of) the batch ``xb``
-        (``None`` for a graph network, whose step keeps its batch: weights only)."""
+        (a list of input arrays for a graph network)."""
         if not all(all_finite(p.value) for p in self.net.parameters()):
             return False
         if xb is None:
             return True
+        if isinstance(xb, list):
+            return all(all_finite(o) for o in self.net.infer_run([x[:64] for x in xb]))
         out = xb[:64]
         for layer in self.net.layers:
             out = layer.infer(out)
@@ -321,13 +333,17 @@ class _GraphStep:
     target, forward, the weighted sum of the output losses and each one's gradient,
     then backward. L = sum_k w_k L_k, so dL/d(output k) = w_k dL_k/d(output k)."""
 
-    def __init__(self, net: Network, losses, weights, metric_fns, xs, ys, rows: int) -> None:
+    def __init__(
+        self, net: Network, losses, weights, metric_fns, xs, ys, rows: int, train_rows=None
+    ) -> None:
         self.net, self.losses, self.weights, self.metric_fns = net, losses, weights, metric_fns
         self.xs, self.ys = xs, ys
+        self.train_rows = train_rows  # with validation_split: the rows of xs that train
+        self.xb = self.outs = None  # the last batch's inputs and outputs, for the guard
         self.x_bufs = [np.empty((rows,) + x.shape[1:], x.dtype) for x in xs]
         self.y_bufs = [np.empty((rows,) + y.shape[1:], y.dtype) for y in ys]
         self.tasks = [_task_of(net, item, w) for item, w in zip(losses, _widths(net))]
-        n = len(xs[0])
+        n = len(xs[0]) if train_rows is None else len(train_rows)
         self.answers = [  # answers on the training rows, for the metrics
             np.empty((n,) + _answer_shape(net, task, w), np.float64) if fns else None
             for task, w, fns in zip(self.tasks, _widths(net), metric_fns)
@@ -337,11 +353,17 @@ class _GraphStep:
     def forward(self, idx: np.ndarray, wb: np.ndarray | None, norm: float) -> float | None:
         """The batch's loss (``None``: its weights sum to 0, no step)."""
         m = len(idx)
-        xb = [np.take(x, idx, axis=0, out=b[:m], mode="clip") for x, b in zip(self.xs, self.x_bufs)]
-        yb = [np.take(y, idx, axis=0, out=b[:m], mode="clip") for y, b in zip(self.ys, self.y_bufs)]
+        rows = idx if self.train_rows is None else self.train_rows[idx]
+        xb = [
+            np.take(x, rows, axis=0, out=b[:m], mode="clip") for x, b in zip(self.xs, self.x_bufs)
+        ]
+        yb = [
+            np.take(y, rows, axis=0, out=b[:m], mode="clip") for y, b in zip(self.ys, self.y_bufs)
+        ]
         net = self.net
         values = net.run(xb)
         outs = [values[k] for k in net._output_pos]
+        self.xb, self.outs = xb, outs
         for ans, out, task in zip(self.answers, outs, self.tasks):
             if ans is not None:
                 ans[idx] = _answer(out, task).reshape((m,) + ans.shape[1:])
@@ -370,7 +392,9 @@ class _GraphStep:
             for name, total in zip(net.output_names, self.totals):
                 logs[f"{name}_loss"] = total / total_weight
         self.totals = [0.0] * len(self.losses)
-        logs.update(_metric_logs(net, self.ys, self.answers, self.metric_fns))
+        if any(self.metric_fns):
+            ys = self.ys if self.train_rows is None else [y[self.train_rows] for y in self.ys]
+            logs.update(_metric_logs(net, ys, self.answers, self.metric_fns))
         return logs
 
 
@@ -392,7 +416,12 @@ def _inference(
     rather than answer from them.
     """
     if not isinstance(net, Sequential):
-        return _graph_inference(net, net.input_arrays(X), batch_size)
+        xs = net.input_arrays(X)  # refuses NaN and inf, naming the input
+        with np.errstate(over="ignore", invalid="ignore"):
+            outs = _graph_inference(net, xs, batch_size)
+        if check:
+            _check_graph_outputs(net, xs, outs)
+        return outs
     if check:
         X = check_features(X, net.n_features_in, net.dtype)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -417,11 +446,15 @@ def _inference(
     return np.concatenate(parts)
 
 
-def _graph_inference(net: Network, xs: list[np.ndarray], batch_size: int | None) -> list:
-    n = len(xs[0])
-    if batch_size is None or n <= batch_size:
+def _graph_inference(net: Network, xs: list[np.ndarray], batch_size: int | None, rows=None) -> list:
+    """A graph's outputs, for ``rows`` of the inputs if given (gathered a batch at a time)."""
+    n = len(xs[0]) if rows is None else len(rows)
+    if rows is None and (batch_size is None or n <= batch_size):
         return net.infer_run(xs)
-    parts = [net.infer_run([x[sl] for x in xs]) for sl in _batches(n, batch_size)]
+    parts = [
+        net.infer_run([x[sl] if rows is None else x[rows[sl]] for x in xs])
+        for sl in _batches(n, batch_size)
+    ]
     return [np.concatenate(column) for column in zip(*parts)]
 
 
@@ -445,14 +478,42 @@ def _check_outputs(net: Sequential, X: np.ndarray, out: np.ndarray) -> None:
     raise ValueError(f"the network's outputs are NaN or inf for row {row} of X: {why}")
 
 
+def _check_graph_outputs(net: Network, xs: list[np.ndarray], outs: list) -> None:
+    """As ``_check_outputs``, for each output of a graph network (named in the message)."""
+    for out, name in zip(outs, net.output_names):
+        if all_finite(out):
+            continue
+        row = int(np.argwhere(~np.isfinite(out))[0][0])
+        where = f"row {row}" if net._single_output else f"output {name!r}, row {row}"
+        if not all(all_finite(p.value) for p in net.parameters()):
+            why = "the network's weights hold NaN or inf; train or load it again"
+        else:
+            big = max(float(np.abs(x).max()) for x in xs)
+            why = (
+                f"the values overflow {net.dtype} (the largest |x| in the inputs is {big:.3g}); "
+                "standardise the inputs"
+            )
+        raise ValueError(f"the network's outputs are NaN or inf for {where}: {why}")
+
+
 @provides("predict")
 def predict(net: Network, X, batch_size: int | None = None) -> np.ndarray | list:
     """Class labels for a classifier (net fitted with a classification loss), else values.
 
     A list, in outputs order, for a network with several outputs.
+
+    Parameters
+    ----------
+    net : Network
+        A trained network (``fit`` recorded its loss, hence its task).
+    X : array-like of shape (n_samples, n_features), list or dict
+        Inputs, one row per sample; several inputs as a list in ``net.inputs``
+        order or a dict by input name.
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once); bounds the memory used.
     """
     if not isinstance(net, Sequential):
-        outs = _inference(net, X, batch_size)
+        outs = _inference(net, X, batch_size, check=True)
         return _pack(
             net,
             [
@@ -470,6 +531,15 @@ def predict_proba(net: Network, X, batch_size: int | None = None) -> np.ndarray 
 
     With several outputs: a list in outputs order, ``None`` for an output
     trained with a regression loss.
+
+    Parameters
+    ----------
+    net : Network
+        A network trained with ``cross_entropy`` or ``binary_cross_entropy``.
+    X : array-like of shape (n_samples, n_features), list or dict
+        Inputs, as for ``predict``.
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once).
     """
     if not isinstance(net, Sequential) and not net._single_output:
         names = _loss_names(net)
@@ -478,7 +548,7 @@ def predict_proba(net: Network, X, batch_size: int | None = None) -> np.ndarray 
                 "predict_proba needs outputs trained with 'cross_entropy' or "
                 f"'binary_cross_entropy'; this network's losses are {names}"
             )
-        outs = _inference(net, X, batch_size)
+        outs = _inference(net, X, batch_size, check=True)
         return [_probabilities(out, name) for out, name in zip(outs, names)]
     out = _inference(net, X, batch_size, check=True)
     if not isinstance(net, Sequential):
@@ -518,7 +588,23 @@ def _metric_list(metrics) -> list[tuple[str, Callable]]:
 def evaluate(
     net: Network, X, y, loss=None, metrics=None, batch_size: int | None = None
 ) -> dict[str, float]:
-    """``{"loss": ..., metric: ...}`` on (X, y), in inference mode."""
+    """``{"loss": ..., metric: ...}`` on (X, y), in inference mode.
+
+    Parameters
+    ----------
+    net : Network
+        The network to score.
+    X : array-like of shape (n_samples, n_features)
+        Inputs, one row per sample.
+    y : array-like
+        Targets, as for ``fit``.
+    loss : str, Loss or None, default None
+        None uses the loss of the last ``fit``.
+    metrics : list of str or callables, or None, default None
+        None uses the metrics of the last ``fit``.
+    batch_size : int or None, default None
+        Rows per forward pass (None: all at once).
+    """
     loss_spec = loss if loss is not None else net.loss_
     if loss_spec is None:
         raise ValueError("evaluate needs a loss: pass loss=... or fit the network first")
@@ -528,7 +614,9 @@ def evaluate(
         weights = getattr(net, "loss_weights_", None) if loss is None else None
         losses, weights = _graph_losses(net, loss_spec, weights)
         xs, ys = _prepare_graph(net, X, y, losses)
-        return _evaluate_graph(net, _Rows(xs), _Rows(ys), losses, weights, metrics, batch_size)
+        return _evaluate_graph(
+            net, _Rows(xs), _Rows(ys), losses, weights, metrics, batch_size, check=True
+        )
     loss = get_loss(loss_spec)
     X, y = _prepare(net, X, y, loss)
     return _evaluate_prepared(net, X, y, loss, _metric_list(metrics), batch_size, check=True)
@@ -571,8 +659,15 @@ def _metric_logs(net: Network, ys: list, answers: list, metric_fns) -> dict[str,
     return logs
 
 
-def _evaluate_graph(net, xs, ys, losses, weights, metrics, batch_size=None) -> dict[str, float]:
-    outs = _graph_inference(net, xs.arrays, batch_size)
+def _evaluate_graph(
+    net, xs, ys, losses, weights, metrics, batch_size=None, rows=None, check=False
+) -> dict[str, float]:
+    with np.errstate(over="ignore", invalid="ignore"):
+        outs = _graph_inference(net, xs.arrays, batch_size, rows)
+    if check:
+        _check_graph_outputs(net, xs.arrays, outs)
+    if rows is not None:
+        ys = ys[rows]
     parts = [item.forward(out, t) for out, t, item in zip(outs, ys.arrays, losses)]
     result = {"loss": sum(w * part for w, part in zip(weights, parts))}
     if not net._single_output:
@@ -641,23 +736,32 @@ def fit(
 
     Parameters
     ----------
+    net : Network
+        The network to train; its parameters are updated in place.
     X, y : array-like
         Inputs ``(n_samples, n_features)`` and targets (labels ``(n,)`` or
         one-hot rows for ``cross_entropy``, values for regression).
-    loss : str or Loss
+    loss : str, Loss or None, default None
         Required the first time; later calls reuse the last one.
-    optimizer : str or Optimizer
+    optimizer : str or Optimizer, default "adam"
         A name (``"sgd"``, ``"adam"``...) built on ``net.parameters()`` with
         ``lr``, or an optimizer you built (its state carries over between calls).
-    epochs, batch_size, shuffle
-        ``batch_size=None`` is full-batch gradient descent.
-    validation_split : float
+    lr : float or None, default None
+        The learning rate η. None keeps the optimizer's own default (Adam's
+        1e-3, SGD's 1e-3...); with an optimizer you built, a number replaces its ``lr``.
+    epochs : int, default 10
+        Passes over the training rows.
+    batch_size : int or None, default 32
+        Rows per gradient step; None is full-batch gradient descent.
+    shuffle : bool, default True
+        Visit the rows in a new random order every epoch.
+    validation_split : float, default 0.0
         Fraction of rows (chosen at random with the fit seed) held out.
-    validation_data : (X_val, y_val)
+    validation_data : tuple (X_val, y_val) or None, default None
         Explicit validation set; overrides ``validation_split``.
-    callbacks : list of Callback
+    callbacks : list of Callback or None, default None
         E.g. ``EarlyStopping``, ``ModelCheckpoint``.
-    metrics : list of str or callables
+    metrics : list of str or callables, or None, default None
         Logged per epoch, e.g. ``["accuracy"]``; ``val_`` versions too.
     verbose : int
         0 silent; 1 a progress bar: tqdm's on stderr in a terminal, its widget
@@ -667,9 +771,11 @@ def fit(
         seed). Without it, shuffling goes on across ``fit`` calls where the
         last call stopped, so fitting an epoch at a time gives new batch
         orders; with it, shuffling starts afresh from that seed.
-    clip_norm, clip_value : float or None
-        Gradient clipping by global norm or by value, before each step.
-    schedule
+    clip_norm : float or None, default None
+        Gradient clipping by global norm, before each step.
+    clip_value : float or None, default None
+        Gradient clipping of each element to ``[-clip_value, clip_value]``, before each step.
+    schedule : Schedule or None, default None
         A learning-rate schedule on the optimizer, stepped after every epoch
         (``ReduceLROnPlateau`` is given ``val_loss``, or ``loss``).
     sample_weight : array-like of shape (n_samples,) or None
@@ -683,16 +789,9 @@ def fit(
         scikit-learn: each batch's loss gets ``l2 * sum ||W||^2 / (2 n_b)``,
         ``n_b`` the batch's row count (or weight sum), and each weight
         gradient ``l2 * W / n_b``. The logged ``loss`` includes it.
-
     loss_weights : list or dict of float, optional
         For a network with several outputs: the training loss is
         ``sum_k w_k L_k`` (default every ``w_k = 1``; not normalised).
-
-    Inputs and targets of a graph network (``cr.Network``): ``X`` is one
-    array for one input, else a list in ``net.inputs`` order or a dict by
-    input name; with several outputs, ``y`` and ``loss`` are lists in
-    ``net.outputs`` order (or dicts by output name), and the history also
-    records each output's ``"<output name>_loss"``.
 
     Returns
     -------
@@ -700,6 +799,12 @@ def fit(
 
     Notes
     -----
+    Inputs and targets of a graph network (``cr.Network``): ``X`` is one
+    array for one input, else a list in ``net.inputs`` order or a dict by
+    input name; with several outputs, ``y`` and ``loss`` are lists in
+    ``net.outputs`` order (or dicts by output name), and the history also
+    records each output's ``"<output name>_loss"``.
+
     A network with ``BatchNorm`` never gets a 1-row batch: a 1-row tail is
     folded into the batch before it.
 
@@ -711,8 +816,8 @@ def fit(
     before the call, and ``history.diverged`` is True.
 
     ``validation_split`` holds out rows by index: batches and the validation
-    set are gathered from ``X`` a batch at a time, never copied whole (for a
-    ``Sequential``; a graph network's inputs are still split by copy).
+    set are gathered from ``X`` a batch at a time, never copied whole (every
+    input of a graph network too).
     """
     if loss is None:
         if net.loss_ is None:
@@ -726,6 +831,12 @@ def fit(
     graph = not isinstance(net, Sequential)  # a Sequential runs its chain in the loop below
     if graph:
         losses, loss_weights = _graph_losses(net, loss, loss_weights)
+        clash = [n for n in net.output_names if n == "val" or n.startswith("val_")]
+        if clash and not net._single_output:
+            raise ValueError(
+                f"an output is named {clash[0]!r}: the history's '{clash[0]}_loss' would read as "
+                "a validation value; name the output otherwise, e.g. layer(node, name='value')"
+            )
     else:
         loss = get_loss(loss)
     epochs = check_int("epochs", epochs, low=0)
@@ -764,12 +875,9 @@ def fit(
                 f"{len(X)}; use a larger split or pass validation_data"
             )
         perm = rng.permutation(len(X))
-        if graph:
-            X_val, y_val = X[perm[:n_val]], y[perm[:n_val]]
-            X, y = X[perm[n_val:]], y[perm[n_val:]]
-        else:  # index sets, not copies: batches and validation are gathered from X by row
-            val_rows, train_rows = perm[:n_val], perm[n_val:]
-            X_val, y_val = X, y
+        # index sets, not copies: batches and validation are gathered from X by row
+        val_rows, train_rows = perm[:n_val], perm[n_val:]
+        X_val, y_val = X, y
         if sw is not None:
             sw = sw[perm[n_val:]]
     else:
@@ -814,7 +922,9 @@ def fit(
         widest = bs + 1
     stops = starts[1:] + [n]
     if graph:
-        step = _GraphStep(net, losses, loss_weights, graph_fns, X.arrays, y.arrays, widest)
+        step = _GraphStep(
+            net, losses, loss_weights, graph_fns, X.arrays, y.arrays, widest, train_rows
+        )
     else:
         x_buf = np.empty((widest, X.shape[1]), dtype=X.dtype)
         y_buf = np.empty((widest,) + y.shape[1:], dtype=y.dtype)
@@ -834,7 +944,7 @@ def fit(
     train_answers = (
         np.empty((n,) + _answer_shape(net, task), dtype=np.float64) if metric_fns else None
     )
-    y_train = y if train_rows is None or not metric_fns else y[train_rows]
+    y_train = y if train_rows is None or not metric_fns or graph else y[train_rows]
     params = net.parameters()
     layers = net.layers
     n_layers = len(layers)
@@ -894,6 +1004,8 @@ def fit(
                         flat = w.value.ravel()
                         squares += float(flat @ flat)
                     value += 0.5 * scale * squares
+                if graph:
+                    out, xb = step.outs, step.xb
                 if guard.diverged(value, out, history, xb, epoch, b):
                     break
                 if graph:
@@ -916,7 +1028,7 @@ def fit(
                 total += value * norm
                 for cb in callbacks:
                     cb.on_batch_end(b, batch_logs)
-            if history.diverged or guard.diverged_at_end(history, xb, epoch):
+            if history.diverged or guard.diverged_at_end(history, step.xb if graph else xb, epoch):
                 break
             logs = {"loss": total / total_weight}
             for name, fn in metric_fns:
@@ -924,7 +1036,9 @@ def fit(
             if graph:
                 logs.update(step.epoch_logs(total_weight))
             if X_val is not None and graph:
-                val = _evaluate_graph(net, X_val, y_val, losses, loss_weights, metrics, 4096)
+                val = _evaluate_graph(
+                    net, X_val, y_val, losses, loss_weights, metrics, 4096, val_rows
+                )
                 logs.update({f"val_{k}": v for k, v in val.items()})
             elif X_val is not None:
                 val = _evaluate_prepared(net, X_val, y_val, loss, metric_fns, 4096, val_rows)

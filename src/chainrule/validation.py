@@ -43,6 +43,31 @@ def check_number(
     bool, a string) or a ``ValueError`` naming ``name`` (NaN, inf, out of range).
     ``allow_inf`` accepts ``+inf`` when there is no ``high`` (a norm bound of inf
     means no bound).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the error message ("lr").
+    value : Any
+        The value to check.
+    low : float, default 0.0
+        The lower bound, included unless ``low_open``.
+    high : float or None, default None
+        The upper bound, included unless ``high_open``; None: no upper bound
+        (but ``value`` must be finite unless ``allow_inf``).
+    high_open : bool, default False
+        Exclude ``high`` itself: ``value < high``.
+    low_open : bool, default False
+        Exclude ``low`` itself: ``value > low``.
+    allow_inf : bool, default False
+        Accept ``+inf`` when ``high`` is None.
+    fix : str, default ""
+        A remedy appended to the error message after "; " (nothing when empty).
+
+    Returns
+    -------
+    float
+        ``float(value)``.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
@@ -64,6 +89,22 @@ def check_int(name: str, value: Any, *, low: int = 1, fix: str = "") -> int:
     """``value`` as an int ``>= low`` ("a positive integer" for ``low=1``,
     "a non-negative integer" for ``low=0``), else a ``ValueError`` naming ``name``.
     Bools and floats are refused, even 3.0.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the error message ("epochs").
+    value : Any
+        The value to check.
+    low : int, default 1
+        The smallest accepted value.
+    fix : str, default ""
+        A remedy appended to the error message after "; " (nothing when empty).
+
+    Returns
+    -------
+    int
+        ``int(value)``.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral) or value < low:
         kind = {1: "a positive integer", 0: "a non-negative integer"}.get(
@@ -85,6 +126,11 @@ def all_finite(A: np.ndarray) -> bool:
 
     One reduction over ``A`` on the fast path (no boolean copy of the data);
     arrays of other kinds (integers, bools) are always finite.
+
+    Parameters
+    ----------
+    A : numpy.ndarray
+        The array to test.
     """
     if A.dtype.kind not in "fc":
         return True
@@ -96,7 +142,15 @@ def all_finite(A: np.ndarray) -> bool:
 
 def check_finite(A: np.ndarray, what: str = "X") -> None:
     """Raise ``ValueError`` naming ``what`` and the first bad place if ``A`` holds
-    a NaN or an infinity (see ``all_finite``)."""
+    a NaN or an infinity (see ``all_finite``).
+
+    Parameters
+    ----------
+    A : numpy.ndarray
+        The array to check.
+    what : str, default "X"
+        Its name in the error message.
+    """
     if not all_finite(A):
         raise ValueError(
             f"{what} contains NaN or inf (first at {_first_bad(A)}); impute or drop those "
@@ -109,6 +163,15 @@ def as_float_array(X: Any, dtype, what: str = "X") -> np.ndarray:
     too large for ``dtype`` (1e300 is finite in float64 but overflows float32).
 
     No copy when ``X`` already has ``dtype``.
+
+    Parameters
+    ----------
+    X : array-like
+        The values to convert.
+    dtype : numpy.dtype or str
+        The float type wanted (``np.float32``, ``"float64"``).
+    what : str, default "X"
+        Its name in the error message.
     """
     dtype = np.dtype(dtype)
     with np.errstate(over="ignore", invalid="ignore"):

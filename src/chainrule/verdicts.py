@@ -162,7 +162,7 @@ class Verdict(str):
         The numbers that triggered it, under their measure's name.
     text : str
         One plain-language sentence built from ``evidence``.
-    remedies : list of Remedy
+    remedies : list of Remedy or None
         Ranked by the evidence, the most likely fix first.
     """
 
@@ -225,6 +225,45 @@ class LayerStory:
 
     Fractions and speeds are over the judging window; ``*_max`` over all
     of training; ``*_start`` on the first measured batch.
+
+    Attributes
+    ----------
+    index : int
+        The layer's position in ``net.layers``.
+    kind : str
+        The activation's name, "linear" for a Dense layer without one.
+    units : int
+        Width of the layer.
+    dense : int or None
+        Index of the Dense layer computing this layer's z.
+    hidden : bool
+        A Dense layer with an activation (not the output layer).
+    dead : float or None
+        Fraction of units that never activate.
+    dead_since_init : float or None
+        Fraction of units dead from the first measured batch on.
+    saturation : float or None
+        Fraction of outputs on the flat tails (sigmoid, tanh).
+    mean_derivative : float or None
+        Mean of f'(z) (sigmoid, tanh).
+    grad_norm : float or None
+        ``||dL/dW||``.
+    grad_norm_start : float or None
+        ``||dL/dW||`` on the first measured batch.
+    grad_norm_max : float or None
+        The largest ``||dL/dW||`` seen.
+    speed : float or None
+        ``||dL/db|| / sqrt(units)``.
+    update_ratio : float or None
+        Size of a step relative to the weights.
+    update_ratio_max : float or None
+        The largest such ratio seen.
+    weight_rms : float or None
+        RMS of W times sqrt(fan_in).
+    bias_mean : float or None
+        Mean of the biases.
+    weight_init : str or None
+        The layer's weight initialiser.
     """
 
     index: int
@@ -249,7 +288,39 @@ class LayerStory:
 
 @dataclass
 class Story:
-    """Everything ``judge`` reads: the loss history and the per-layer measures."""
+    """Everything ``judge`` reads: the loss history and the per-layer measures.
+
+    Attributes
+    ----------
+    layers : list of LayerStory
+        One per layer.
+    loss : list of float
+        The training loss of each epoch.
+    val_loss : list of float or None
+        The validation loss of each epoch.
+    baseline : float or None
+        The loss of the best constant prediction.
+    loss_name : str or None
+        The loss trained with.
+    lr : float or None
+        The learning rate.
+    optimizer : str or None
+        The optimizer's name.
+    diverged : bool
+        Training stopped on a NaN or infinite loss.
+    data_loss : float or None
+        The loss on the data diagnosed (``diagnose`` only).
+    grad_norm_before_clip : float or None
+        The largest global gradient norm that clipping cut down.
+    input_rms_max : float or None
+        The largest RMS of an input column.
+    input_rms_min : float or None
+        The smallest RMS of an input column.
+    input_std_spread : float or None
+        How far apart the input columns' standard deviations are.
+    n_features : int or None
+        Number of input columns.
+    """
 
     layers: list[LayerStory]
     loss: list[float] = field(default_factory=list)
@@ -273,7 +344,13 @@ class Story:
 
 
 def window_size(epochs: int) -> int:
-    """The judging window: ``clip(epochs // 5, 3, 20)`` epochs."""
+    """The judging window: ``clip(epochs // 5, 3, 20)`` epochs.
+
+    Parameters
+    ----------
+    epochs : int
+        Epochs trained.
+    """
     return int(min(20, max(3, epochs // 5)))
 
 
@@ -286,6 +363,13 @@ def constant_loss(loss_name: str, y) -> float:
     classes; MSE: ``Var(y)`` (mean over outputs); MAE: ``mean |y - median|``.
     Huber and hinge: the smallest of their losses at the mean, the median
     and (hinge) zero.
+
+    Parameters
+    ----------
+    loss_name : str
+        The loss: ``"cross_entropy"``, ``"binary_cross_entropy"``, ``"mse"``...
+    y : array-like
+        The training targets.
     """
     y = np.asarray(y, dtype=np.float64)
     if loss_name == "cross_entropy":
@@ -778,5 +862,10 @@ def judge(story: Story) -> list[Verdict]:
     """Verdicts for a training story: problems first (most specific cause first), then info.
 
     See the module documentation for each measure and threshold.
+
+    Parameters
+    ----------
+    story : Story
+        What was measured during training.
     """
     return _Judge(story).run()

@@ -741,6 +741,15 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
     ``"output"`` for a one-output network and after the output nodes otherwise.
     Merges become ``Add``, ``Mul`` and ``Concat``; an ``Embedding`` a ``Gather``
     of its table; a shared layer's weights are stored once.
+
+    Parameters
+    ----------
+    net : Network
+        The graph network to export.
+    opset : int
+        The ONNX opset, already checked by ``to_onnx_model``.
+    include_probabilities : bool or None
+        As for ``to_onnx_model``: add probability and label outputs after the network's.
     """
     onnx = _require_onnx()
     helper = onnx.helper

@@ -145,6 +145,10 @@ def to_torch(net: Sequential, preprocessing: bool = True) -> torch.nn.Sequential
     net : chainrule.Sequential
         A network of ``Dense``, ``Dropout``, ``BatchNorm`` and built-in
         activation layers, in float32 or float64.
+    preprocessing : bool, default True
+        Prepend the stored preprocessing (``Standardise``) and append the
+        target's rescaling (``Rescale``), as described below; False gives
+        exactly ``net(X)``.
 
     Returns
     -------
@@ -627,6 +631,11 @@ def graph_to_torch(net: Network):
     torch accumulates both uses into one set of weights, as chainrule does.
     Called by ``to_torch`` for a ``Network`` that is not a ``Sequential``.
 
+    Parameters
+    ----------
+    net : Network
+        The graph network to hand over.
+
     Raises
     ------
     ValueError
@@ -679,6 +688,13 @@ def graph_from_torch(module, *, loss=None) -> Network:
     each layer from its torch module (through ``from_torch`` for the
     ``nn.Sequential`` ones), so a shared module becomes one shared layer.
     Called by ``from_torch``; ``loss`` as there (a list for several outputs).
+
+    Parameters
+    ----------
+    module : GraphModule
+        What ``to_torch`` made of a graph network (trained further or not).
+    loss : str, list of str or None, default None
+        The loss to record for ``predict`` (one per output for several outputs).
     """
     classes = _graph_classes()
     dtype = _params_dtype(module)
