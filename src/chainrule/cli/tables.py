@@ -159,14 +159,33 @@ class _ModelData:
         self.net = net
         info = getattr(net, "preprocessing_", None)
         self.pre = Preprocessor.from_dict(info) if info else None
+        # a graph network with several inputs or outputs: one table cannot feed it
+        self.multi_io = len(net.inputs) > 1 or len(net.outputs) > 1
         if self.pre is not None:
             self.task = self.pre.task
+        elif self.multi_io:
+            self.task = None  # one task per output; see the Python API
         else:
             from ..losses import get_loss
             from ..training import _task_of
 
             kind = _task_of(net, get_loss(net.loss_) if net.loss_ else None)
             self.task = "regress" if kind == "regression" else "classify"
+
+    def refuse_multi_io(self) -> None:
+        """One table is one input and one target: say what to do for a graph network."""
+        if not self.multi_io:
+            return
+        net = self.net
+        ins = ", ".join(
+            f"{n!r} ({w} columns)" for n, w in zip(net.input_names, net.n_features_list)
+        )
+        raise CLIError(
+            f"predict, evaluate and diagnose read one table into one input, but this network has "
+            f"{len(net.inputs)} input(s) [{ins}] and {len(net.outputs)} output(s) "
+            f"{net.output_names}; use Python: net = cr.load(path); "
+            "net.predict({name: array, ...}) or net.evaluate({...}, [y1, y2])"
+        )
 
     @property
     def target(self) -> str | None:
@@ -176,12 +195,16 @@ class _ModelData:
     def classes(self) -> list:
         if self.pre is not None and self.pre.classes is not None:
             return list(self.pre.classes)
+        if self.multi_io:
+            return []
         k = self.net.n_outputs or 1
         return list(range(max(k, 2)))
 
     def features(self, df, target: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Network inputs and the mask of rows kept."""
         from ..preprocessing import MissingValuesError
+
+        self.refuse_multi_io()
 
         used = [c["name"] for c in self.pre.columns] if self.pre is not None else df.columns
         check_columns(df, [c for c in used if c != target])
