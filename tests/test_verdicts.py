@@ -297,3 +297,31 @@ def test_graph_training_story_skips_cure_the_vanishing_gradient():
     assert stuck > 0.68 and problems[0].kind == "vanishing_gradients"
     learnt, problems = out[True]
     assert learnt < 0.5 * math.log(2) and problems == []
+
+
+def test_one_lucky_validation_epoch_is_not_taken_for_overfitting():
+    # the playground's xor net (tanh 8,8, 40 epochs; recorded): the validation loss wanders
+    # 0.20-0.35 around a flat level; its raw minimum 0.204 (epoch 18) is 22% below the last
+    # window's median 0.249, the minimum of its running median (8 epochs) only 6%
+    loss = [0.662, 0.61, 0.539, 0.468, 0.406, 0.346, 0.275, 0.281, 0.216, 0.183, 0.175, 0.165,
+            0.17, 0.146, 0.181, 0.133, 0.138, 0.145, 0.126, 0.139, 0.14, 0.127, 0.132, 0.14,
+            0.125, 0.11, 0.123, 0.116, 0.173, 0.18, 0.126, 0.107, 0.106, 0.136, 0.16, 0.129,
+            0.107, 0.106, 0.105, 0.133]  # fmt: skip
+    val = [0.718, 0.653, 0.585, 0.538, 0.443, 0.4, 0.322, 0.32, 0.26, 0.258, 0.264, 0.298,
+           0.285, 0.253, 0.207, 0.24, 0.242, 0.204, 0.248, 0.212, 0.288, 0.255, 0.204, 0.29,
+           0.207, 0.234, 0.263, 0.232, 0.249, 0.345, 0.24, 0.215, 0.218, 0.273, 0.332, 0.234,
+           0.258, 0.237, 0.24, 0.322]  # fmt: skip
+    assert np.median(val[-8:]) > 1.1 * min(val)  # the old rule's false alarm
+    assert not [v for v in judge(_story(loss, val=val)) if v.kind == "overfitting"]
+
+
+def test_training_rows_that_score_well_do_not_hide_overfitting():
+    # diagnosing the training rows (as the playground does) gives a loss like the training
+    # loss; that must not be read as "the best weights were restored"
+    loss = list(np.geomspace(0.6, 0.01, 40))
+    val = [0.6 - 0.01 * e for e in range(15)] + [0.46 + 0.02 * e for e in range(25)]
+    (v,) = judge(_story(loss, val=val, data_loss=0.0105))
+    assert v.kind == "overfitting" and v.is_problem and "restored" not in v.text
+    # held-out rows that score like the best epoch: a note that the overfitting is history
+    (w,) = judge(_story(loss, val=val, data_loss=0.47))
+    assert w.kind == "overfitting" and not w.is_problem and "restored" in w.text

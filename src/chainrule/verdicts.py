@@ -802,6 +802,12 @@ class _Judge:
         i_min, v_min = min(fin, key=lambda t: t[1])
         W = self.W
         v_now = _med(v[-W:])
+        # the rise must also stand above the curve smoothed by a running median of the window,
+        # so one lucky epoch of a noisy validation loss is not taken for the best the net did
+        smooth = [_med(v[max(0, i - W + 1) : i + 1]) for i in range(len(v))]
+        smooth_min = min((x for x in smooth if math.isfinite(x)), default=math.nan)
+        if not v_now > smooth_min * (1 + OVERFIT_RISE):
+            return
         t = self.s.loss
         if not (i_min < len(v) - W and v_now > v_min * (1 + OVERFIT_RISE)):
             return
@@ -814,7 +820,13 @@ class _Judge:
                 f"{_g(v_now)} while the training loss fell from {_g(t[i_min])} to {_g(t[-1])} "
                 f"(alarm at +{_pct(OVERFIT_RISE)})")  # fmt: skip
         held = self.s.data_loss
-        if held is not None and held <= v_min * (1 + OVERFIT_RISE):
+        # data that score like the best validation epoch, and not like the training rows (the
+        # playground diagnoses on its training rows: their low loss proves nothing)
+        if (
+            held is not None
+            and held <= v_min * (1 + OVERFIT_RISE)
+            and held > t[-1] * (1 + OVERFIT_RISE)
+        ):
             # diagnose on held-out data: the weights kept score like the best epoch did
             # (early stopping restored them), so the overfitting is history, not this model
             ev["data_loss"] = held
