@@ -535,3 +535,19 @@ def test_activation_legends_do_not_cover_the_curves(names, ncols):
         assert ax.bbox.contains(*ax.get_legend().get_window_extent().p0)  # inside the panel
         assert ax.bbox.contains(*ax.get_legend().get_window_extent().p1)
         assert legend_overlaps(ax) == [], f"{ax.get_title()}: the legend covers a curve"
+
+
+def test_figures_use_the_playgrounds_colours():
+    """Weights and classes read the same in a figure and on the playground page (issue 18)."""
+    import re
+    from pathlib import Path
+
+    app = (Path(plots.__file__).parent / "playground" / "static" / "app.js").read_text()
+    line = re.search(r"const CLASS_RGB = (.*);", app).group(1)
+    rgb = [tuple(map(int, c)) for c in re.findall(r"\[(\d+), (\d+), (\d+)\]", line)]
+    pos, neg = re.search(r'const POS = "(#\w{6})", NEG = "(#\w{6})"', app).groups()
+    assert (plots._POS, plots._NEG) == (pos, neg)
+    as_rgb = [
+        tuple(round(255 * v) for v in matplotlib.colors.to_rgb(c)) for c in plots._class_colors(6)
+    ]
+    assert as_rgb == rgb

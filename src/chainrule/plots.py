@@ -63,7 +63,10 @@ DEFAULT_ACTIVATIONS = (
     "identity",
 )
 DPI = 100
-_POS, _NEG = "#1f77b4", "#d62728"  # blue for positive weights, red for negative
+# the playground's colours, so a figure and the page read the same way: blue for positive
+# weights and class 1, orange for negative weights and class 0
+_POS, _NEG = "#1f77b4", "#e8710a"
+_CLASSES = ("#e8710a", "#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#8c564b")
 
 
 # -- plumbing -------------------------------------------------------------------------------
@@ -220,9 +223,10 @@ def _grid(n: int, ncols: int) -> tuple[int, int]:
 
 
 def _class_colors(k: int) -> list:
+    """One colour per class: the playground's six, then matplotlib's tab10 beyond them."""
     plt = _pyplot()
     cmap = plt.get_cmap("tab10")
-    return [cmap(i % 10) for i in range(k)]
+    return [_CLASSES[i] if i < len(_CLASSES) else cmap(i % 10) for i in range(k)]
 
 
 def _as_2d_points(X, what: str = "X") -> np.ndarray:
@@ -920,7 +924,7 @@ def _network_top(fig_height: float, gap: float = 6.0) -> float:
 
 
 def plot_network(net, max_units: int = 12, save=None):
-    """The network as nodes and edges: each weight an edge, blue positive, red negative.
+    """The network as nodes and edges: each weight an edge, blue positive, orange negative.
 
     Edge width grows with ``|w|`` relative to the largest weight of the same
     layer. Layers wider than ``max_units`` show their first ``max_units``
