@@ -231,6 +231,19 @@ def _loss_text(loss: Loss, out: str, value: float, N: int, d: int) -> str:
     return f"L = {loss.name}({out}, y) = {_fmt(value, d)}"
 
 
+def _checked_target(estimate: int, max_steps: int, loss, y, net, N: int) -> np.ndarray:
+    """The targets as the loss reads them, once the trace's size is known to be small enough."""
+    if estimate > max_steps:
+        raise ValueError(
+            f"trace would record about {estimate} steps (limit max_steps={max_steps}); it is "
+            "meant for small networks and a few samples: pass fewer rows or raise max_steps"
+        )
+    T = loss.prepare_target(y, net.n_outputs, np.float64)
+    if len(T) != N:
+        raise ValueError(f"x has {N} samples but y has {len(T)}")
+    return T
+
+
 def trace(
     net: Sequential,
     x,
@@ -303,14 +316,7 @@ def trace(
     estimate = sum(
         N * (2 * widths[k + 1]) * 3 + widths[k] * widths[k + 1] for k in range(len(stages))
     )
-    if estimate > max_steps:
-        raise ValueError(
-            f"trace would record about {estimate} steps (limit max_steps={max_steps}); it is "
-            "meant for small networks and a few samples: pass fewer rows or raise max_steps"
-        )
-    T = loss.prepare_target(y, net.n_outputs, np.float64)
-    if len(T) != N:
-        raise ValueError(f"x has {N} samples but y has {len(T)}")
+    T = _checked_target(estimate, max_steps, loss, y, net, N)
     tr = Trace(digits)
     f = lambda v: _fmt(v, digits)  # noqa: E731
     L = len(stages)
@@ -560,14 +566,7 @@ def _trace_graph(net: Network, x, y, loss, digits: int, max_steps: int) -> Trace
         estimate += N * 6 * (node.n_features or 0) + N * w_in * (1 + len(node.inputs))
         if type(node.layer) is Dense:
             estimate += node.layer.in_features * node.layer.out_features + node.layer.out_features
-    if estimate > max_steps:
-        raise ValueError(
-            f"trace would record about {estimate} steps (limit max_steps={max_steps}); it is "
-            "meant for small networks and a few samples: pass fewer rows or raise max_steps"
-        )
-    T = loss.prepare_target(y, net.n_outputs, np.float64)
-    if len(T) != N:
-        raise ValueError(f"x has {N} samples but y has {len(T)}")
+    T = _checked_target(estimate, max_steps, loss, y, net, N)
     tr = Trace(digits)
     f = lambda v: _fmt(v, digits)  # noqa: E731
     pos = {id(node): k for k, node in enumerate(nodes)}
