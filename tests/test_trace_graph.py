@@ -132,3 +132,19 @@ def test_trace_graph_refusals():
     dropped = cr.Network(inputs=x2, outputs=cr.Dense(2, 1)(cr.Dropout(0.5)(x2)))
     with pytest.raises(ValueError, match="Dropout"):
         cr.trace(dropped, np.ones((1, 2)), np.ones((1, 1)), "mse")
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_trace_refuses_a_run_too_large_to_print(graph):
+    x = cr.Input(2, name="x")
+    if graph:
+        net = cr.Network(inputs=x, outputs=cr.Dense(2, 1)(cr.Dense(2, 2)(x)), seed=0)
+    else:
+        net = cr.Sequential(cr.Dense(2, 2), cr.Dense(2, 1), seed=0)
+    X, y = np.ones((3, 2)), np.zeros(3)
+    with pytest.raises(
+        ValueError, match=r"trace would record about \d+ steps \(limit max_steps=5\)"
+    ):
+        cr.trace(net, X, y, loss="mse", max_steps=5)
+    with pytest.raises(ValueError, match="x has 3 samples but y has 2"):
+        cr.trace(net, X, y[:2], loss="mse")
