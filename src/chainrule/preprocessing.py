@@ -120,7 +120,7 @@ def detect_task(series, max_classes: int = 20) -> tuple[str, str]:
 
     Parameters
     ----------
-    series : pandas.Series
+    series : pandas.Series or numpy.ndarray
         The target column (missing values are ignored).
     max_classes : int
         Most distinct integer values still read as classes.
@@ -138,10 +138,17 @@ def detect_task(series, max_classes: int = 20) -> tuple[str, str]:
     distinct values (a few values, each seen several times); otherwise the
     target is a quantity to regress.
     """
-    values = series.dropna()
-    if not _is_numeric(values) or _pandas().api.types.is_bool_dtype(values.dtype):
-        return "classify", f"it holds {_describe_kind(values)}"
-    numbers = values.to_numpy(dtype=np.float64)
+    if isinstance(series, np.ndarray):  # an array gets the answer of pandas.Series(array)
+        kind = series.dtype.kind
+        if kind not in "iuf":
+            return "classify", f"it holds {'true/false' if kind == 'b' else 'text'} values"
+        numbers = series.astype(np.float64).ravel()
+        numbers = numbers[~np.isnan(numbers)]
+    else:
+        values = series.dropna()
+        if not _is_numeric(values) or _pandas().api.types.is_bool_dtype(values.dtype):
+            return "classify", f"it holds {_describe_kind(values)}"
+        numbers = values.to_numpy(dtype=np.float64)
     unique = np.unique(numbers)
     limit = min(max_classes, max(2, len(numbers) // 5))
     if np.all(np.isfinite(unique)) and np.all(unique == np.round(unique)) and len(unique) <= limit:

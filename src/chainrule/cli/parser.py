@@ -47,6 +47,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _folds(text: str) -> int:
+    value = _int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 folds, got {value}")
+    return value
+
+
 def _seed(text: str) -> int:
     value = _int(text)
     if value < 0:
@@ -409,9 +416,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=fmt,
         help="search the network's architecture and training settings (Optuna)",
-        description="Search depth, width, activation, learning rate, dropout, weight decay and "
-        "batch size with Optuna (TPE sampler, median pruner on the per-epoch validation loss), "
-        "starting from the default recipe; save the best model with its preprocessing.",
+        description="Search the architecture (a stack or residual blocks; depth, width, "
+        "activation) and the learning rate, dropout, weight decay and batch size with Optuna "
+        "(TPE sampler, median pruner on the per-epoch validation loss), each trial scored by "
+        "cross-validation and trial 0 the default recipe; train the best on every row and save "
+        "it with its preprocessing.",
         epilog=_examples(
             "chainrule tune data.csv --target label --trials 50",
             "chainrule tune data.csv --target price --trials 100 --timeout 120 --jobs 2 --plots out",
@@ -425,10 +434,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive_float, default=None, metavar="S", help="stop after S seconds"
     )
     p.add_argument("--jobs", type=_positive_int, default=1, metavar="N", help="parallel trials")
-    p.add_argument("--validation-split", type=_fraction, default=0.2, metavar="F")
+    p.add_argument(
+        "--cv",
+        type=_folds,
+        default=5,
+        metavar="K",
+        help="folds of the cross-validation scoring each trial (default 5: 80%% trains)",
+    )
     p.add_argument("--impute", choices=("mean", "median", "drop"), default=None)
     p.add_argument("--ignore", type=_column_list, default=[], metavar="COLS")
-    p.add_argument("--seed", type=_int, default=0, metavar="S", help="default 0")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="default 0")
     p.add_argument("--top", type=_positive_int, default=10, metavar="N", help="trials shown")
     p.add_argument("--out", default="model.safetensors", metavar="FILE", help="the best model")
     p.add_argument(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -392,11 +391,12 @@ def _resume_model(args, target: str) -> _Resumed:
 def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule tune``: preprocess as ``train`` does, search with Optuna, save the best."""
     from ..preprocessing import MissingValuesError, Preprocessor
+    from ..search import search
 
     try:
-        from ..search import search
-    except ImportError as exc:  # pragma: no cover - search.py imports Optuna lazily
-        raise CLIError(str(exc)) from None
+        import optuna  # noqa: F401  (refused before any work, in one line)
+    except ImportError:
+        raise CLIError('tune needs Optuna: pip install "chainrule[search]"') from None
     out = _check_out_folder(args.out)
     plots = Path(args.plots) if args.plots else None
     if plots is not None:
@@ -405,53 +405,61 @@ def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
     target = args.target
     if target not in df.columns:
         raise CLIError(f"unknown target column {target!r} in {args.data}; {_columns_hint(df)}")
+    unknown = [c for c in args.ignore if c not in df.columns]
+    if unknown:
+        raise CLIError(
+            f"--ignore names unknown column(s) {', '.join(map(repr, unknown))}; "
+            f"{_columns_hint(df)}",
+            code=2,
+        )
     df = df[df[target].notna()]
     pre = Preprocessor(target=target, task=args.task, impute=args.impute, ignore=args.ignore)
+    if not pre.feature_columns(df):
+        raise CLIError(f"no feature columns: {args.data} holds only the target {target!r}")
     if args.impute == "drop":
         df = df[~df[pre.feature_columns(df)].isna().any(axis=1)]
     df = df.reset_index(drop=True)
-    n = len(df)
-    n_val = int(round(n * args.validation_split))
-    if not 1 <= n_val < n - 1:
+    if len(df) < 2 * args.cv:
         raise CLIError(
-            f"--validation-split {args.validation_split} leaves {n_val} validation row(s) out of "
-            f"{n}; tune needs validation rows to score the trials",
+            f"--cv {args.cv} needs at least {2 * args.cv} rows with a target; {args.data} has "
+            f"{len(df)}",
             code=2,
         )
-    perm = np.random.default_rng(args.seed).permutation(n)
-    val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     try:
-        pre.fit(df, rows=train_rows)
+        pre.fit(df)  # every row: each is validated once and the chosen model refits on all
     except MissingValuesError as exc:
         raise CLIError(
             f"missing values in feature column(s) {_counts_text(exc.counts)}; choose what to do "
             "with --impute mean|median|drop (or fill them in the file)"
         ) from None
     X, y = pre.transform(df), pre.encode_target(df[target])
-    if pre.task == "classify" and len(np.unique(y[train_rows])) < len(pre.classes):
-        raise CLIError("some class has no training row; use more data or a smaller split")
     ui.note(f"task: {pre.task}; {_describe_preprocessing(pre)}")
-    ui.note(f"searching {args.trials} trial(s) on {len(train_rows)} rows, {n_val} to validate")
+    ui.note(
+        f"searching {args.trials} trial(s) on {len(df)} rows, each scored by {args.cv}-fold "
+        "cross-validation; trial 0 is the default recipe"
+    )
     t0 = time.perf_counter()
     try:
         result = search(
-            X[train_rows], y[train_rows], task=pre.task, n_trials=args.trials,
-            timeout=args.timeout, validation_data=(X[val_rows], y[val_rows]), seed=args.seed,
-            n_jobs=args.jobs, progress=ui.progress_mode != "off" and sys.stderr.isatty(),
+            X, y, task=pre.task, n_trials=args.trials, timeout=args.timeout, cv=args.cv,
+            seed=args.seed, n_jobs=args.jobs, progress=ui.note if not ui.quiet else False,
         )  # fmt: skip
     except ImportError as exc:
         raise CLIError(str(exc)) from None
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         raise CLIError(_one_line(exc)) from None
     seconds = time.perf_counter() - t0
     net = result.net
     net.preprocessing_ = pre.to_dict()
     _save_model(net, out)
     ui.out(result.table(args.top))
+    metric = "accuracy" if pre.task == "classify" else "R2"
+    best, default = result.scores, result.default_scores
     ui.out(
-        f"best validation loss {result.best_value:.4f} (the default recipe's "
-        f"{result.default_value:.4f}); {len(result.study.trials)} trial(s) in {seconds:.1f}s; "
-        f"saved the best model to {out} ({_size(out)})"
+        f"best: trial {result.study.best_trial.number}, validation {metric} "
+        f"{best['val_score']:.4f} (the default recipe's {default['val_score']:.4f}); "
+        f"{len(result.study.trials)} trial(s) in {seconds:.1f}s; trained again on all {len(df)} "
+        f"rows for {result.refit_epochs} epoch(s); saved it to {out} ({_size(out)})"
     )
     if plots is not None:
         from optuna.visualization.matplotlib import (
