@@ -132,6 +132,22 @@ def test_cross_validation_scores_every_row_once_and_refits_on_all_rows():
                zip(r.net.parameters(), held.net.parameters()))  # fmt: skip
 
 
+def test_the_default_is_kept_unless_a_trial_beats_it_by_the_margin():
+    X, _ = _blobs(100)
+    y = 2 * X[:, 0] - X[:, 1]
+    # lr 2e-3 is not a choice: trial 0 takes the nearest, 1e-6, and its outputs stay near 0
+    space = _tiny(lr=("categorical", (1e-6, 1e-2)))
+    r = cr.search(X, y, n_trials=3, cv=2, seed=0, space=space)
+    assert r.study.trials[0].params["lr"] == 1e-6
+    assert r.chosen == r.study.best_trial.number != 0 and r.best_params["lr"] == 1e-2
+    assert r.gain > 2 and "SE over the default" in r.choice()
+    # the same study, a margin no trial can beat: the default is kept, and said so
+    kept = cr.search(X, y, n_trials=3, cv=2, seed=0, space=space, margin=1e9)
+    assert kept.gain == r.gain and kept.chosen == 0 and kept.best_params["lr"] == 1e-6
+    assert f"beat it by {r.gain:.1f} standard errors" in kept.table()
+    assert kept.scores == kept.default_scores
+
+
 def test_task_detection_is_the_one_of_chainrule_train():
     pd = pytest.importorskip("pandas")
     from chainrule.preprocessing import detect_task

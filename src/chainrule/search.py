@@ -281,6 +281,14 @@ class SearchResult:
         "val_loss": cross-entropy or MSE on the standardised target}``.
     default_scores : dict
         The same for the recipe's default (trial 0).
+    chosen : int
+        The number of the trial whose configuration ``net`` has: the best
+        trial, or 0 (the default) when the best did not beat it by ``margin``
+        standard errors.
+    gain : float
+        The best trial's gain over the default in standard errors of the
+        paired per-row difference (0 when the default is the best, inf when
+        it did not complete).
     refit_epochs : int or None
         Epochs of the final training on every row (None without refit).
     space : dict
@@ -296,6 +304,8 @@ class SearchResult:
     classes: np.ndarray | None = None
     scores: dict = field(default_factory=dict)
     default_scores: dict = field(default_factory=dict)
+    chosen: int = 0
+    gain: float = math.inf
     refit_epochs: int | None = None
     space: dict = field(default_factory=dict)
 
@@ -364,7 +374,19 @@ class SearchResult:
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in self.study.trials)
         lines.append(f"{len(done)} complete, {pruned} pruned; trial 0 is the recipe's default")
+        lines.append(self.choice())
         return "\n".join(lines)
+
+    def choice(self) -> str:
+        """One line: which trial ``net`` comes from, and why."""
+        best = self.study.best_trial.number
+        if self.chosen == best:
+            why = "the default is the best" if best == 0 else f"{self.gain:.1f} SE over the default"
+            return f"chosen: trial {best} ({why})"
+        return (
+            f"chosen: trial {self.chosen}, the default: the best, trial {best}, beat it by "
+            f"{self.gain:.1f} standard errors on the validation rows, within the margin"
+        )
 
 
 def _blas_threads(threads: int | None):
@@ -397,6 +419,7 @@ def search(
     cv: int = 5,
     validation_data: tuple | None = None,
     refit: bool = True,
+    margin: float = 2.0,
     space: dict | None = None,
     seed: int = 0,
     n_jobs: int = 1,
@@ -437,6 +460,13 @@ def search(
         ``validation_data``) for the mean of its best epochs; False returns
         the network of its first fold (or of the ``validation_data`` run), as
         it was scored.
+    margin : float, default 2.0
+        The best trial replaces the default only if it beats it by more than
+        ``margin`` standard errors of the paired per-row difference,
+        ``mean(d) > margin * sd(d) / sqrt(n)`` with ``d_i`` the default's
+        error (or loss) on row ``i`` minus the best trial's: the best of
+        many noisy scores is optimistic, and on a small table the default is
+        often as good. 0 takes the best trial whenever it is better.
     space : dict or None, default None
         Replaces entries of ``search_space(n)`` (name -> (kind, arguments));
         a one-choice ``("categorical", (v,))`` fixes a parameter. Where the
@@ -556,8 +586,9 @@ def search(
         grid.update(space)
     default = {name: _inside(v, grid[name]) for name, v in _default_params(n_rows).items()}
 
-    kept = {"value": math.inf, "net": None}  # the first-fold network of the best trial
+    nets: dict[int, Any] = {}  # without refit: each trial's first-fold network
     epochs_of: dict[int, list[int]] = {}
+    rows_of: dict[int, np.ndarray] = {}  # each row's error (or loss) out of fold
     lock = threading.Lock()
 
     class _Report(recipe.RestoreBest):
@@ -611,14 +642,16 @@ def search(
         trial.set_user_attr("val_loss", val_loss)
         trial.set_user_attr("best_epochs", best_epochs)
         trial.set_user_attr("budget", budget)
+        per_row = 1.0 - hits[seen] if task == "classify" else losses[seen]
         if task == "classify":  # the error rate; the loss only breaks ties (< one row for L < 1000)
-            value = float(1.0 - hits[seen].mean() + val_loss / (1000 * len(seen)))
+            value = float(per_row.mean() + val_loss / (1000 * len(seen)))
         else:
             value = val_loss
         with lock:
             epochs_of[trial.number] = best_epochs
-            if value < kept["value"]:
-                kept.update(value=value, net=first)
+            rows_of[trial.number] = per_row
+            if not refit:
+                nets[trial.number] = first
         return value
 
     callbacks = []
@@ -657,9 +690,17 @@ def search(
         study.optimize(
             objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, callbacks=callbacks
         )
-        if kept["net"] is None:
+        if not rows_of:
             raise RuntimeError("no trial completed: every one was pruned or diverged")
         best = study.best_trial
+        gain = 0.0 if best.number == 0 else math.inf
+        if best.number != 0 and 0 in rows_of:
+            # the best trial's gain over the default, in standard errors of the paired rows
+            d = rows_of[0] - rows_of[best.number]
+            se = d.std(ddof=1) / math.sqrt(len(d)) if len(d) > 1 else 0.0
+            gain = float(d.mean() / se) if se > 0 else (math.inf if d.mean() > 0 else 0.0)
+            if gain <= margin:
+                best = study.trials[0]
         params = {name: best.params[name] for name in grid}
         refit_epochs = None
         if refit:
@@ -671,7 +712,7 @@ def search(
             if history.diverged:
                 raise RuntimeError(f"the refit on every row diverged: {history.stop_reason}")
         else:
-            net = kept["net"]
+            net = nets[best.number]
     if task == "regress":
         recipe.rescale_output(net, scale, shift)
     net.eval()  # ready to predict: dropout off
@@ -682,7 +723,7 @@ def search(
     return SearchResult(
         net=net, best_params=params, best_value=float(best.value),
         default_value=float(first.value) if done else math.inf, study=study, task=task,
-        classes=classes, refit_epochs=refit_epochs,
+        classes=classes, refit_epochs=refit_epochs, chosen=best.number, gain=gain,
         scores={k: best.user_attrs.get(k) for k in ("val_score", "val_loss")},
         default_scores={k: first.user_attrs.get(k) for k in ("val_score", "val_loss")},
         space=grid,

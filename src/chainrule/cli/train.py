@@ -456,8 +456,8 @@ def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
     metric = "accuracy" if pre.task == "classify" else "R2"
     best, default = result.scores, result.default_scores
     ui.out(
-        f"best: trial {result.study.best_trial.number}, validation {metric} "
-        f"{best['val_score']:.4f} (the default recipe's {default['val_score']:.4f}); "
+        f"chose trial {result.chosen}: validation {metric} {best['val_score']:.4f} (the default "
+        f"recipe's {default['val_score']:.4f}); "
         f"{len(result.study.trials)} trial(s) in {seconds:.1f}s; trained again on all {len(df)} "
         f"rows for {result.refit_epochs} epoch(s); saved it to {out} ({_size(out)})"
     )
