@@ -256,13 +256,13 @@ def test_progress_is_a_plain_line_per_trial(capsys):
     cr.search(X, y, n_trials=3, cv=2, seed=0, space=_tiny(width=("int_log", 4, 32)),
               progress=lines.append)  # fmt: skip
     assert len(lines) == 3
-    assert all(line.startswith(f"trial {i + 1}/3: ") for i, line in enumerate(lines))
+    assert all(line.startswith(f"[{i + 1}/3] trial {i}: ") for i, line in enumerate(lines))
     assert not any("\r" in line or "\n" in line for line in lines)
     # trial 0 is the default, its width (100) moved inside the space searched (4 to 32)
     assert "architecture=stack depth=1 width=32 activation=relu lr=0.002" in lines[0]
     cr.search(X, y, n_trials=2, cv=2, seed=0, space=TINY, progress=True)
     err = capsys.readouterr().err
-    assert err.count("trial ") >= 2 and "\r" not in err
+    assert err.count("/2] trial ") == 2 and "\r" not in err
 
 
 @pytest.mark.parametrize(
@@ -336,8 +336,8 @@ def test_cli_tune_saves_the_model_the_search_returned(table, tmp_path, capsys, m
     assert "trial 0 is the recipe's default" in out and f"saved it to {model}" in out
     assert re.search(r"trained again on all 150 rows for \d+ epoch", out)
     # a plain line per trial on stderr (not a tty here), no carriage-return bar
-    progress = [line for line in err.splitlines() if line.startswith("trial ")]
-    assert [line.split(":")[0] for line in progress] == ["trial 1/3", "trial 2/3", "trial 3/3"]
+    progress = [line.split(":")[0] for line in err.splitlines() if line.startswith("[")]
+    assert progress == ["[1/3] trial 0", "[2/3] trial 1", "[3/3] trial 2"]
     assert "\r" not in err
     net = cr.load(model)
     assert net.preprocessing_["feature_names"] == ["x1", "x2", "colour=g", "colour=r"]

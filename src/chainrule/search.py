@@ -658,9 +658,12 @@ def search(
     if progress:
         say = progress if callable(progress) else (lambda line: print(line, file=sys.stderr))
         t_start = time.perf_counter()
+        finished = []
 
         def _line(study, t) -> None:
-            head = f"trial {t.number + 1}/{n_trials}"
+            with lock:
+                finished.append(t.number)
+                head = f"[{len(finished)}/{n_trials}] trial {t.number}"
             if t.state == optuna.trial.TrialState.COMPLETE:
                 a = t.user_attrs
                 what = f"val_score {a['val_score']:.4f}, val_loss {a['val_loss']:.4f}"
