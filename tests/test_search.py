@@ -59,30 +59,28 @@ def test_holdout_search_returns_the_network_it_scored_and_starts_from_the_defaul
     assert "trial 0 is the recipe's default" in r.table()
 
 
-def test_trial_0_is_chainrule_train_on_the_same_split(tmp_path, capsys):
-    """Trained and scored as ``chainrule train`` does: the same restored epoch and loss."""
-    pd = pytest.importorskip("pandas")
+def test_tune_with_the_default_saves_the_model_chainrule_train_saves(tmp_path, capsys):
+    """Trial 0 refit on every row is ``chainrule train --validation-split 0``: the same weights."""
+    pytest.importorskip("pandas")
     pytest.importorskip("safetensors")
-    from chainrule.preprocessing import Preprocessor
+    import pandas as pd
 
     X, y = _blobs(150)
-    df = pd.DataFrame({"x1": X[:, 0], "x2": X[:, 1], "x3": X[:, 2], "label": y})
+    df = pd.DataFrame({"x1": X[:, 0], "x2": X[:, 1], "colour": np.where(X[:, 2] > 0, "r", "g"),
+                       "label": y})  # fmt: skip
     df.to_csv(tmp_path / "d.csv", index=False)
-    code = cli.main(["train", str(tmp_path / "d.csv"), "--target", "label",
-                     "--out", str(tmp_path / "m.safetensors")])  # fmt: skip
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    found = re.search(r"restored epoch (\d+) \(lowest validation loss, ([0-9.e-]+)\)", out)
-    assert found, out
-    # train's split: 20% of a seed-0 permutation; its preprocessing, stored in the model
-    pre = Preprocessor.from_dict(cr.load(tmp_path / "m.safetensors").preprocessing_)
-    perm = np.random.default_rng(0).permutation(len(df))
-    val, tr = np.sort(perm[:30]), np.sort(perm[30:])
-    Xp = pre.transform(df)
-    r = cr.search(Xp[tr], y[tr], n_trials=1, validation_data=(Xp[val], y[val]), seed=0,
-                  refit=False)  # fmt: skip
-    assert r.study.trials[0].user_attrs["best_epochs"] == [int(found.group(1))]
-    assert r.scores["val_loss"] == pytest.approx(float(found.group(2)), rel=1e-3)
+    common = [str(tmp_path / "d.csv"), "--target", "label", "--seed", "3", "-q"]
+    assert cli.main(["train", *common, "--validation-split", "0",
+                     "--out", str(tmp_path / "train.safetensors")]) == 0  # fmt: skip
+    assert cli.main(["tune", *common, "--trials", "1",
+                     "--out", str(tmp_path / "tune.safetensors")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "chose trial 0" in out
+    trained, tuned = cr.load(tmp_path / "train.safetensors"), cr.load(tmp_path / "tune.safetensors")
+    assert tuned.preprocessing_ == trained.preprocessing_
+    assert len(trained.parameters()) == len(tuned.parameters()) == 4
+    for p, q in zip(trained.parameters(), tuned.parameters()):
+        np.testing.assert_allclose(q.value, p.value, rtol=1e-5, atol=1e-6)
 
 
 def test_search_is_reproducible_with_a_seed():
@@ -118,9 +116,10 @@ def test_cross_validation_scores_every_row_once_and_refits_on_all_rows():
     X, y = _blobs(100)
     r = cr.search(X, y, n_trials=1, cv=4, seed=0, space=TINY)
     t = r.study.trials[0]
-    # four folds, each restored at its own best epoch; the refit stops at their mean
-    assert len(t.user_attrs["best_epochs"]) == 4
-    assert r.refit_epochs == round(np.mean(t.user_attrs["best_epochs"]))
+    # four folds of 75 training rows, each trained for the recipe's whole budget
+    assert t.user_attrs["epochs"] == 4 * cr.recipe.epoch_budget(75, 16)
+    # the refit: the recipe's budget for all 100 rows, as chainrule train refits
+    assert r.refit_epochs == cr.recipe.epoch_budget(100, cr.recipe.batch_size_for(100))
     # the objective is the error rate of the out-of-fold predictions
     assert r.best_value == pytest.approx(1 - t.user_attrs["val_score"], abs=1e-3)
     # the refit model saw every row: it fits them at least as well as the folds predicted them

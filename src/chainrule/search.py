@@ -3,10 +3,10 @@
 Each trial builds a network from a point of the search space (a stack of
 ``Dense`` layers or residual blocks; depth, width, activation, learning rate,
 dropout, weight decay and batch size drawn by Optuna's TPE sampler), trains
-it with the recipe's schedule and budget (``chainrule.recipe``), and scores
-it by k-fold cross-validation: every row is predicted once, by the fold that
-did not train on it, at that fold's best epoch (lowest validation loss, as
-``chainrule train`` keeps). The objective is what the user measures: the
+it with the recipe's schedule and whole budget (``chainrule.recipe``), and
+scores it by k-fold cross-validation: every row is predicted once, by the
+fold that did not train on it, with the fold's final weights (what the refit
+on every row will deploy). The objective is what the user measures: the
 error rate of those predictions for a classifier (ties broken by the
 cross-entropy), their mean squared error for a regressor. Every trial sees
 the same folds and the same seed. At every tenth of a fold's epochs its best
@@ -15,9 +15,11 @@ doing worse than the median of the completed trials at the same point.
 
 Trial 0 is always the recipe's default, trained as ``chainrule train``
 trains it, so the chosen configuration never scores worse than the default
-on the validation rows. It is then trained again on every row
-(``refit=True``) with the same learning-rate schedule, stopped at the mean
-of its folds' best epochs.
+on the validation rows; the default is kept unless the best trial beats it
+by ``margin`` standard errors. The choice is then trained again on every row
+(``refit=True``) exactly as ``chainrule train`` refits (the recipe's budget
+for all the rows): chosen default, the same model as ``chainrule train
+--validation-split 0``.
 
     result = cr.search(X, y, n_trials=50, seed=0)
     result.net.predict(X_new)        # the chosen network, trained on all rows
@@ -188,29 +190,35 @@ def _build(p: dict, n_inputs: int, n_outputs: int, seed: int, dtype):
     )  # fmt: skip
 
 
-def _train(
-    p: dict, X, Y, *, loss, n_out, seed, dtype, epochs=None, schedule_epochs=None,
-    validation=None, callbacks=(),
-):  # fmt: skip
+def _batch_for(batch_size: int, n_rows: int, n_new: int) -> int:
+    """The batch size for ``n_new`` rows, in the ratio to the recipe's it had for ``n_rows``.
+
+    The recipe's own (``batch_size_for(n_rows)``) becomes ``batch_size_for(n_new)``,
+    as in ``chainrule train``'s refit; half or twice it stays half or twice.
+    """
+    ratio = batch_size / recipe.batch_size_for(n_rows)
+    return max(1, int(round(recipe.batch_size_for(n_new) * ratio)))
+
+
+def _train(p: dict, X, Y, *, loss, n_out, seed, dtype, validation=None, callbacks=()):
     """Build and train one configuration as ``chainrule train`` does; return (net, history).
 
-    ``epochs`` defaults to the recipe's budget; the warm-up/cosine schedule
-    spans ``schedule_epochs`` (default ``epochs``), so a refit can stop where
-    the validated runs were best, at the learning rate they had there.
+    The recipe's budget for ``len(X)`` rows, its warm-up/cosine schedule, and
+    the final weights (what a refit on every row deploys, so what is scored).
     """
     from .optimizers import get_optimizer
     from .training import fit
 
     n = len(X)
     bs = min(int(p["batch_size"]), n)
-    epochs = epochs or recipe.epoch_budget(n, bs)
+    epochs = recipe.epoch_budget(n, bs)
     net = _build(p, X.shape[1], n_out, seed, dtype)
     wd = float(p["weight_decay"])
     kwargs = {"lr": p["lr"], "betas": recipe.DEFAULTS["betas"]}
     if wd:
         kwargs["weight_decay"] = wd
     opt = get_optimizer("adamw" if wd else "adam", net.parameters(), **kwargs)
-    steps = (schedule_epochs or epochs) * -(-n // bs)
+    steps = epochs * -(-n // bs)
     schedule = recipe.WarmupCosine(p["lr"], steps, recipe.DEFAULTS["warmup"])
     history = fit(
         net, X, Y, loss=loss, optimizer=opt, epochs=epochs, batch_size=bs,
@@ -429,9 +437,10 @@ def search(
 ) -> SearchResult:
     """Search an MLP's architecture and training hyper-parameters with Optuna.
 
-    A trial's value is its mean validation loss over the rows,
-    ``L = (1/n) sum_i loss_i``, each row ``i`` scored by the fold that held
-    it out, at that fold's best epoch.
+    A trial's value is its out-of-fold error rate ``(1/n) sum_i [yhat_i != y_i]``
+    (plus ``L / (1000 n)``, the mean cross-entropy ``L`` breaking ties) for a
+    classifier, its out-of-fold mean squared error on the standardised target
+    for a regressor; each row ``i`` is predicted by the fold that held it out.
 
     Parameters
     ----------
@@ -457,9 +466,9 @@ def search(
         and are scored on it.
     refit : bool, default True
         Train the chosen configuration again on every row (``X`` and
-        ``validation_data``) for the mean of its best epochs; False returns
-        the network of its first fold (or of the ``validation_data`` run), as
-        it was scored.
+        ``validation_data``) for the recipe's budget, as ``chainrule train``
+        refits; False returns the network of its first fold (or of the
+        ``validation_data`` run), as it was scored.
     margin : float, default 2.0
         The best trial replaces the default only if it beats it by more than
         ``margin`` standard errors of the paired per-row difference,
@@ -587,19 +596,21 @@ def search(
     default = {name: _inside(v, grid[name]) for name, v in _default_params(n_rows).items()}
 
     nets: dict[int, Any] = {}  # without refit: each trial's first-fold network
-    epochs_of: dict[int, list[int]] = {}
     rows_of: dict[int, np.ndarray] = {}  # each row's error (or loss) out of fold
     lock = threading.Lock()
 
-    class _Report(recipe.RestoreBest):
+    from .callbacks import Callback
+
+    class _Report(Callback):
+        """The fold's lowest validation loss so far to the pruner, at every tenth of its budget."""
+
         def __init__(self, trial, fold: int, budget: int) -> None:
-            super().__init__("val_loss")
             self.trial, self.fold, self.budget = trial, fold, budget
-            self.epochs = 0
+            self.epochs, self.best_value = 0, math.inf
 
         def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
             self.epochs += 1
+            self.best_value = min(self.best_value, float((logs or {}).get("val_loss", math.inf)))
             if self.trial.number > 0 and time.perf_counter() > deadline:  # the default finishes
                 raise optuna.TrialPruned("out of time")
             # at each tenth of the budget: trials of any budget report at the same steps
@@ -613,7 +624,7 @@ def search(
         p = {name: _suggest(trial, name, spec) for name, spec in grid.items()}
         losses = np.empty(len(X_all))
         hits = np.empty(len(X_all))
-        best_epochs, reports, first = [], [], None
+        reports, first = [], None
         try:
             for f, (tr, va) in enumerate(parts):
                 budget = recipe.epoch_budget(len(tr), min(int(p["batch_size"]), len(tr)))
@@ -623,11 +634,10 @@ def search(
                     p, X_all[tr], Y_all[tr], loss=loss, n_out=n_out, seed=seed, dtype=dtype,
                     validation=(X_all[va], Y_all[va]), callbacks=[report],
                 )  # fmt: skip
-                if history.diverged or report.best_epoch is None:
+                if history.diverged:
                     raise optuna.TrialPruned("diverged")
                 losses[va] = _row_losses(net, X_all[va], Y_all[va], task)
                 hits[va] = _row_correct(net, X_all[va], Y_all[va], task)
-                best_epochs.append(report.best_epoch)
                 first = net if first is None else first
         finally:
             trial.set_user_attr("epochs", sum(r.epochs for r in reports))
@@ -640,7 +650,6 @@ def search(
         val_loss = float(losses[seen].mean())
         trial.set_user_attr("val_score", score)
         trial.set_user_attr("val_loss", val_loss)
-        trial.set_user_attr("best_epochs", best_epochs)
         trial.set_user_attr("budget", budget)
         per_row = 1.0 - hits[seen] if task == "classify" else losses[seen]
         if task == "classify":  # the error rate; the loss only breaks ties (< one row for L < 1000)
@@ -648,7 +657,6 @@ def search(
         else:
             value = val_loss
         with lock:
-            epochs_of[trial.number] = best_epochs
             rows_of[trial.number] = per_row
             if not refit:
                 nets[trial.number] = first
@@ -706,12 +714,12 @@ def search(
                 best = study.trials[0]
         params = {name: best.params[name] for name in grid}
         refit_epochs = None
-        if refit:
-            refit_epochs = max(1, int(round(np.mean(epochs_of[best.number]))))
+        if refit:  # the recipe's budget for every row, at the batch size relative to the recipe's
+            scaled = dict(params, batch_size=_batch_for(params["batch_size"], n_rows, len(X_all)))
             net, history = _train(
-                params, X_all, Y_all, loss=loss, n_out=n_out, seed=seed, dtype=dtype,
-                epochs=refit_epochs, schedule_epochs=max(refit_epochs, best.user_attrs["budget"]),
+                scaled, X_all, Y_all, loss=loss, n_out=n_out, seed=seed, dtype=dtype
             )  # fmt: skip
+            refit_epochs = len(history)
             if history.diverged:
                 raise RuntimeError(f"the refit on every row diverged: {history.stop_reason}")
         else:
