@@ -221,12 +221,13 @@ def test_pruning_stops_bad_trials_before_their_budget():
     assert len(pruned) > 0
     full = 2 * cr.recipe.epoch_budget(60, 16)  # two folds of 60 training rows, batches of 16
     assert all(t.user_attrs["epochs"] == full for t in complete)
-    assert all(t.user_attrs["epochs"] < full / 2 for t in pruned)  # stopped in the first fold
-    assert all(t.last_step < 10 for t in pruned)  # the pruner's steps: tenths of a fold
+    assert all(t.user_attrs["epochs"] < full for t in pruned)
     # no pruning until 5 trials have completed; after that, every trial that cannot learn stops
+    # in the first fold (the pruner's steps 0-9 are its tenths)
     startup = [t.number for t in complete][4]
     hopeless = [t for t in trials if t.params["lr"] == 1e-7 and t.number > startup]
     assert hopeless and all(t.state == optuna.trial.TrialState.PRUNED for t in hopeless)
+    assert all(t.user_attrs["epochs"] < full / 2 and t.last_step < 10 for t in hopeless)
     assert r.best_params["lr"] != 1e-7
     assert (r.to_frame()["state"] == "pruned").sum() == len(pruned)
 
@@ -262,6 +263,24 @@ def test_progress_is_a_plain_line_per_trial(capsys):
     cr.search(X, y, n_trials=2, cv=2, seed=0, space=TINY, progress=True)
     err = capsys.readouterr().err
     assert err.count("/2] trial ") == 2 and "\r" not in err
+
+
+def test_timeout_bounds_the_whole_search_and_the_default_always_finishes():
+    import time
+
+    import optuna
+
+    X, y = _blobs(100)
+    t0 = time.perf_counter()
+    r = cr.search(X, y, n_trials=10_000, cv=2, timeout=1.5, seed=0, space=_tiny(
+        width=("int_log", 4, 64)))  # fmt: skip
+    seconds = time.perf_counter() - t0
+    assert r.study.trials[0].state == optuna.trial.TrialState.COMPLETE
+    assert len(r.study.trials) < 10_000
+    assert seconds < 1.5 + 5  # the refit's share was kept back; slack for a loaded machine
+    # a default slower than the limit still finishes, and the refit follows it
+    slow = cr.search(X, y, n_trials=50, cv=2, timeout=1e-3, seed=0, space=TINY)
+    assert len(slow.study.trials) <= 2 and slow.chosen == 0 and slow.refit_epochs > 0
 
 
 @pytest.mark.parametrize(

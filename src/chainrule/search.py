@@ -9,9 +9,10 @@ fold that did not train on it, with the fold's final weights (what the refit
 on every row will deploy). The objective is what the user measures: the
 error rate of those predictions for a classifier (ties broken by the
 cross-entropy), their mean squared error for a regressor. Every trial sees
-the same folds and the same seed. At every tenth of a fold's epochs its best
-validation loss so far goes to Optuna, whose median pruner stops a trial
-doing worse than the median of the completed trials at the same point.
+the same folds and the same seed. At every tenth of the first fold's epochs
+its best validation loss so far goes to Optuna, and after each later fold
+the validation loss of the folds done; the median pruner stops a trial doing
+worse than the median of the completed trials at the same point.
 
 Trial 0 is always the recipe's default, trained as ``chainrule train``
 trains it, so the chosen configuration never scores worse than the default
@@ -46,7 +47,7 @@ from . import recipe
 
 __all__ = ["SearchResult", "build_residual", "search", "search_space"]
 
-#: The pruner's steps: tenths of a fold's epoch budget, fold ``f``'s from ``f * 10``.
+#: The pruner's steps: tenths of the first fold's epoch budget (0-9), then one per later fold.
 _STEPS_PER_FOLD = 10
 #: No pruning before half the first fold's budget (the warm-up and the early epochs).
 _WARMUP_STEPS = 5
@@ -455,9 +456,10 @@ def search(
     n_trials : int, default 50
         Stop after this many trials (or ``timeout``, whichever comes first).
     timeout : float or None, default None
-        Seconds for the trials (None: no limit): none starts after it, and one
-        still running then stops (except trial 0, the default, which always
-        finishes). The refit comes after.
+        Seconds for the whole search, refit included (None: no limit): no
+        trial starts, and one running stops, once what is left is what the
+        slowest trial's fold, scaled to every row, says the refit will take.
+        Trial 0, the default, always finishes.
     cv : int, default 5
         Folds of the cross-validation that scores every trial (stratified by
         class); each fold trains on ``(cv - 1) / cv`` of the rows, 80% for 5.
@@ -507,11 +509,12 @@ def search(
 
     Notes
     -----
-    The pruner is Optuna's ``MedianPruner`` on each fold's best validation
-    loss so far, reported at every tenth of the fold's epoch budget (so
-    trials of different budgets meet at the same points); it prunes nothing
-    in the first 5 trials nor in the first half of the first fold. The
-    sampler is ``TPESampler(seed=seed)``.
+    The pruner is Optuna's ``MedianPruner``: it sees the first fold's lowest
+    validation loss so far at every tenth of its epoch budget (so trials of
+    different budgets meet at the same points), then after each later fold
+    the validation loss of the folds done; it prunes nothing in the first 5
+    trials nor in the first half of the first fold. The sampler is
+    ``TPESampler(seed=seed)``.
     """
     try:
         import optuna
@@ -602,7 +605,7 @@ def search(
     from .callbacks import Callback
 
     class _Report(Callback):
-        """The fold's lowest validation loss so far to the pruner, at every tenth of its budget."""
+        """The first fold's lowest validation loss so far to the pruner, at every tenth of it."""
 
         def __init__(self, trial, fold: int, budget: int) -> None:
             self.trial, self.fold, self.budget = trial, fold, budget
@@ -611,12 +614,12 @@ def search(
         def on_epoch_end(self, epoch, logs=None):
             self.epochs += 1
             self.best_value = min(self.best_value, float((logs or {}).get("val_loss", math.inf)))
-            if self.trial.number > 0 and time.perf_counter() > deadline:  # the default finishes
+            if self.trial.number > 0 and _time_left() < 0:  # the default always finishes
                 raise optuna.TrialPruned("out of time")
             # at each tenth of the budget: trials of any budget report at the same steps
             done = _STEPS_PER_FOLD * (epoch + 1) // self.budget
-            if done > _STEPS_PER_FOLD * epoch // self.budget:
-                self.trial.report(float(self.best_value), self.fold * _STEPS_PER_FOLD + done - 1)
+            if self.fold == 0 and done > _STEPS_PER_FOLD * epoch // self.budget:
+                self.trial.report(float(self.best_value), done - 1)
                 if self.trial.should_prune():
                     raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
 
@@ -638,6 +641,11 @@ def search(
                     raise optuna.TrialPruned("diverged")
                 losses[va] = _row_losses(net, X_all[va], Y_all[va], task)
                 hits[va] = _row_correct(net, X_all[va], Y_all[va], task)
+                if f > 0:  # after each later fold, the validation loss of the folds so far
+                    so_far = np.concatenate([v for _, v in parts[: f + 1]])
+                    trial.report(float(losses[so_far].mean()), _STEPS_PER_FOLD + f - 1)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned after fold {f + 1}")
                 first = net if first is None else first
         finally:
             trial.set_user_attr("epochs", sum(r.epochs for r in reports))
@@ -662,7 +670,24 @@ def search(
                 nets[trial.number] = first
         return value
 
-    callbacks = []
+    t0 = time.perf_counter()
+    refit_cost = [0.0]  # the slowest completed trial's one fold, scaled to every row
+
+    def _time_left() -> float:
+        """Seconds left for trials, keeping back what the refit on every row should take."""
+        if timeout is None:
+            return math.inf
+        return t0 + timeout - (refit_cost[0] if refit else 0.0) - time.perf_counter()
+
+    def _budget(study, t) -> None:
+        if t.state == optuna.trial.TrialState.COMPLETE and t.duration is not None:
+            fold = t.duration.total_seconds() / len(parts)
+            with lock:
+                refit_cost[0] = max(refit_cost[0], fold * len(X_all) / n_rows)
+        if _time_left() <= 0:
+            study.stop()
+
+    callbacks = [_budget]
     if progress:
         say = progress if callable(progress) else (lambda line: print(line, file=sys.stderr))
         t_start = time.perf_counter()
@@ -689,7 +714,6 @@ def search(
 
         callbacks.append(_line)
 
-    deadline = time.perf_counter() + (math.inf if timeout is None else timeout)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         direction="minimize",
@@ -698,9 +722,7 @@ def search(
     )
     study.enqueue_trial(default)
     with _blas_threads(threads):
-        study.optimize(
-            objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, callbacks=callbacks
-        )
+        study.optimize(objective, n_trials=n_trials, n_jobs=n_jobs, callbacks=callbacks)
         if not rows_of:
             raise RuntimeError("no trial completed: every one was pruned or diverged")
         best = study.best_trial

@@ -393,6 +393,7 @@ def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
     from ..preprocessing import MissingValuesError, Preprocessor
     from ..search import search
 
+    started = time.perf_counter()  # --timeout counts the reading and the preprocessing too
     try:
         import optuna  # noqa: F401  (refused before any work, in one line)
     except ImportError:
@@ -439,9 +440,10 @@ def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
         "cross-validation; trial 0 is the default recipe"
     )
     t0 = time.perf_counter()
+    timeout = None if args.timeout is None else max(1e-3, args.timeout - (t0 - started))
     try:
         result = search(
-            X, y, task=pre.task, n_trials=args.trials, timeout=args.timeout, cv=args.cv,
+            X, y, task=pre.task, n_trials=args.trials, timeout=timeout, cv=args.cv,
             seed=args.seed, n_jobs=args.jobs, progress=ui.note if not ui.quiet else False,
         )  # fmt: skip
     except ImportError as exc:
