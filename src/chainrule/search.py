@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import recipe
+from .threads import blas_threads as _blas_threads
 
 __all__ = ["SearchResult", "search"]
 
@@ -138,21 +139,6 @@ class SearchResult:
         pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in self.study.trials)
         lines.append(f"{len(done)} complete, {pruned} pruned; trial 0 is the recipe's default")
         return "\n".join(lines)
-
-
-def _blas_threads(threads: int | None):
-    """``threadpoolctl.threadpool_limits(threads)``, or nothing without threadpoolctl or a limit."""
-    import contextlib
-
-    if threads is None:
-        return contextlib.nullcontext()
-    if isinstance(threads, bool) or int(threads) != threads or threads < 1:
-        raise ValueError(f"threads must be a whole number >= 1 or None, got {threads!r}")
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=int(threads), user_api="blas")
 
 
 def _infer_task(y: np.ndarray) -> str:

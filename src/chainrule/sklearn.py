@@ -61,6 +61,7 @@ from .network import Sequential
 from .optimizers import OPTIMIZERS, get_optimizer
 from .perceptron import ConvergenceWarning as _PerceptronConvergenceWarning
 from .perceptron import Perceptron
+from .threads import blas_for
 from .training import DivergenceWarning, _inference, fit
 
 __all__ = ["MLPClassifier", "MLPRegressor", "PerceptronClassifier"]
@@ -330,8 +331,10 @@ class _BaseMLP(BaseEstimator):
         )  # fmt: skip
 
     def _raw_output(self, X: np.ndarray) -> np.ndarray:
-        """Network outputs in inference mode, as float64."""
-        return _inference(self.net_, X, batch_size=_PREDICT_CHUNK).astype(np.float64)
+        """Network outputs in inference mode, as float64 (one BLAS thread for a small network)."""
+        with blas_for(self.net_, min(len(X), _PREDICT_CHUNK)):
+            out = _inference(self.net_, X, batch_size=_PREDICT_CHUNK)
+        return out.astype(np.float64)
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -498,7 +501,7 @@ class _BaseMLP(BaseEstimator):
             callbacks.insert(
                 0, recipe.WarmupCosine(self._lr_init, steps, recipe.DEFAULTS["warmup"])
             )
-        with warnings.catch_warnings():  # reported below, in the estimator's words
+        with warnings.catch_warnings(), blas_for(net, bs):  # warnings: reported below
             warnings.simplefilter("ignore", DivergenceWarning)
             history = fit(
                 net, X, Y, loss=loss, optimizer=self._optimizer, epochs=max_epochs,

@@ -7,6 +7,7 @@ import math
 
 from .demo import cmd_demo
 from .errors import EXIT_DIVERGED, PROG, CLIError
+from .fitting import REFIT_MAX_ROWS
 from .inspect_model import cmd_diagnose, cmd_export, cmd_plot, cmd_summary
 from .playground import cmd_playground
 from .predict import cmd_evaluate, cmd_predict
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
             "chainrule train iris.csv --target species",
             "chainrule train houses.parquet --target price --hidden 128,64 --epochs 50",
             "chainrule train data.csv --target label --impute median --validation-split 0.2",
+            "chainrule train data.csv --target label --no-refit",
             "chainrule train data.csv --target label --dry-run",
         )
         + f"\n\nexit codes: 0 trained and saved, 1 bad data or files, 2 bad options, "
@@ -350,7 +352,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=_validation_fraction,
         default=0.2,
         metavar="F",
-        help="fraction of rows held out for validation, at most 0.5 (default 0.2; 0 for none)",
+        help="fraction of rows held out for validation, at most 0.5 (default 0.2; 0 for none: "
+        "every row trains once, no validation report)",
+    )
+    p.add_argument(
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after the hold-out run that reports validation metrics, train the same recipe "
+        f"again on every row and save that model (default: on, up to {REFIT_MAX_ROWS:,} rows "
+        "and without --patience); --no-refit saves the hold-out model",
     )
     p.add_argument(
         "--patience",

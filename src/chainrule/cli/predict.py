@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..threads import blas_for
 from .errors import CLIError
 from .tables import (
     _atomic_write_text,
@@ -62,7 +63,8 @@ def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
         for warning in model.pre.warnings:
             ui.warn(warning)
     result = pd.DataFrame(index=range(len(df)))
-    labels = model.decode(training.predict(model.net, X)) if len(X) else np.empty(0)
+    with blas_for(model.net, len(X)):  # one thread for a small network
+        labels = model.decode(training.predict(model.net, X)) if len(X) else np.empty(0)
     if model.task == "classify":
         column = np.full(len(df), None, dtype=object)
     else:
@@ -73,11 +75,12 @@ def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
         if model.task != "classify":
             raise CLIError("--proba is for classifiers; this model is a regressor", code=2)
         try:
-            proba = (
-                training.predict_proba(model.net, X)
-                if len(X)
-                else np.empty((0, len(model.classes)))
-            )
+            with blas_for(model.net, len(X)):
+                proba = (
+                    training.predict_proba(model.net, X)
+                    if len(X)
+                    else np.empty((0, len(model.classes)))
+                )
         except ValueError as exc:
             raise CLIError(f"--proba: {exc}") from None
         if proba.shape[1] == 1:
@@ -131,7 +134,8 @@ def cmd_evaluate(args: argparse.Namespace, ui: UI) -> int:
     model = _ModelData(load_model(args.model))
     df = read_table(args.data)
     X, y, target = _labelled(model, df, args.target, ui, args.data)
-    result = scores(model, X, y)
+    with blas_for(model.net, len(X)):  # one thread for a small network
+        result = scores(model, X, y)
     if args.json:
         ui.out(
             json.dumps(

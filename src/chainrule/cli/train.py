@@ -13,9 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..threads import blas_for
 from .errors import EXIT_DIVERGED, CLIError, _one_line
 from .figures import _require_matplotlib, save_figure
-from .fitting import _choose_loss, _describe_preprocessing, _fit, _recipe_training, _save_model
+from .fitting import (
+    REFIT_MAX_ROWS,
+    _choose_loss,
+    _describe_preprocessing,
+    _fit,
+    _recipe_training,
+    _save_model,
+)
 from .tables import (
     _check_out_folder,
     _columns_hint,
@@ -163,21 +171,17 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
                 f"on this target needs {n_out}"
             )
     else:
-        from ..recipe import DEFAULTS, build_mlp
-
-        net = build_mlp(
-            pre.n_features, args.hidden, args.activation, n_out, seed=args.seed,
-            batch_norm=args.batchnorm, dropout=args.dropout,
-            zero_last_layer=DEFAULTS["zero_last_layer"],
-        )  # fmt: skip
+        net = _new_network(args, pre, n_out)
     net.preprocessing_ = pre.to_dict()
     weights = _row_weights(args, df, pre, y)
     stack.enter_context(_kernels_for(net, len(df)))
+    refit, why_not = _refit_choice(args, n, n_val)
     if args.dry_run:
         ui.out(net.summary())
+        then = f", then a refit on all {n} rows" if refit else ""
         ui.out(
             f"loss {loss}, optimizer {args.optimizer}, {len(train_rows)} training rows, "
-            f"{n_val} validation rows (dry run: nothing trained or saved)"
+            f"{n_val} validation rows{then} (dry run: nothing trained or saved)"
         )
         return 0
     ui.detail(net.summary())
@@ -185,29 +189,10 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     model = _ModelData(net)
     X_tr, y_tr = X[train_rows], y[train_rows]
     validation = (X[val_rows], y[val_rows]) if n_val else None
-    opt, batch_size, epochs, callbacks, best = _recipe_training(
-        args, net, len(train_rows), validation
-    )
-    t0 = time.perf_counter()
-    history = _fit(
-        ui,
-        net,
-        X_tr,
-        y_tr,
-        loss=loss,
-        optimizer=opt,
-        lr=None,
-        epochs=epochs,
-        batch_size=batch_size,
-        validation=validation,
-        metrics=["accuracy"] if pre.task == "classify" else ["r2"],
-        seed=args.seed,
-        patience=args.patience,
-        extra_callbacks=callbacks,
-        sample_weight=None if weights is None else weights[train_rows],
-    )
-    seconds = time.perf_counter() - t0
-    net.history_ = history.history
+    history, best, seconds = _run(
+        ui, args, net, X_tr, y_tr, loss, pre.task, validation,
+        None if weights is None else weights[train_rows], stack,
+    )  # fmt: skip
     net.preprocessing_ = pre.to_dict()
     if history.diverged and not args.save_diverged:
         raise CLIError(
@@ -215,9 +200,6 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
             "writes it anyway)",
             code=EXIT_DIVERGED,
         )
-    _save_model(net, out, optimizer=net.optimizer_ if args.checkpoint else None)
-    if history.diverged:
-        ui.warn(f"training diverged: {history.stop_reason}; saved to {out} (--save-diverged)")
 
     columns = [("train", scores(model, X_tr, y_tr), len(train_rows))]
     if validation is not None:
@@ -232,11 +214,120 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
         restored = (
             f"; restored epoch {best.best_epoch} (lowest validation loss, {best.best_value:.4g})"
         )
-    ui.out(
-        f"trained {len(history)} epoch(s) in {seconds:.1f}s{restored}; saved model to {out} "
-        f"({_size(out)})"
-    )
+    if why_not:
+        ui.note(why_not)
+    if refit and not history.diverged:
+        ui.out(
+            f"hold-out run: {len(history)} epoch(s) on {len(train_rows)} rows in {seconds:.1f}s"
+            f"{restored}"
+        )
+        net, history, seconds = _refit(ui, args, df, pre, ignore, resumed, loss, n_out, stack)
+        if history.diverged and not args.save_diverged:
+            raise CLIError(
+                f"the refit on all {n} rows diverged: {history.stop_reason}; {out} was not "
+                "written (--no-refit saves the hold-out model; --save-diverged writes it anyway)",
+                code=EXIT_DIVERGED,
+            )
+        _save_model(net, out, optimizer=net.optimizer_ if args.checkpoint else None)
+        ui.out(
+            f"validation metrics come from the hold-out run; the saved model was retrained on "
+            f"all {n} rows ({len(history)} epoch(s) in {seconds:.1f}s; --no-refit saves the "
+            "hold-out model instead)"
+        )
+        ui.out(f"saved model to {out} ({_size(out)})")
+    else:
+        _save_model(net, out, optimizer=net.optimizer_ if args.checkpoint else None)
+        ui.out(
+            f"trained {len(history)} epoch(s) in {seconds:.1f}s{restored}; saved model to {out} "
+            f"({_size(out)})"
+        )
+    if history.diverged:
+        ui.warn(f"training diverged: {history.stop_reason}; saved to {out} (--save-diverged)")
     return EXIT_DIVERGED if history.diverged else 0
+
+
+def _new_network(args: argparse.Namespace, pre, n_out: int):
+    """The recipe's MLP for ``pre``'s inputs, seeded by ``--seed``."""
+    from ..recipe import DEFAULTS, build_mlp
+
+    return build_mlp(
+        pre.n_features, args.hidden, args.activation, n_out, seed=args.seed,
+        batch_norm=args.batchnorm, dropout=args.dropout,
+        zero_last_layer=DEFAULTS["zero_last_layer"],
+    )  # fmt: skip
+
+
+def _run(ui: UI, args, net, X, y, loss, task, validation, weights, stack, desc="training"):
+    """Train ``net`` with the recipe on ``(X, y)``: (history, RestoreBest or None, seconds)."""
+    opt, batch_size, epochs, callbacks, best = _recipe_training(args, net, len(X), validation)
+    stack.enter_context(blas_for(net, batch_size))  # one BLAS thread for a small network
+    t0 = time.perf_counter()
+    history = _fit(
+        ui,
+        net,
+        X,
+        y,
+        loss=loss,
+        optimizer=opt,
+        lr=None,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation=validation,
+        metrics=["accuracy"] if task == "classify" else ["r2"],
+        seed=args.seed,
+        desc=desc,
+        patience=args.patience,
+        extra_callbacks=callbacks,
+        sample_weight=weights,
+    )
+    net.history_ = history.history
+    return history, best, time.perf_counter() - t0
+
+
+def _refit_choice(args: argparse.Namespace, n: int, n_val: int) -> tuple[bool, str | None]:
+    """Whether to train again on every row after the hold-out run, and a note when not by default.
+
+    On by default when rows were held out, up to ``REFIT_MAX_ROWS`` rows and
+    without ``--patience`` (whose stopping epoch was chosen on the held-out rows).
+    """
+    if n_val == 0 or args.refit is False:
+        return False, None
+    if args.refit:
+        return True, None
+    if args.patience is not None:
+        return False, (
+            "note: the saved model is the hold-out run's (--patience stops on the validation "
+            "rows; --refit trains again on every row for the full budget)"
+        )
+    if n > REFIT_MAX_ROWS:
+        return False, (
+            f"note: the saved model is the hold-out run's: with {n:,} rows (more than "
+            f"{REFIT_MAX_ROWS:,}) a refit on every row is off by default; --refit forces it"
+        )
+    return True, None
+
+
+def _refit(ui: UI, args, df, pre, ignore, resumed, loss: str, n_out: int, stack):
+    """The recipe again on every row of ``df``: preprocessing refitted, a fresh (or resumed) net.
+
+    Returns (net, history, seconds).
+    """
+    from ..preprocessing import Preprocessor
+
+    if resumed is not None:  # the resumed model again, with the preprocessing it was made with
+        net = _resume_model(args, pre.target).net
+    else:
+        pre = Preprocessor(target=pre.target, task=pre.task, impute=args.impute, ignore=ignore)
+        pre.fit(df)
+        net = _new_network(args, pre, n_out)
+    X, y = pre.transform(df), pre.encode_target(df[pre.target])
+    weights = _row_weights(args, df, pre, y)
+    net.preprocessing_ = pre.to_dict()
+    history, _, seconds = _run(
+        ui, args, net, X, y, loss, pre.task, None, weights, stack, desc="refit on all rows"
+    )
+    net.preprocessing_ = pre.to_dict()
+    return net, history, seconds
 
 
 #: The most parameters ``train`` builds (4 GB of float32 weights, before Adam's state).
@@ -262,6 +353,12 @@ def _check_train_options(args: argparse.Namespace) -> None:
         raise CLIError(
             "--patience needs a validation set to watch, but --validation-split is 0; give "
             "--validation-split 0.2 (say) or drop --patience",
+            code=2,
+        )
+    if args.refit and args.validation_split == 0:
+        raise CLIError(
+            "--refit trains again on every row after a hold-out run, but --validation-split 0 "
+            "holds nothing out (every row already trains); drop one of them",
             code=2,
         )
     suffix = Path(args.out).suffix.lower()

@@ -30,6 +30,7 @@ from ..losses import get_loss
 from ..network import Sequential
 from ..optimizers import OPTIMIZERS, get_optimizer
 from ..preprocessing import Preprocessor
+from ..threads import one_blas_thread as _blas_one_thread
 from ..trace import trace
 from .data import (
     DEFAULT_FEATURES,
@@ -246,27 +247,6 @@ def _r(a, digits: int = 4) -> list:
 
 def _f(x) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
-
-
-_CONTROLLER: list = []  # threadpoolctl's controller, found once (finding costs ~5 ms)
-
-
-def _blas_one_thread():
-    """Single-threaded BLAS while the session computes: its matrices are small, and on a
-    busy machine two BLAS threads spin against each other (diagnose 190 ms instead of 3)."""
-    import contextlib
-
-    if not _CONTROLLER:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - optional
-            _CONTROLLER.append(None)
-        else:
-            _CONTROLLER.append(ThreadpoolController())
-    controller = _CONTROLLER[0]
-    if controller is None:  # pragma: no cover
-        return contextlib.nullcontext()
-    return controller.limit(limits=1, user_api="blas")
 
 
 # -- verdicts: the library's records, grouped, with remedies the page can apply -------------
