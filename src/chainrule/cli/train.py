@@ -200,6 +200,9 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
             "writes it anyway)",
             code=EXIT_DIVERGED,
         )
+    refit = refit and not history.diverged
+    if not refit:  # saved before scoring, as a diverged model's outputs may not score
+        _save_model(net, out, optimizer=net.optimizer_ if args.checkpoint else None)
 
     columns = [("train", scores(model, X_tr, y_tr), len(train_rows))]
     if validation is not None:
@@ -216,7 +219,7 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
         )
     if why_not:
         ui.note(why_not)
-    if refit and not history.diverged:
+    if refit:
         ui.out(
             f"hold-out run: {len(history)} epoch(s) on {len(train_rows)} rows in {seconds:.1f}s"
             f"{restored}"
@@ -236,7 +239,6 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
         )
         ui.out(f"saved model to {out} ({_size(out)})")
     else:
-        _save_model(net, out, optimizer=net.optimizer_ if args.checkpoint else None)
         ui.out(
             f"trained {len(history)} epoch(s) in {seconds:.1f}s{restored}; saved model to {out} "
             f"({_size(out)})"
