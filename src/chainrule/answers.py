@@ -32,6 +32,7 @@ import numpy as np
 from . import training
 from .network import provides
 from .preprocessing import MissingValuesError, Preprocessor, _label_key
+from .tasks import output_task
 
 __all__ = [
     "evaluate",
@@ -156,7 +157,7 @@ def target_scaling(net) -> tuple[float, float] | None:
         spec = spec.to_dict()
     if not isinstance(spec, dict) or spec.get("task") == "classify":
         return None
-    if net.loss_ in ("cross_entropy", "binary_cross_entropy", "hinge"):
+    if isinstance(net.loss_, str) and output_task(net.loss_) != "regression":
         return None
     mean, scale = spec.get("target_mean"), spec.get("target_scale")
     if mean is None or scale is None:

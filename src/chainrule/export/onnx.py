@@ -432,14 +432,10 @@ def _json_props(spec) -> str:
 
 def _task(net: Sequential) -> str | None:
     """What ``net.predict`` answers: "multiclass", "binary", or None for values."""
-    loss, n_out = net.loss_, net.n_outputs
-    if loss == "cross_entropy":
-        return "multiclass"
-    if loss == "binary_cross_entropy":
-        return "binary"
-    if loss == "hinge":
-        return "multiclass" if (n_out or 1) > 1 else "binary"
-    return None
+    from ..tasks import output_task  # the one vocabulary; a list of losses is not one task
+
+    task = output_task(net.loss_ if isinstance(net.loss_, str) else None, net.n_outputs)
+    return None if task == "regression" else task
 
 
 def _layer(g: _Graph, layer, x: str, key: str, where: str) -> str:

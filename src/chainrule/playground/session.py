@@ -30,6 +30,7 @@ from ..losses import get_loss
 from ..network import Sequential
 from ..optimizers import OPTIMIZERS, get_optimizer
 from ..preprocessing import Preprocessor
+from ..tasks import probabilities
 from ..trace import trace
 from .data import (
     DEFAULT_FEATURES,
@@ -639,9 +640,7 @@ class Session:
                 "y": _f32(out.reshape(-1)),
                 "range": self._y_range,
             }
-        z = out - out.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
+        p = probabilities(out, self.loss)  # the page offers cross_entropy: softmax
         k = p.shape[1]
         return {"kind": "proba", "size": GRID, "k": k, "p": _u8(p[:, 1] if k == 2 else p)}
 
