@@ -47,8 +47,9 @@ class Dense(Layer):
     ----------
     in_features, out_features : int
         Input and output widths.
-    activation : str, Activation or None, default None
-        Applied to ``z``; ``None`` gives raw outputs (logits).
+    activation : str, dict, Activation or None, default None
+        Applied to ``z``; ``None`` gives raw outputs (logits). A dict is the
+        ``{"name", "config"}`` description ``get_config`` gives.
     weight_init : str or Initializer, default "auto"
         ``"auto"`` picks He for the ReLU family, LeCun normal for SELU and
         Glorot otherwise.
@@ -68,7 +69,7 @@ class Dense(Layer):
         self,
         in_features: int,
         out_features: int,
-        activation: str | Activation | None = None,
+        activation: str | dict | Activation | None = None,
         weight_init: str | Initializer = "auto",
         bias_init: str | Initializer = "zeros",
         seed: int | None = None,
@@ -138,10 +139,15 @@ class Dense(Layer):
         return grad @ self.weight.value.T if input_grad else None  # dL/dx
 
     def get_config(self) -> dict:
-        cfg = {"in_features": self.in_features, "out_features": self.out_features}
-        if self.activation is not None:
-            cfg["activation"] = self.activation.name
-        return cfg
+        """``in_features``, ``out_features`` and ``activation``: None or the activation's
+        ``{"name", "config"}`` (what model files store); ``Dense(**get_config())``
+        rebuilds the layer."""
+        act = self.activation
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "activation": None if act is None else {"name": act.name, "config": act.get_config()},
+        }
 
     def __repr__(self) -> str:
         act = f", activation={self.activation!r}" if self.activation is not None else ""

@@ -5,13 +5,11 @@ Two questions get asked all over chainrule, and this module answers both.
 **What an output answers** (``output_task``), from the loss it is trained with
 and its width ``K`` (number of columns):
 
-============== ====================================== ===============================
-answer         losses                                 ``predict`` gives
-============== ====================================== ===============================
-"multiclass"   cross_entropy; hinge with K > 1        ``argmax_k z[:, k]``: one class
-"binary"       binary_cross_entropy; hinge with K = 1 ``z > 0``: yes/no per column
-"regression"   mse, mae, huber; no loss recorded      ``z``: the values themselves
-============== ====================================== ===============================
+| answer       | losses                                  | ``predict`` gives                 |
+|--------------|-----------------------------------------|-----------------------------------|
+| "multiclass" | cross_entropy; hinge with K > 1         | ``argmax_k z[:, k]``: one class   |
+| "binary"     | binary_cross_entropy; hinge with K = 1  | ``z > 0``: yes/no per column      |
+| "regression" | mse, mae, huber; no loss recorded       | ``z``: the values themselves      |
 
 Probabilities (``probabilities``) exist only for the two cross-entropies:
 ``softmax(z)`` for cross_entropy, ``sigmoid(z)`` for binary_cross_entropy.

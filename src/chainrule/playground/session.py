@@ -449,6 +449,9 @@ class Session:
         layers.append(Dense(widths[-2], widths[-1], weight_init=cfg["init"]))
         self.net = Sequential(*layers, seed=seed)
         self.dense = [layer for layer in self.net.layers if isinstance(layer, Dense)]
+        # the page draws the network from its layers' own description
+        configs = [d.get_config() for d in self.dense]
+        self.widths = [configs[0]["in_features"], *(c["out_features"] for c in configs)]
         self.net.loss_ = cfg["loss"]  # predict_proba works before the first step
         # an exported model expects these feature columns, in this order
         self.net.preprocessing_ = Preprocessor.identity(
@@ -611,10 +614,7 @@ class Session:
                         [np.r_[d.weight.value.ravel(), d.bias.value] for d in self.dense]
                     )
                 ),
-                "widths": [
-                    self.dense[0].weight.value.shape[0],
-                    *(d.weight.value.shape[1] for d in self.dense),
-                ],
+                "widths": self.widths,
             }
             msg["output"] = self._output()
             if self.data.dim == 2 and 0 < sum(self.cfg["hidden"]) <= MAX_UNIT_MAPS:
