@@ -13,6 +13,7 @@ from .activations import Activation, get_activation
 from .initializers import Initializer, get_initializer
 from .layer import Layer
 from .parameter import Parameter
+from .validation import check_int, check_number
 
 _RELU_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus"}
 
@@ -75,11 +76,8 @@ class Dense(Layer):
         seed: int | None = None,
         dtype=np.float32,
     ) -> None:
-        for label, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Dense {label} must be a positive integer, got {value!r}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = check_int("Dense in_features", in_features)
+        self.out_features = check_int("Dense out_features", out_features)
         self.activation = get_activation(activation)
         if weight_init == "auto":
             weight_init = default_weight_init(self.activation)
@@ -177,9 +175,7 @@ class Dropout(Layer):
     _cache = ("mask",)
 
     def __init__(self, p: float = 0.5, seed: int | None = None) -> None:
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout p must be in [0, 1), got {p}")
-        self.p = float(p)
+        self.p = check_number("Dropout p", p, high=1.0, high_open=True)
         self.mask: np.ndarray | None = None
         self.reset_parameters(np.random.default_rng(seed))
 
@@ -233,18 +229,8 @@ class BatchNorm(Layer):
     def __init__(
         self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32
     ) -> None:
-        if (
-            isinstance(num_features, bool)
-            or not isinstance(num_features, (int, np.integer))
-            or num_features < 1
-        ):
-            raise ValueError(
-                f"BatchNorm num_features must be a positive integer, got {num_features!r}"
-            )
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm momentum must be in [0, 1], got {momentum}")
-        self.num_features = int(num_features)
-        self.momentum = float(momentum)
+        self.num_features = check_int("BatchNorm num_features", num_features)
+        self.momentum = check_number("BatchNorm momentum", momentum, high=1.0)
         self.eps = float(eps)
         self.weight = Parameter(np.ones(self.num_features, dtype), "weight")  # gamma
         self.bias = Parameter(np.zeros(self.num_features, dtype), "bias")  # beta
