@@ -106,16 +106,22 @@ class PlaygroundError(ValueError):
 
 
 # -- checking a configuration -------------------------------------------------------------
-def _number(cfg: dict, key: str, lo: float, hi: float, integer: bool = False) -> float:
-    v = cfg[key]
+def _in_range(v, what: str, lo: float, hi: float) -> float:
+    """The page's ``v`` (a number or its text) as a float in [lo, hi], else a PlaygroundError."""
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise PlaygroundError(f"{key} must be a number, got {v!r}")
+        raise PlaygroundError(f"{what} must be a number, got {v!r}")
     try:
         x = float(v)
     except ValueError:
-        raise PlaygroundError(f"{key} must be a number, got {v!r}") from None
+        raise PlaygroundError(f"{what} must be a number, got {v!r}") from None
     if not math.isfinite(x) or not lo <= x <= hi:
-        raise PlaygroundError(f"{key} must be between {lo:g} and {hi:g}, got {v!r}")
+        raise PlaygroundError(f"{what} must be between {lo:g} and {hi:g}, got {v!r}")
+    return x
+
+
+def _number(cfg: dict, key: str, lo: float, hi: float, integer: bool = False) -> float:
+    v = cfg[key]
+    x = _in_range(v, key, lo, hi)
     if integer:
         if x != int(x):
             raise PlaygroundError(f"{key} must be a whole number, got {v!r}")
@@ -751,15 +757,7 @@ class Session:
 
     def set_parameter(self, message: dict) -> None:
         sel = self._check_selection(message)
-        value = message.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise PlaygroundError(f"a weight must be a number, got {value!r}")
-        try:
-            v = float(value)
-        except ValueError:
-            raise PlaygroundError(f"a weight must be a number, got {value!r}") from None
-        if not math.isfinite(v) or abs(v) > 100:
-            raise PlaygroundError(f"a weight must be between -100 and 100, got {value!r}")
+        v = _in_range(message.get("value"), "a weight", -100, 100)
         d = self.dense[sel["layer"]]
         if sel["kind"] == "weight":
             d.weight.value[sel["i"], sel["j"]] = v
