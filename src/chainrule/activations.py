@@ -172,13 +172,6 @@ class Activation(Layer):
     def infer(self, x: np.ndarray) -> np.ndarray:
         return self.f(x)
 
-    def get_config(self) -> dict:
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
 
 class Step(Activation):
     """Heaviside step: f(z) = 1 if z >= 0 else 0; f'(z) = 0 almost everywhere.
