@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._optional import require
 from .validation import check_int, check_number
 
 
@@ -310,11 +311,8 @@ def digits():
     ImportError
         If scikit-learn is not installed.
     """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("digits() needs scikit-learn: pip install scikit-learn") from exc
-    X, y = load_digits(return_X_y=True)
+    sk_datasets = require("sklearn.datasets", "digits() needs scikit-learn", "scikit-learn")
+    X, y = sk_datasets.load_digits(return_X_y=True)
     return X / 16.0, y.astype(np.int64)
 
 

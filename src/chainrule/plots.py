@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import require
 from .activations import get_activation
 
 __all__ = [
@@ -78,13 +79,11 @@ def _has_display() -> bool:
 
 def _pyplot():
     """``matplotlib.pyplot``, imported on first use (Agg when there is no display)."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError(
-            "chainrule.plots needs matplotlib, an optional extra: pip install "
-            "'chainrule[plots]' (or pip install matplotlib)"
-        ) from None
+    matplotlib = require(
+        "matplotlib",
+        "chainrule.plots needs matplotlib, an optional extra",
+        "'chainrule[plots]' (or pip install matplotlib)",
+    )
     if (
         "matplotlib.pyplot" not in sys.modules
         and not os.environ.get("MPLBACKEND")

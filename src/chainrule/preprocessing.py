@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import require
 from .tasks import TARGET_TASKS as TASKS
 from .tasks import detect_task
 
@@ -69,13 +70,7 @@ class MissingValuesError(ValueError):
 
 
 def _pandas():
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "tabular preprocessing needs pandas: pip install 'chainrule[cli]'"
-        ) from exc
-    return pd
+    return require("pandas", "tabular preprocessing needs pandas", "'chainrule[cli]'")
 
 
 def _plain(value: Any) -> Any:

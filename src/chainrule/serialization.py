@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from . import file_checks as checks
+from ._optional import require
 from .activations import ACTIVATIONS, Activation, FunctionActivation, get_activation
 from .atomic import write_atomic
 from .embedding import Embedding
@@ -68,13 +69,11 @@ _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
 def _require_safetensors():
-    try:
-        import safetensors.numpy as st
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "saving and loading models needs the safetensors package: pip install safetensors"
-        ) from exc
-    return st
+    return require(
+        "safetensors.numpy",
+        "saving and loading models needs the safetensors package",
+        "safetensors",
+    )
 
 
 #: Every built-in layer but the activations, by the ``type`` its file entry names. A layer's
