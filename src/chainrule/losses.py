@@ -19,6 +19,8 @@ class Loss(Configurable):
 
     ``kind`` says what the network predicts with it: ``"regression"``,
     ``"multiclass"`` (one logit per class) or ``"binary"`` (one logit per output).
+    Ask ``chainrule.tasks.output_task(loss, width)``, not ``kind``: the hinge
+    loss answers "multiclass" over several outputs.
     """
 
     name = "loss"
