@@ -442,6 +442,62 @@ def _task(net: Sequential) -> str | None:
     return None
 
 
+#: The names of a one-output network's added outputs (a graph's are prefixed by the output's name).
+_HEAD_NAMES = {"probabilities": "probabilities", "label": "label", "class_name": "class_name"}
+
+
+def _classifier_outputs(
+    g: _Graph, source: str, loss: str | None, task: str, width, names: dict, class_names=None
+) -> list:
+    """Add the classifier outputs computed from the tensor ``source``; return their value infos.
+
+    ``names["probabilities"]``: Softmax (``cross_entropy``) or Sigmoid
+    (``binary_cross_entropy``) of ``source``, as ``predict_proba``; none for
+    ``hinge``. ``names["label"]``: int64, as ``predict``: ArgMax for
+    ``task == "multiclass"``, else ``source > 0`` (a column for one output).
+    ``names["class_name"]``: the stored class name of each row's label, when
+    ``class_names`` is given and the label is one column.
+    """
+    onnx, helper = g.onnx, g.onnx.helper
+    tensor, batch = helper.make_tensor_value_info, "batch"
+    cols = width if width is not None else "outputs"
+    infos = []
+    prob, label = names["probabilities"], names["label"]
+    if loss == "cross_entropy":
+        g.nodes.append(helper.make_node("Softmax", [source], [prob], name=prob, axis=-1))
+    elif loss == "binary_cross_entropy":
+        g.nodes.append(helper.make_node("Sigmoid", [source], [prob], name=prob))
+    if loss in ("cross_entropy", "binary_cross_entropy"):
+        infos.append(tensor(prob, g.elem, [batch, cols]))
+    if task == "multiclass":
+        g.nodes.append(
+            helper.make_node("ArgMax", [source], [label], name=label, axis=1, keepdims=0)
+        )
+        label_shape = [batch]
+    else:
+        positive = g.op("Greater", [source, g.const(0.0)], f"{label}/positive")
+        if width == 1:
+            flags = g.op("Cast", [positive], f"{label}/int", to=onnx.TensorProto.INT64)
+            axes = g.const([1], f"{label}.axes", dtype=np.int64)
+            g.nodes.append(helper.make_node("Squeeze", [flags, axes], [label], name=label))
+            label_shape = [batch]
+        else:
+            g.nodes.append(
+                helper.make_node("Cast", [positive], [label], name=label, to=onnx.TensorProto.INT64)
+            )
+            label_shape = [batch, cols]
+    infos.append(tensor(label, onnx.TensorProto.INT64, label_shape))
+    if class_names is not None and len(label_shape) == 1:  # as `chainrule predict` prints them
+        name = names["class_name"]
+        table = g.name(f"{name}s")
+        g.initializers.append(
+            helper.make_tensor(table, onnx.TensorProto.STRING, [len(class_names)], class_names)
+        )
+        g.nodes.append(helper.make_node("Gather", [table, label], [name], name=name))
+        infos.append(tensor(name, onnx.TensorProto.STRING, [batch]))
+    return infos
+
+
 def _layer(g: _Graph, layer, x: str, key: str, where: str) -> str:
     """The ONNX nodes of one single-input layer applied to ``x``; its constants named ``key.*``."""
     hint = f"{key}.{layer.name}"
@@ -526,19 +582,19 @@ def to_onnx_model(
             f"got {opset}"
         )
     opset = int(opset)
-    task = _task(net)
     if include_probabilities not in (None, True, False):
         raise TypeError(
             f"include_probabilities must be None, True or False, got {include_probabilities!r}"
         )
+    if not isinstance(net, Sequential):
+        return graph_onnx_model(net, opset, include_probabilities)
+    task = _task(net)
     if include_probabilities and task is None:
         raise ValueError(
             "include_probabilities=True needs a classifier (a network fitted with "
             f"'cross_entropy' or 'binary_cross_entropy'); net.loss_ is {net.loss_!r}"
         )
     heads = task is not None and include_probabilities is not False
-    if not isinstance(net, Sequential):
-        return graph_onnx_model(net, opset, include_probabilities)
     _check_layers(net)
 
     g = _Graph(onnx, net.dtype, opset)
@@ -557,48 +613,9 @@ def to_onnx_model(
     tensor = helper.make_tensor_value_info
     outputs = [tensor("output", g.elem, [batch, n_out if n_out is not None else "outputs"])]
     if heads:
-        if task == "multiclass":
-            if net.loss_ == "cross_entropy":
-                g.nodes.append(
-                    helper.make_node(
-                        "Softmax", ["output"], ["probabilities"], name="probabilities", axis=-1
-                    )
-                )
-            g.nodes.append(
-                helper.make_node("ArgMax", ["output"], ["label"], name="label", axis=1, keepdims=0)
-            )
-            label_shape = [batch]
-        else:
-            if net.loss_ == "binary_cross_entropy":
-                g.nodes.append(
-                    helper.make_node("Sigmoid", ["output"], ["probabilities"], name="probabilities")
-                )
-            positive = g.op("Greater", ["output", g.const(0.0)], "label/positive")
-            if n_out == 1:
-                flags = g.op("Cast", [positive], "label/int", to=onnx.TensorProto.INT64)
-                axes = g.const([1], "label.axes", dtype=np.int64)
-                g.nodes.append(helper.make_node("Squeeze", [flags, axes], ["label"], name="label"))
-                label_shape = [batch]
-            else:
-                g.nodes.append(
-                    helper.make_node(
-                        "Cast", [positive], ["label"], name="label", to=onnx.TensorProto.INT64
-                    )
-                )
-                label_shape = [batch, n_out if n_out is not None else "outputs"]
-        if net.loss_ in ("cross_entropy", "binary_cross_entropy"):
-            outputs.append(tensor("probabilities", g.elem, [batch, n_out]))
-        outputs.append(tensor("label", onnx.TensorProto.INT64, label_shape))
-        names = _class_names(net, n_out) if len(label_shape) == 1 else None
-        if names is not None:  # the stored class names, as `chainrule predict` prints them
-            table = g.name("class_names")
-            g.initializers.append(
-                helper.make_tensor(table, onnx.TensorProto.STRING, [len(names)], names)
-            )
-            g.nodes.append(
-                helper.make_node("Gather", [table, "label"], ["class_name"], name="class_name")
-            )
-            outputs.append(tensor("class_name", onnx.TensorProto.STRING, [batch]))
+        outputs += _classifier_outputs(
+            g, "output", net.loss_, task, n_out, _HEAD_NAMES, _class_names(net, n_out)
+        )
     target = _target_scaling(net)
     if target is not None:  # a regression target standardised in training: back to its units
         t_mean, t_scale = target
@@ -677,7 +694,10 @@ def to_onnx(
         ``"label"`` after ``"output"`` when the network was fitted with
         ``cross_entropy`` or ``binary_cross_entropy`` (``"label"`` only for
         ``hinge``). False: ``"output"`` only. True: require them (an error
-        for a network that is not a classifier).
+        for a network that is not a classifier). A graph network gets them
+        for each classifier output, after all of its own outputs: named as
+        above for one output, ``"<output>_probabilities"`` and
+        ``"<output>_label"`` for several.
 
     Returns
     -------
@@ -732,13 +752,48 @@ def to_onnx(
 
 
 # -- graph networks -----------------------------------------------------------------------------
+def _graph_heads(net: Network, out_names: list[str], include_probabilities) -> list:
+    """``(output, loss, task, names)`` for each output whose loss makes it a classifier.
+
+    A one-output graph's added outputs are named as a ``Sequential``'s
+    (``"probabilities"``, ``"label"``, ``"class_name"``); with several outputs,
+    after the output: ``"<output>_probabilities"``, ``"<output>_label"``.
+    """
+    from ..losses import get_loss
+    from ..training import _task_of
+
+    if include_probabilities is False:
+        return []
+    spec = net.loss_
+    losses = list(spec) if isinstance(spec, (list, tuple)) else [spec] * len(out_names)
+    heads = []
+    for name, node, loss in zip(out_names, net.outputs, losses):
+        task = _task_of(net, get_loss(loss), node.n_features) if loss else "regression"
+        if task == "regression":
+            continue
+        if len(out_names) == 1:
+            names = dict(_HEAD_NAMES)
+        else:
+            names = {key: f"{name}_{key}" for key in _HEAD_NAMES}
+        heads.append((name, loss, task, names))
+    if include_probabilities and not heads:
+        raise ValueError(
+            "include_probabilities=True needs a classifier output (one fitted with "
+            f"'cross_entropy', 'binary_cross_entropy' or 'hinge'); net.loss_ is {net.loss_!r}"
+        )
+    return heads
+
+
 def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | None):
     """The ONNX model of a graph network (called by ``to_onnx_model``, which checks ``opset``).
 
     One graph input per ``cr.Input``, named after it: shape ``(batch, width)`` in the
     network's dtype, or int64 ``(batch, 1)`` for an input read only by ``Embedding``
     layers (its codes). Outputs: ``net(...)``'s, in ``net.outputs`` order, named
-    ``"output"`` for a one-output network and after the output nodes otherwise.
+    ``"output"`` for a one-output network and after the output nodes otherwise;
+    then, for each output fitted with a classification loss, its probabilities
+    and labels (``_classifier_outputs``), named as a ``Sequential``'s for one output
+    and ``"<output>_probabilities"``, ``"<output>_label"`` for several.
     Merges become ``Add``, ``Mul`` and ``Concat``; an ``Embedding`` a ``Gather``
     of its table; a shared layer's weights are stored once.
 
@@ -753,11 +808,6 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
     """
     onnx = _require_onnx()
     helper = onnx.helper
-    if include_probabilities:
-        raise ValueError(
-            "to_onnx exports a graph network's outputs only (no 'probabilities' or 'label'); "
-            "apply Softmax/Sigmoid and ArgMax to them, or export a Sequential"
-        )
     spec = getattr(net, "preprocessing_", None)
     if isinstance(spec, dict) and ("mean" in spec or "scale" in spec):
         raise ValueError(
@@ -769,6 +819,16 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
     out_names = ["output"] if single else [o.name for o in net.outputs]
     if len(set(out_names)) != len(out_names):
         raise ValueError(f"the network's outputs must be distinct nodes, got {out_names}")
+    heads = _graph_heads(net, out_names, include_probabilities)
+    added = [name for _, _, _, names in heads for name in names.values()]
+    clash = sorted(set(added) & set(out_names + [x.name for x in net.inputs]))
+    if clash:
+        raise ValueError(
+            f"to_onnx names an added classifier output {clash[0]!r}, which is already the name "
+            "of an input or output of the network; rename that node, or pass "
+            "include_probabilities=False"
+        )
+    g._used.update(added)
     in_names = [x.name for x in net.inputs]
     g._used.update(in_names + out_names)
     readers: dict[int, list] = {}
@@ -818,6 +878,10 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
         g.nodes.append(helper.make_node("Identity", [values[id(node)]], [name], name=name))
         width = node.n_features if node.n_features is not None else "outputs"
         outputs.append(tensor(name, g.elem, [batch, width]))
+    classes = _class_names(net, net.n_outputs) if single else None
+    for source, loss, task, names in heads:  # after all of the network's own outputs
+        width = net.outputs[out_names.index(source)].n_features
+        outputs += _classifier_outputs(g, source, loss, task, width, names, classes)
 
     from .._version import __version__
 
