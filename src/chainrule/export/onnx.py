@@ -46,6 +46,13 @@ command line stores them) gets ``"value"`` = output * target_scale +
 target_mean, in the target's own units (shape ``(batch,)`` for one output).
 The whole ``net.preprocessing_`` (column names and categories included) is
 stored as JSON in the model's metadata under ``"preprocessing"``.
+
+A graph network (``cr.Network``) has one input per ``cr.Input``, named after it,
+and its outputs first, in ``outputs`` order; then, output by output, the same
+added outputs (``"<output>_probabilities"``, ``"<output>_label"``,
+``"<output>_value"`` when it has several outputs). Its stored scaling is built
+in where it is clear which input or output it belongs to
+(``chainrule.answers.graph_scalings``); ``preprocessing=False`` leaves it out.
 """
 
 from __future__ import annotations
@@ -532,7 +539,10 @@ def _check_layers(net: Sequential) -> None:
 
 
 def to_onnx_model(
-    net: Sequential, opset: int = MIN_OPSET, include_probabilities: bool | None = None
+    net: Sequential,
+    opset: int = MIN_OPSET,
+    include_probabilities: bool | None = None,
+    preprocessing: bool = True,
 ) -> onnx.ModelProto:
     """Build (and check) the ONNX model of ``net`` in memory, without writing a file.
 
@@ -548,6 +558,8 @@ def to_onnx_model(
     opset : int, default 17
         ONNX operator set, from 17 to the installed onnx package's newest.
     include_probabilities : bool or None, default None
+        As in ``to_onnx``.
+    preprocessing : bool, default True
         As in ``to_onnx``.
 
     Returns
@@ -587,7 +599,7 @@ def to_onnx_model(
             f"include_probabilities must be None, True or False, got {include_probabilities!r}"
         )
     if not isinstance(net, Sequential):
-        return graph_onnx_model(net, opset, include_probabilities)
+        return graph_onnx_model(net, opset, include_probabilities, preprocessing)
     task = _task(net)
     if include_probabilities and task is None:
         raise ValueError(
@@ -599,7 +611,7 @@ def to_onnx_model(
 
     g = _Graph(onnx, net.dtype, opset)
     x = "input"
-    pre = _preprocessing(net)
+    pre = _preprocessing(net) if preprocessing else None
     if pre is not None:
         mean, scale = pre
         x = g.sub(x, g.const(mean, "preprocessing.mean"), "preprocessing/centred")
@@ -616,21 +628,9 @@ def to_onnx_model(
         outputs += _classifier_outputs(
             g, "output", net.loss_, task, n_out, _HEAD_NAMES, _class_names(net, n_out)
         )
-    target = _target_scaling(net)
+    target = _target_scaling(net) if preprocessing else None
     if target is not None:  # a regression target standardised in training: back to its units
-        t_mean, t_scale = target
-        value = g.add(
-            g.mul("output", g.const(t_scale), "value/scaled"), g.const(t_mean), "value/shifted"
-        )
-        if n_out == 1:
-            axes = g.const([1], "value.axes", dtype=np.int64)
-            g.nodes.append(helper.make_node("Squeeze", [value, axes], ["value"], name="value"))
-            outputs.append(tensor("value", g.elem, [batch]))
-        else:
-            g.rename_output(value, "value")
-            outputs.append(
-                tensor("value", g.elem, [batch, n_out if n_out is not None else "outputs"])
-            )
+        outputs.append(_value_output(g, "output", target, n_out, "value"))
 
     from .._version import __version__
 
@@ -674,6 +674,7 @@ def to_onnx(
     path: str | os.PathLike,
     opset: int = MIN_OPSET,
     include_probabilities: bool | None = None,
+    preprocessing: bool = True,
 ) -> Path:
     """Write ``net`` as an ONNX model that computes ``net(X)`` in eval mode.
 
@@ -698,6 +699,9 @@ def to_onnx(
         for each classifier output, after all of its own outputs: named as
         above for one output, ``"<output>_probabilities"`` and
         ``"<output>_label"`` for several.
+    preprocessing : bool, default True
+        Build the stored preprocessing (``net.preprocessing_``, see Notes)
+        into the model; False gives ``net(X)`` only, on prepared inputs.
 
     Returns
     -------
@@ -747,11 +751,29 @@ def to_onnx(
     """
     from ..atomic import write_atomic
 
-    model = to_onnx_model(net, opset=opset, include_probabilities=include_probabilities)
+    model = to_onnx_model(
+        net, opset=opset, include_probabilities=include_probabilities, preprocessing=preprocessing
+    )
     return write_atomic(Path(path), model.SerializeToString())
 
 
 # -- graph networks -----------------------------------------------------------------------------
+def _value_output(g: _Graph, source: str, target: tuple[float, float], width, name: str):
+    """``name`` = ``source * target_scale + target_mean`` (a column for one output); its info."""
+    helper = g.onnx.helper
+    t_mean, t_scale = target
+    value = g.add(
+        g.mul(source, g.const(t_scale), f"{name}/scaled"), g.const(t_mean), f"{name}/shifted"
+    )
+    if width == 1:
+        axes = g.const([1], f"{name}.axes", dtype=np.int64)
+        g.nodes.append(helper.make_node("Squeeze", [value, axes], [name], name=name))
+        return helper.make_tensor_value_info(name, g.elem, ["batch"])
+    g.rename_output(value, name)
+    cols = width if width is not None else "outputs"
+    return helper.make_tensor_value_info(name, g.elem, ["batch", cols])
+
+
 def _graph_heads(net: Network, out_names: list[str], include_probabilities) -> list:
     """``(output, loss, task, names)`` for each output whose loss makes it a classifier.
 
@@ -784,7 +806,9 @@ def _graph_heads(net: Network, out_names: list[str], include_probabilities) -> l
     return heads
 
 
-def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | None):
+def graph_onnx_model(
+    net: Network, opset: int, include_probabilities: bool | None, preprocessing: bool = True
+):
     """The ONNX model of a graph network (called by ``to_onnx_model``, which checks ``opset``).
 
     One graph input per ``cr.Input``, named after it: shape ``(batch, width)`` in the
@@ -805,22 +829,28 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
         The ONNX opset, already checked by ``to_onnx_model``.
     include_probabilities : bool or None
         As for ``to_onnx_model``: add probability and label outputs after the network's.
+    preprocessing : bool, default True
+        Standardise each input as stored (``(x - mean) / scale`` before the graph) and add
+        a ``"value"`` (one output) or ``"<output>_value"`` output, in the target's units,
+        for each output whose target was standardised (``chainrule.answers.graph_scalings``).
     """
+    from ..answers import graph_scalings
+
     onnx = _require_onnx()
     helper = onnx.helper
-    spec = getattr(net, "preprocessing_", None)
-    if isinstance(spec, dict) and ("mean" in spec or "scale" in spec):
-        raise ValueError(
-            "to_onnx cannot yet build net.preprocessing_ into a graph network; standardise the "
-            "inputs before feeding the ONNX model, or remove preprocessing_ from the network"
-        )
+    n_in, n_out = len(net.inputs), len(net.outputs)
+    ins, targets = (
+        graph_scalings(net, "to_onnx") if preprocessing else ([None] * n_in, [None] * n_out)
+    )
     g = _Graph(onnx, net.dtype, opset)
     single = not isinstance(net.n_outputs, list)
     out_names = ["output"] if single else [o.name for o in net.outputs]
     if len(set(out_names)) != len(out_names):
         raise ValueError(f"the network's outputs must be distinct nodes, got {out_names}")
-    heads = _graph_heads(net, out_names, include_probabilities)
-    added = [name for _, _, _, names in heads for name in names.values()]
+    heads = {h[0]: h for h in _graph_heads(net, out_names, include_probabilities)}
+    value_names = ["value" if single else f"{name}_value" for name in out_names]
+    added = [name for *_, names in heads.values() for name in names.values()]
+    added += [v for v, t in zip(value_names, targets) if t is not None]
     clash = sorted(set(added) & set(out_names + [x.name for x in net.inputs]))
     if clash:
         raise ValueError(
@@ -845,6 +875,12 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
         elem = onnx.TensorProto.INT64 if codes else g.elem
         inputs.append(tensor(x.name, elem, [batch, 1 if codes else width]))
         values[id(x)] = x.name
+    for x, scaling in zip(net.inputs, ins):
+        if scaling is not None:  # the stored standardisation, first: (x - mean) / scale
+            centred = g.sub(x.name, g.const(scaling[0], f"{x.name}.mean"), f"{x.name}/centred")
+            values[id(x)] = g.div(
+                centred, g.const(scaling[1], f"{x.name}.scale"), f"{x.name}/standardised"
+            )
     flat = None
     for node in net.nodes[len(net.inputs) :]:
         layer, key = node.layer, keys[id(node.layer)]
@@ -879,9 +915,12 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
         width = node.n_features if node.n_features is not None else "outputs"
         outputs.append(tensor(name, g.elem, [batch, width]))
     classes = _class_names(net, net.n_outputs) if single else None
-    for source, loss, task, names in heads:  # after all of the network's own outputs
-        width = net.outputs[out_names.index(source)].n_features
-        outputs += _classifier_outputs(g, source, loss, task, width, names, classes)
+    for name, node, value, target in zip(out_names, net.outputs, value_names, targets):
+        if name in heads:  # after all of the network's own outputs, in their order
+            _, loss, task, names = heads[name]
+            outputs += _classifier_outputs(g, name, loss, task, node.n_features, names, classes)
+        elif target is not None:
+            outputs.append(_value_output(g, name, target, node.n_features, value))
 
     from .._version import __version__
 
