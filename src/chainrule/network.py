@@ -245,13 +245,13 @@ class Network:
     Notes
     -----
     Building checks the wiring: a node computed from the network's values that
-    reaches none of its outputs is an error naming it (a forgotten branch), except
-    a node computed from an output (the network ends at its outputs: an encoder
-    may be built while its decoder hangs on its output) and a node of a
-    ``Network`` already built (several networks may share inputs and layers:
-    build each one, or one with all their outputs, before the next). Two
-    branches built on one ``Input`` before either network is: build the first
-    network with both outputs, or build each network right after its branch.
+    reaches none of its outputs is an error naming it (a forgotten branch). Two
+    kinds of node are not forgotten: one computed from an output (the network
+    ends at its outputs, so an encoder may be built while its decoder hangs on
+    its output), and one that belongs to a ``Network`` already built (several
+    networks may share inputs and layers). When two branches on one ``Input``
+    exist before either network is built, build one network with both outputs
+    first (it claims both branches), or build each network right after its branch.
 
     Walking the graph: ``net.nodes`` lists every node in a topological order
     (the inputs first, each node after its parents). For a node, ``node.layer``
