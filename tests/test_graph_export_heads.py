@@ -7,6 +7,8 @@ written out in NumPy here; and the ``Sequential`` export of the same chain.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -160,6 +162,9 @@ def test_a_graph_with_stored_scaling_answers_from_raw_inputs_in_torch_and_onnx(t
     names, got = run_onnx(to_onnx(net, tmp_path / "p.onnx"),
                           {"num": A.astype(np.float32), "city": C.reshape(-1, 1)})  # fmt: skip
     assert names == ["price", "high", "price_value", "high_probabilities", "high_label"]
+    onnx = pytest.importorskip("onnx")
+    props = {p.key: p.value for p in onnx.load(tmp_path / "p.onnx").metadata_props}
+    assert json.loads(props["preprocessing"])["target_scale"] == {"price": 30.0}
     np.testing.assert_allclose(got["price_value"], predicted[0], rtol=1e-5)
     np.testing.assert_array_equal(got["high_label"], predicted[1])
     np.testing.assert_allclose(got["high_probabilities"], net.predict_proba([A, C])[1], rtol=1e-5,

@@ -935,6 +935,7 @@ def graph_onnx_model(
     )  # fmt: skip
     model.ir_version = helper.find_min_ir_version_for(opsets)
     props = {"chainrule_version": __version__, "loss": json.dumps(net.loss_)}
+    props["preprocessing"] = _json_props(getattr(net, "preprocessing_", None))
     props["dtype"] = str(net.dtype)
     try:
         props["architecture"] = json.dumps(architecture(net))
