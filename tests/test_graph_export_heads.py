@@ -238,3 +238,20 @@ def test_unclear_preprocessing_is_refused_in_one_message_naming_the_fix(stored, 
             torch.from_numpy(A.astype(np.float32)), torch.from_numpy(C)
         )
     np.testing.assert_allclose(out[0].numpy(), net([A, C])[0], rtol=1e-5, atol=1e-6)
+
+
+def test_scaling_by_input_name_survives_a_model_file_and_bad_values_are_refused(tmp_path):
+    net, A, C, mean, scale = priced()
+    net.save(tmp_path / "m.safetensors")
+    again = cr.load(tmp_path / "m.safetensors")
+    assert again.preprocessing_["mean"] == {"num": mean.tolist()}
+    for ours, theirs in zip(again.predict([A, C]), net.predict([A, C])):
+        np.testing.assert_array_equal(ours, theirs)
+    net.preprocessing_["scale"] = {"num": [1.0, 0.0, 1.0]}
+    net.save(tmp_path / "bad.safetensors")
+    with pytest.raises(ValueError, match="preprocessing scale must be > 0 everywhere"):
+        cr.load(tmp_path / "bad.safetensors")
+    net.preprocessing_["scale"] = {"num": "1"}
+    net.save(tmp_path / "text.safetensors")
+    with pytest.raises(ValueError, match="scale must be a list of numbers \\(or an object of them"):
+        cr.load(tmp_path / "text.safetensors")
