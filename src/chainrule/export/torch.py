@@ -188,7 +188,11 @@ def to_torch(net: Sequential, preprocessing: bool = True) -> torch.nn.Sequential
     target was standardised in training (``target_mean``/``target_scale``
     stored) ends with ``Rescale``, ``y * target_scale + target_mean``, so it
     answers in the target's units, as ``chainrule predict`` and ONNX's
-    ``"value"`` output do.
+    ``"value"`` output do. A graph ``Network`` becomes a ``GraphModule``
+    (``graph_to_torch``) with a ``Standardise`` per scaled input and a
+    ``Rescale`` per rescaled output, where the stored preprocessing says which
+    (dicts by input and output name for several); where it does not, a
+    ``ValueError`` names the problem and ``preprocessing=False``.
 
     Examples
     --------
