@@ -67,6 +67,18 @@ def stored_preprocessor(net) -> Preprocessor | None:
     return None
 
 
+def _plain_spec(net) -> dict | None:
+    spec = getattr(net, "preprocessing_", None)
+    if isinstance(spec, Preprocessor):
+        spec = spec.to_dict()
+    if spec is not None and not isinstance(spec, dict):
+        raise ValueError(
+            f"net.preprocessing_ must be a dict like {{'mean': [...], 'scale': [...]}} or None, "
+            f"not {type(spec).__name__}"
+        )
+    return spec
+
+
 def standardisation(net) -> tuple[np.ndarray, np.ndarray] | None:
     """Full-width ``(mean, scale)`` of a plain stored standardisation, or None.
 
@@ -79,17 +91,8 @@ def standardisation(net) -> tuple[np.ndarray, np.ndarray] | None:
     net : Network
         A network, usually loaded from a file.
     """
-    spec = getattr(net, "preprocessing_", None)
-    if spec is None:
-        return None
-    if isinstance(spec, Preprocessor):
-        spec = spec.to_dict()
-    if not isinstance(spec, dict):
-        raise ValueError(
-            f"net.preprocessing_ must be a dict like {{'mean': [...], 'scale': [...]}} or None, "
-            f"not {type(spec).__name__}"
-        )
-    if "mean" not in spec and "scale" not in spec:
+    spec = _plain_spec(net)
+    if spec is None or ("mean" not in spec and "scale" not in spec):
         return None
     n = net.n_features_in
     if n is None:
@@ -143,18 +146,6 @@ def _check_mean_scale(mean: np.ndarray, scale: np.ndarray) -> None:
             "net.preprocessing_['scale'] contains 0 or a negative value; it must be > 0 (use 1 "
             "for constant columns, as scikit-learn's StandardScaler does)"
         )
-
-
-def _plain_spec(net) -> dict | None:
-    spec = getattr(net, "preprocessing_", None)
-    if isinstance(spec, Preprocessor):
-        spec = spec.to_dict()
-    if spec is not None and not isinstance(spec, dict):
-        raise ValueError(
-            f"net.preprocessing_ must be a dict like {{'mean': [...], 'scale': [...]}} or None, "
-            f"not {type(spec).__name__}"
-        )
-    return spec
 
 
 def input_scalings(net) -> list[tuple[np.ndarray, np.ndarray] | None]:
