@@ -29,6 +29,8 @@ class Node:
         The width of the value (columns), when it is known.
     """
 
+    _in_network = False  # True once a Network is built on this node
+
     def __init__(self, layer, inputs: tuple[Node, ...], name: str | None = None) -> None:
         self.layer = layer
         self.inputs = tuple(inputs)
