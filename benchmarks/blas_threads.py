@@ -12,6 +12,12 @@ Usage::
 
     python benchmarks/blas_threads.py                  # the grid (about a minute)
     python benchmarks/blas_threads.py --widths 100,256 --rows 150,5000
+    python benchmarks/blas_threads.py --estimator      # MLPClassifier on 1,000 digits rows
+
+``--estimator`` times ``chainrule.sklearn.MLPClassifier`` as a user calls it
+(fit for 20 epochs, predict 1,000 rows), with ``chainrule.threads``' rule on
+and off in alternating rounds: medians show the usual case, means the
+stalls of a busy machine.
 """
 
 from __future__ import annotations
@@ -41,6 +47,38 @@ def _median_ms(job, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def estimator(rounds: int = 4) -> None:
+    """MLPClassifier fit and predict on 1,000 digits rows, one BLAS thread against the default."""
+    from sklearn.datasets import load_digits
+
+    from chainrule import threads
+    from chainrule.sklearn import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:1000] / 16, y[:1000]
+    fitted = MLPClassifier(random_state=0, max_iter=20).fit(X, y)
+    times = {(job, mode): [] for job in ("fit", "predict") for mode in ("default", "one")}
+    width = threads.SMALL_WIDTH
+    for _ in range(rounds):
+        for mode, limit in (("default", 0), ("one", width)):
+            threads.SMALL_WIDTH = limit  # 0: no network is small, BLAS keeps its threads
+            for _ in range(3):
+                t0 = time.perf_counter()
+                MLPClassifier(random_state=0, max_iter=20).fit(X, y)
+                times["fit", mode].append(time.perf_counter() - t0)
+            for _ in range(25):
+                t0 = time.perf_counter()
+                fitted.predict(X)
+                times["predict", mode].append(time.perf_counter() - t0)
+    threads.SMALL_WIDTH = width
+    print("| job | BLAS threads | median ms | mean ms |")
+    print("|---|---|---|---|")
+    for (job, mode), ts in times.items():
+        label = "default" if mode == "default" else "1 (chainrule.threads)"
+        ms = [1000 * t for t in ts]
+        print(f"| {job} | {label} | {statistics.median(ms):.2f} | {statistics.mean(ms):.2f} |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--widths", default="100,256,512,1024", help="hidden widths (one layer each)")
@@ -48,7 +86,11 @@ def main(argv=None) -> int:
     ap.add_argument("--batches", default="32,256", help="batch sizes of the training epoch")
     ap.add_argument("--inputs", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--estimator", action="store_true", help="time MLPClassifier instead")
     args = ap.parse_args(argv)
+    if args.estimator:
+        estimator()
+        return 0
     from threadpoolctl import threadpool_info, threadpool_limits
 
     default = max(
