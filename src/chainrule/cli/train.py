@@ -60,6 +60,12 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     df = read_table(args.data)
     targets = target_columns(args.target, df, args.data)
     target = targets[0] if len(targets) == 1 else targets  # several: regressed together
+    if len(targets) > 1 and args.task == "classify":
+        raise CLIError(
+            "--task classify: several targets are regressed together; train one classifier per "
+            "target",
+            code=2,
+        )
     unknown = [c for c in args.ignore if c not in df.columns]
     if unknown:
         raise CLIError(
