@@ -229,3 +229,18 @@ def test_python_errors_name_the_columns():
     bad["target_scale"] = [1.0]
     with pytest.raises(ValueError, match=r"'target_scale' must list one number per target \(2\)"):
         Preprocessor.from_dict(bad)
+
+
+def test_other_commands_on_a_multi_target_model(capsys, trained):
+    d, _, _ = trained
+    model, data = d / "m.safetensors", d / "test.csv"
+    code, _, err = run(capsys, "evaluate", model, data, "--target", "y1", "--target", "y2")
+    assert code == 2 and "given twice; name several regression targets once" in err
+    code, _, err = run(capsys, "plot", model, data, "--kind", "scatter", "--out", d / "s.png")
+    assert code == 2 and "--kind scatter draws one target, this model predicts 2" in err
+    code, _, err = run(capsys, "train", d / "train.csv", "--target", "y2,y1", "--ignore",
+                       "kind,flag", "--resume", model, "--out", d / "r.safetensors")  # fmt: skip
+    assert code == 2 and "it predicts ['y1', 'y2'], not --target ['y2', 'y1']" in err
+    code, _, err = run(capsys, "train", d / "train.csv", "--target", "y1,y2", "--ignore",
+                       "kind,flag", "--dry-run")  # fmt: skip
+    assert code == 0 and "task: regress (2 numeric targets, regressed together)" in err

@@ -139,7 +139,7 @@ class _Once(argparse.Action):
         if getattr(namespace, self.dest, None) is not None:
             several = (
                 "name several regression targets once, comma separated: --target a,b"
-                if parser.prog.endswith(" train")
+                if not parser.prog.endswith(" tune")
                 else "a network here predicts one target column"
             )
             raise argparse.ArgumentError(self, f"given twice; {several}")
@@ -483,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--target",
         default=None,
+        action=_Once,
         metavar="COL",
         help="the label column (default: the one the model was trained on); for a model with "
         "several targets, one per target, comma separated",
@@ -526,7 +527,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", metavar="MODEL|activations")
     p.add_argument("data", nargs="?", default=None, metavar="DATA")
     p.add_argument(
-        "--target", default=None, metavar="COL", help="label column of DATA (default: the model's)"
+        "--target",
+        default=None,
+        action=_Once,
+        metavar="COL",
+        help="label column of DATA (default: the model's)",
     )
     p.add_argument("--kind", choices=("loss", "confusion", "boundary", "scatter"), default=None)
     p.add_argument(
@@ -550,7 +555,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument(
-        "--target", default=None, metavar="COL", help="the label column (default: the model's)"
+        "--target",
+        default=None,
+        action=_Once,
+        metavar="COL",
+        help="the label column (default: the model's)",
     )
     p.set_defaults(func=cmd_diagnose)
 
