@@ -244,3 +244,25 @@ def test_other_commands_on_a_multi_target_model(capsys, trained):
     code, _, err = run(capsys, "train", d / "train.csv", "--target", "y1,y2", "--ignore",
                        "kind,flag", "--dry-run")  # fmt: skip
     assert code == 0 and "task: regress (2 numeric targets, regressed together)" in err
+
+
+def test_exports_rescale_each_output_column(tmp_path, trained):
+    torch = pytest.importorskip("torch")
+    from chainrule import export
+    from chainrule.answers import stored_preprocessor
+
+    d, _, test = trained
+    net = cr.load(d / "m.safetensors")
+    want = net.predict(test).to_numpy()
+    encoded, _ = stored_preprocessor(net).encode(test)  # the exports standardise themselves
+    module = torch.jit.script(export.to_torch(net).eval())
+    got = module(torch.tensor(encoded, dtype=torch.float32)).detach().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4 * np.abs(want).max())
+    back = export.from_torch(export.to_torch(net))
+    assert back.preprocessing_["target_scale"] == pytest.approx(net.preprocessing_["target_scale"])
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    export.to_onnx(net, str(tmp_path / "m.onnx"))
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    value = session.run(["value"], {"input": encoded.astype(np.float32)})[0]
+    np.testing.assert_allclose(value, want, rtol=1e-5, atol=1e-4 * np.abs(want).max())

@@ -141,7 +141,8 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
         if args.task
         else f"auto-detected: {pre.task_reason}; override with --task"
     )
-    how = pre.task_reason if len(targets) > 1 else how  # several targets: regression only
+    if len(targets) > 1 and not args.task:  # several targets: regression only
+        how = pre.task_reason
     task_line = f"task: {pre.task} ({how})"
     if pre.task == "classify":
         shown = ", ".join(map(str, pre.classes[:10])) + (", ..." if len(pre.classes) > 10 else "")
