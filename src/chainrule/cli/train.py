@@ -299,9 +299,9 @@ def _metric_units(pre) -> str:
     """What the numbers of the metrics table are measured in."""
     if len(pre.targets) > 1:
         return (
-            "note: loss is the mean squared error over the standardised targets; mse[t], rmse[t] "
-            "and mae[t] are in the units of target t (mse squared), r2 has none; mean r2 "
-            "averages the targets' r2"
+            "note: loss is on the standardised targets, averaged over them; mse[t], rmse[t] and "
+            "mae[t] are in the units of target t (mse squared), r2 has none; mean r2 averages "
+            "the targets' r2"
         )
     if pre.task == "classify":
         if len(pre.classes) == 2:
