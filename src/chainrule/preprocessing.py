@@ -39,11 +39,14 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import require
+from .tasks import TARGET_TASKS as TASKS
+from .tasks import detect_task
+
 #: The newest description this reads: 2 stores several targets (1, a single one, is
 #: still what a one-target model writes, so older chainrules read it).
 PREPROCESSING_VERSION = 2
 IMPUTE_POLICIES = ("mean", "median", "drop")
-TASKS = ("classify", "regress")
 
 __all__ = [
     "IMPUTE_POLICIES",
@@ -73,13 +76,7 @@ class MissingValuesError(ValueError):
 
 
 def _pandas():
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "tabular preprocessing needs pandas: pip install 'chainrule[cli]'"
-        ) from exc
-    return pd
+    return require("pandas", "tabular preprocessing needs pandas", "'chainrule[cli]'")
 
 
 def _plain(value: Any) -> Any:
@@ -119,40 +116,6 @@ def _describe_kind(series) -> str:
     if _is_numeric(series):
         return "numbers"
     return "text values"
-
-
-def detect_task(series, max_classes: int = 20) -> tuple[str, str]:
-    """Guess whether a target column asks for classification or regression.
-
-    Parameters
-    ----------
-    series : pandas.Series
-        The target column (missing values are ignored).
-    max_classes : int
-        Most distinct integer values still read as classes.
-
-    Returns
-    -------
-    task : {"classify", "regress"}
-    reason : str
-        A short explanation, for the user.
-
-    Notes
-    -----
-    Text or true/false targets are classes. Numbers are classes when they are
-    all whole numbers with at most ``min(max_classes, max(2, n // 5))``
-    distinct values (a few values, each seen several times); otherwise the
-    target is a quantity to regress.
-    """
-    values = series.dropna()
-    if not _is_numeric(values) or _pandas().api.types.is_bool_dtype(values.dtype):
-        return "classify", f"it holds {_describe_kind(values)}"
-    numbers = values.to_numpy(dtype=np.float64)
-    unique = np.unique(numbers)
-    limit = min(max_classes, max(2, len(numbers) // 5))
-    if np.all(np.isfinite(unique)) and np.all(unique == np.round(unique)) and len(unique) <= limit:
-        return "classify", f"it holds {len(unique)} distinct whole numbers"
-    return "regress", f"it holds numbers with {len(unique)} distinct values"
 
 
 def _mean_and_scale(y: np.ndarray) -> tuple[float, float]:

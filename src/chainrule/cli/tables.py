@@ -180,11 +180,9 @@ class _ModelData:
         elif self.multi_io:
             self.task = None  # one task per output; see the Python API
         else:
-            from ..losses import get_loss
-            from ..training import _task_of
+            from ..tasks import TARGET_TASK, output_task
 
-            kind = _task_of(net, get_loss(net.loss_) if net.loss_ else None)
-            self.task = "regress" if kind == "regression" else "classify"
+            self.task = TARGET_TASK[output_task(net.loss_, net.n_outputs)]
 
     def refuse_multi_io(self) -> None:
         """One table is one input and one target: say what to do for a graph network."""

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .._optional import require
 from .session import (  # noqa: F401  (the names tests and users import from here)
     DEFAULTS,
     GRID,
@@ -240,12 +241,9 @@ def main(port: int = 8000, open_browser: bool = True, host: str = "127.0.0.1") -
     one (``--port 0`` prints the port the system chose).
     """
     port = check_port(port)
-    try:
-        import uvicorn
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the playground needs Starlette and uvicorn: pip install 'chainrule[playground]'"
-        ) from exc
+    uvicorn = require(
+        "uvicorn", "the playground needs Starlette and uvicorn", "'chainrule[playground]'"
+    )
     sock = bind(host, port)
     port = sock.getsockname()[1]
     url = f"http://{host}:{port}/"
