@@ -175,11 +175,14 @@ def cmd_export(args: argparse.Namespace, ui: UI) -> int:
     export = _optional_module("export", "exporters")
     out = _check_out_folder(args.out)
     net = load_model(args.model)
-    if args.to == "onnx":
-        export.to_onnx(net, str(out))
-        ui.out(f"wrote {out} (ONNX)")
-        return 0
-    module = export.to_torch(net)
+    try:
+        if args.to == "onnx":
+            export.to_onnx(net, str(out), preprocessing=args.preprocessing)
+            ui.out(f"wrote {out} (ONNX)")
+            return 0
+        module = export.to_torch(net, preprocessing=args.preprocessing)
+    except ValueError as exc:  # the library names its argument; here the flag is the fix
+        raise ValueError(str(exc).replace("preprocessing=False", "--no-preprocessing")) from None
     import torch
 
     from ..atomic import write_atomic

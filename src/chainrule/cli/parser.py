@@ -578,6 +578,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--to", required=True, choices=("onnx", "torch"))
     p.add_argument("out", metavar="OUT")
+    p.add_argument(
+        "--no-preprocessing",
+        dest="preprocessing",
+        action="store_false",
+        help="export the network alone, without the stored scaling of inputs and targets "
+        "(the exported model then expects prepared inputs)",
+    )
     p.set_defaults(func=cmd_export)
     # -- playground -----------------------------------------------------------------------
     p = sub.add_parser(

@@ -777,8 +777,7 @@ def _graph_heads(net: Network, out_names: list[str], include_probabilities) -> l
     (``"probabilities"``, ``"label"``, ``"class_name"``); with several outputs,
     after the output: ``"<output>_probabilities"``, ``"<output>_label"``.
     """
-    from ..losses import get_loss
-    from ..training import _task_of
+    from ..tasks import output_task
 
     if include_probabilities is False:
         return []
@@ -786,7 +785,7 @@ def _graph_heads(net: Network, out_names: list[str], include_probabilities) -> l
     losses = list(spec) if isinstance(spec, (list, tuple)) else [spec] * len(out_names)
     heads = []
     for name, node, loss in zip(out_names, net.outputs, losses):
-        task = _task_of(net, get_loss(loss), node.n_features) if loss else "regression"
+        task = output_task(loss or None, node.n_features)
         if task == "regression":
             continue
         if len(out_names) == 1:
