@@ -159,6 +159,27 @@ def test_a_one_target_file_as_older_chainrule_wrote_it_still_loads(tmp_path):
     assert old.predict(pd.DataFrame(X, columns=["a", "b"])).shape == (2,)
 
 
+def test_a_file_written_by_chainrule_before_several_targets_still_predicts(capsys):
+    """tests/data/regress_d80d84a.*: written by ``chainrule train`` and ``predict`` at d80d84a.
+
+    ``chainrule -q train regress_d80d84a.csv --target price --hidden 8 --epochs 20 --seed 0``,
+    then ``chainrule -q predict`` of the same table into ``regress_d80d84a_expected.csv``.
+    """
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    net = cr.load(data / "regress_d80d84a.safetensors")
+    assert net.preprocessing_["version"] == 1 and net.preprocessing_["target"] == "price"
+    want = pd.read_csv(data / "regress_d80d84a_expected.csv")["prediction"].to_numpy()
+    table = pd.read_csv(data / "regress_d80d84a.csv")
+    np.testing.assert_allclose(net.predict(table), want, rtol=1e-6)
+    code, out, _ = run(capsys, "-q", "predict", data / "regress_d80d84a.safetensors",
+                       data / "regress_d80d84a.csv")  # fmt: skip
+    got = pd.read_csv(io.StringIO(out))
+    assert code == 0 and list(got.columns) == ["prediction"]
+    np.testing.assert_allclose(got["prediction"].to_numpy(), want, rtol=1e-6)
+
+
 def test_a_one_target_model_still_writes_version_1(tmp_path, capsys):
     _table(60, 3).to_csv(tmp_path / "t.csv", index=False)
     code, _, _ = run(capsys, "train", tmp_path / "t.csv", "--target", "y1", "--epochs", "1",
