@@ -150,12 +150,12 @@ def test_resume_continues_from_the_saved_weights(capsys, tables):
     assert code == 2 and "it predicts 'label', not --target 'price'" in err
 
 
-def test_one_target_column_only(capsys, tables):
-    d, _, _ = tables
+def test_a_repeated_target_is_refused_not_the_last_one_kept(capsys, tables):
+    d, _, _ = tables  # several regression targets: tests/test_multi_target.py
     code, _, err = train(capsys, d / "reg.csv", "--target", "price", "--target", "a", "--quiet")
-    assert code == 2 and "argument --target: given twice" in err
-    code, _, err = train(capsys, d / "reg.csv", "--target", "price,a", "--quiet")
-    assert code == 2 and "--target price,a: several target columns are not supported yet" in err
+    assert (
+        code == 2 and "argument --target: given twice; name several regression targets once" in err
+    )
 
 
 def test_a_small_job_never_loads_numba_and_leaves_the_kernel_choice(capsys, tables):

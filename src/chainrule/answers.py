@@ -274,13 +274,14 @@ def output_scalings(net) -> list[tuple[float, float] | None]:
     return out
 
 
-def target_scaling(net) -> tuple[float, float] | None:
+def target_scaling(net) -> tuple[float, float] | tuple[np.ndarray, np.ndarray] | None:
     """``(target_mean, target_scale)`` of a regressor whose target was standardised, or None.
 
     A network trained on ``(y - target_mean) / target_scale`` (as ``chainrule
     train`` does for a regression) answers ``output * target_scale +
     target_mean`` in the target's units. None for a classifier (``net.loss_``
-    a classification loss) or when nothing is stored.
+    a classification loss) or when nothing is stored. Several targets give
+    two arrays, one entry per output column.
 
     Parameters
     ----------
@@ -297,15 +298,18 @@ def target_scaling(net) -> tuple[float, float] | None:
     mean, scale = spec.get("target_mean"), spec.get("target_scale")
     if mean is None or scale is None:
         return None
+    several = isinstance(mean, (list, tuple))
     try:
-        mean, scale = float(mean), float(scale)
+        mean, scale = (np.asarray(v, dtype=np.float64) for v in (mean, scale))
     except (TypeError, ValueError):
         raise ValueError(
             "net.preprocessing_ target_mean and target_scale must be numbers"
         ) from None
-    if not (np.isfinite(mean) and np.isfinite(scale)) or scale == 0:
+    if mean.shape != scale.shape or mean.ndim > 1:
+        raise ValueError("net.preprocessing_ target_mean and target_scale must match in length")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))) or np.any(scale == 0):
         raise ValueError("net.preprocessing_ target_scale must be finite and non-zero")
-    return mean, scale
+    return (mean, scale) if several else (float(mean), float(scale))
 
 
 def _numeric_frame(df, what: str = "X") -> np.ndarray:
@@ -467,7 +471,9 @@ def predict(net, X, batch_size: int | None = None) -> np.ndarray:
 
     Without stored preprocessing, the same as ``chainrule.training.predict``.
     Rows dropped for missing values (``impute="drop"``) answer None (classes)
-    or NaN (values).
+    or NaN (values). A model with several regression targets answers one
+    column per target: a DataFrame with the target names as columns (and
+    ``X``'s index) when ``X`` is a DataFrame, else an array of shape (n, k).
 
     Parameters
     ----------
@@ -491,7 +497,12 @@ def predict(net, X, batch_size: int | None = None) -> np.ndarray:
         target = target_scaling(net)  # a plain stored standardisation of the target
         return answers if target is None else answers * target[1] + target[0]
     decoded = pre.decode_target(answers)
-    return _scatter(decoded, kept, None if decoded.dtype == object else np.nan)
+    values = _scatter(decoded, kept, None if decoded.dtype == object else np.nan)
+    if len(pre.targets) > 1 and _is_frame(X):
+        import pandas as pd
+
+        return pd.DataFrame(values, columns=pre.targets, index=X.index)
+    return values
 
 
 @provides("predict_proba")
@@ -520,6 +531,17 @@ def predict_proba(net, X, batch_size: int | None = None) -> np.ndarray:
 
 def _encode_targets(pre: Preprocessor, y) -> np.ndarray:
     """Targets in the table's terms (class names, values) as the network was trained on."""
+    k = len(pre.targets)
+    if k > 1:  # several targets: a DataFrame with their columns, or an (n, k) array
+        if _is_frame(y):
+            return pre.encode_target(y)
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim != 2 or y.shape[1] != k:
+            raise ValueError(
+                f"y has shape {y.shape} but this model has {k} targets {pre.targets!r}; give "
+                f"an array of shape (n, {k}) or a DataFrame with those columns"
+            )
+        return (y - np.asarray(pre.target_mean)) / np.asarray(pre.target_scale)
     values = y.tolist() if hasattr(y, "tolist") else list(y)
     if pre.task == "classify":
         index = {_label_key(v): k for k, v in enumerate(pre.classes)}
@@ -554,7 +576,8 @@ def evaluate(net, X, y, loss=None, metrics=None, batch_size: int | None = None) 
         mean/scale is stored).
     y : array-like
         The targets, one per row of ``X``: class names or values in the
-        target's units with stored preprocessing, else as given to ``fit``.
+        target's units with stored preprocessing (several targets: a
+        DataFrame with their columns or an (n, k) array), else as given to ``fit``.
     loss : str, Loss or None, default None
         None uses the loss of the last ``fit``.
     metrics : list of str or callables, or None, default None

@@ -714,7 +714,8 @@ class Network:
             ``loss``, ``optimizer``, ``lr``, ``epochs`` (10), ``batch_size``
             (32), ``shuffle`` (True), ``validation_split``, ``validation_data``,
             ``callbacks``, ``metrics``, ``verbose``, ``seed``, ``clip_norm``,
-            ``clip_value``, ``schedule``, ``sample_weight``, ``l2``, ``loss_weights``.
+            ``clip_value``, ``schedule``, ``sample_weight``, ``l2``, ``loss_weights``,
+            ``class_weight``.
 
         Returns
         -------

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .callbacks import Callback
+from .class_weights import class_weight_rows
 from .clipping import clip_grad_norm, clip_grad_value
 from .layers import BatchNorm, Dense
 from .losses import Loss, get_loss
@@ -702,6 +703,7 @@ def fit(
     sample_weight=None,
     l2: float = 0.0,
     loss_weights=None,
+    class_weight: str | dict | None = None,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent.
 
@@ -763,6 +765,16 @@ def fit(
     loss_weights : list or dict of float, optional
         For a network with several outputs: the training loss is
         ``sum_k w_k L_k`` (default every ``w_k = 1``; not normalised).
+    class_weight : "balanced", dict or None, default None
+        Weights by class, for a classification loss: row ``i`` weighs
+        ``c[y_i]``, times its ``sample_weight`` when both are given, and
+        training goes as with ``sample_weight`` (a batch's loss is
+        ``sum_i w_i l_i / sum_i w_i``). "balanced" is
+        ``c_k = n / (K n_k)`` over the rows given (``K`` the classes present,
+        ``n_k`` the rows of class ``k``); a dict maps class labels (``0..K-1``;
+        ``0``/``1``, or ``-1``/``+1`` for hinge, with one output) to weights
+        > 0, and a class it leaves out weighs 1. The class of a one-hot or
+        probability row is its largest entry.
 
     Returns
     -------
@@ -826,6 +838,17 @@ def fit(
     else:
         X, y = _prepare(net, X, y, loss)
     sw = None if sample_weight is None else _check_sample_weight(sample_weight, len(X))
+    if class_weight is not None:
+        if graph and len(losses) != 1:
+            raise ValueError(
+                f"class_weight is for a network with one output, this one has {len(losses)}; "
+                "give sample_weight (one weight per row) instead"
+            )
+        if graph:
+            cw = _class_weight_rows(class_weight, y.arrays[0], losses[0], _widths(net)[0])
+        else:
+            cw = _class_weight_rows(class_weight, y, loss, net.n_outputs)
+        sw = cw if sw is None else sw * cw  # both given: a row weighs their product
     seed_given = seed is not None
     seed = net.seed if seed is None else seed
     rng = np.random.default_rng(seed) if seed is not None else np.random.default_rng()
@@ -1055,6 +1078,49 @@ def _check_sample_weight(sample_weight, n: int) -> np.ndarray:
     if n and not (sw > 0).any():
         raise ValueError("sample_weight is zero for every row: there is nothing to learn from")
     return sw
+
+
+def _class_weight_rows(class_weight, y: np.ndarray, loss: Loss, width: int | None) -> np.ndarray:
+    """``fit``'s ``class_weight`` as one weight per row of the prepared targets ``y``."""
+    if loss.kind == "regression":
+        raise ValueError(
+            f"class_weight is for classification, but loss {loss.name!r} is a regression loss; "
+            "give sample_weight to weigh rows"
+        )
+    if not (isinstance(class_weight, dict) or class_weight == "balanced"):
+        raise ValueError(
+            f"class_weight must be 'balanced' or a dict {{class: weight}}, got {class_weight!r}"
+        )
+    width = width or 1
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        if loss.kind == "binary":
+            raise ValueError(
+                f"class_weight needs one class per row, but y has {y.shape[1]} 0/1 columns "
+                "(several labels a row); give sample_weight instead"
+            )
+        labels, classes = y.argmax(axis=1), list(range(width))
+    elif width > 1:
+        labels, classes = y.ravel(), list(range(width))
+    else:  # one output: class labels 0/1 (hinge: or -1/+1)
+        labels = y.ravel()
+        if not (np.isin(labels, (0, 1)).all() or np.isin(labels, (-1, 1)).all()):
+            raise ValueError(
+                "class_weight needs class labels 0/1 for a one-output network, but y holds "
+                "other values (probabilities?); give sample_weight instead"
+            )
+        classes = [-1, 1] if (labels == -1).any() else [0, 1]
+    labels = labels.astype(np.int64)
+    if isinstance(class_weight, dict):
+        for label, w in class_weight.items():
+            ok = isinstance(w, (int, float, np.number)) and not isinstance(w, bool)
+            if not (ok and math.isfinite(w) and w > 0):
+                raise ValueError(
+                    f"class_weight for class {label!r} is {w!r}; class weights must be numbers "
+                    "> 0 (to leave a class out, drop its rows)"
+                )
+        return class_weight_rows(labels, class_weight, classes=classes)
+    return class_weight_rows(labels, "balanced")  # K: the classes present
 
 
 def _has_batchnorm(net: Sequential) -> bool:

@@ -126,6 +126,12 @@ def cmd_plot(args: argparse.Namespace, ui: UI) -> int:
             raise CLIError(f"--kind {kind} is for classifiers; this model is a regressor", code=2)
         if kind == "scatter" and model.task != "regress":
             raise CLIError("--kind scatter is for regressors; use --kind confusion", code=2)
+        if kind == "scatter" and len(model.targets) > 1:
+            raise CLIError(
+                f"--kind scatter draws one target, this model predicts {len(model.targets)}; "
+                "write the predictions with 'chainrule predict' and plot each column",
+                code=2,
+            )
         if kind == "confusion":
             fig = figure_confusion(
                 ui, model.net, X, y, answers, model.classes, title=Path(args.what).stem

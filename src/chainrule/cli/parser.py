@@ -138,9 +138,12 @@ class _Once(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         if getattr(namespace, self.dest, None) is not None:
-            raise argparse.ArgumentError(
-                self, "given twice; a network here predicts one target column"
+            several = (
+                "name several regression targets once, comma separated: --target a,b"
+                if not parser.prog.endswith(" tune")
+                else "a network here predicts one target column"
             )
+            raise argparse.ArgumentError(self, f"given twice; {several}")
         setattr(namespace, self.dest, values)
 
 
@@ -245,13 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
             "chainrule train data.csv --target label --impute median --validation-split 0.2",
             "chainrule train data.csv --target label --no-refit",
             "chainrule train data.csv --target label --dry-run",
+            "chainrule train flats.csv --target price,rent   # two regression targets",
         )
         + f"\n\nexit codes: 0 trained and saved, 1 bad data or files, 2 bad options, "
         f"{EXIT_DIVERGED} training diverged (the model is not saved unless --save-diverged)",
     )
     p.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
     p.add_argument(
-        "--target", required=True, action=_Once, metavar="COL", help="the column to predict"
+        "--target",
+        required=True,
+        action=_Once,
+        metavar="COL",
+        help="the column to predict; several numeric columns, comma separated (a,b), are "
+        "regressed together, one network output each",
     )
     p.add_argument(
         "--task",
@@ -485,8 +494,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--target",
         default=None,
+        action=_Once,
         metavar="COL",
-        help="the label column (default: the one the model was trained on)",
+        help="the label column (default: the one the model was trained on); for a model with "
+        "several targets, one per target, comma separated",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_evaluate)
@@ -527,7 +538,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", metavar="MODEL|activations")
     p.add_argument("data", nargs="?", default=None, metavar="DATA")
     p.add_argument(
-        "--target", default=None, metavar="COL", help="label column of DATA (default: the model's)"
+        "--target",
+        default=None,
+        action=_Once,
+        metavar="COL",
+        help="label column of DATA (default: the model's)",
     )
     p.add_argument("--kind", choices=("loss", "confusion", "boundary", "scatter"), default=None)
     p.add_argument(
@@ -551,7 +566,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument(
-        "--target", default=None, metavar="COL", help="the label column (default: the model's)"
+        "--target",
+        default=None,
+        action=_Once,
+        metavar="COL",
+        help="the label column (default: the model's)",
     )
     p.set_defaults(func=cmd_diagnose)
 

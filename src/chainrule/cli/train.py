@@ -36,6 +36,7 @@ from .tables import (
     load_model,
     read_table,
     scores,
+    target_columns,
 )
 from .ui import UI
 
@@ -65,16 +66,14 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     _check_train_options(args)
     out = None if args.dry_run else _check_out_folder(args.out)
     df = read_table(args.data)
-    target = args.target
-    if target not in df.columns:
-        parts = target.split(",")
-        if len(parts) > 1 and all(c in df.columns for c in parts):
-            raise CLIError(
-                f"--target {target}: several target columns are not supported yet; train one "
-                "model per target",
-                code=2,
-            )
-        raise CLIError(f"unknown target column {target!r} in {args.data}; {_columns_hint(df)}")
+    targets = target_columns(args.target, df, args.data)
+    target = targets[0] if len(targets) == 1 else targets  # several: regressed together
+    if len(targets) > 1 and args.task == "classify":
+        raise CLIError(
+            "--task classify: several targets are regressed together; train one classifier per "
+            "target",
+            code=2,
+        )
     unknown = [c for c in args.ignore if c not in df.columns]
     if unknown:
         raise CLIError(
@@ -82,20 +81,21 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
             f"{_columns_hint(df)}",
             code=2,
         )
-    if target in args.ignore:
-        raise CLIError(f"the target {target!r} cannot also be in --ignore", code=2)
-    no_target = df[target].isna()
-    if no_target.all():
-        raise CLIError(f"the target column {target!r} has no values")
+    for name in targets:
+        if name in args.ignore:
+            raise CLIError(f"the target {name!r} cannot also be in --ignore", code=2)
+        if df[name].isna().all():
+            raise CLIError(f"the target column {name!r} has no values")
+    no_target = df[targets].isna().any(axis=1)
     if no_target.any():
         ui.note(
             f"note: dropped {int(no_target.sum())} row(s) with no value in the target "
-            f"column {target!r}"
+            f"column{'s' if len(targets) > 1 else ''} {', '.join(map(repr, targets))}"
         )
         df = df[~no_target]
     ignore = list(args.ignore)
     if args.sample_weight is not None:
-        _check_weight_column(df, args.sample_weight, target)
+        _check_weight_column(df, args.sample_weight, targets)
         ignore.append(args.sample_weight)  # a weight, not a feature
     resumed = _resume_model(args, target) if args.resume else None
 
@@ -105,7 +105,7 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     feature_cols = pre.feature_columns(df)
     if not feature_cols:
         raise CLIError(f"no feature columns: {args.data} holds only the target {target!r}")
-    check_columns(df, [*feature_cols, target])
+    check_columns(df, [*feature_cols, *targets])
     if args.impute == "drop":
         incomplete = df[feature_cols].isna().any(axis=1)
         if incomplete.any():
@@ -149,6 +149,8 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
         if args.task
         else f"auto-detected: {pre.task_reason}; override with --task"
     )
+    if len(targets) > 1 and not args.task:  # several targets: regression only
+        how = pre.task_reason
     task_line = f"task: {pre.task} ({how})"
     if pre.task == "classify":
         shown = ", ".join(map(str, pre.classes[:10])) + (", ..." if len(pre.classes) > 10 else "")
@@ -162,6 +164,7 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     y = pre.encode_target(df[target])
     n_classes = len(pre.classes) if pre.task == "classify" else 0
     loss, n_out = _choose_loss(args, pre.task, n_classes)
+    n_out = len(targets) if len(targets) > 1 else n_out  # one output per regression target
     _check_size(pre.n_features, args.hidden, n_out)
     if resumed is not None:
         net = resumed.net
@@ -393,6 +396,12 @@ def _kernels_for(net, n_rows: int):
 
 def _metric_units(pre) -> str:
     """What the numbers of the metrics table are measured in."""
+    if len(pre.targets) > 1:
+        return (
+            "note: loss is on the standardised targets, averaged over them; mse[t], rmse[t] and "
+            "mae[t] are in the units of target t (mse squared), r2 has none; mean r2 averages "
+            "the targets' r2"
+        )
     if pre.task == "classify":
         if len(pre.classes) == 2:
             return (
@@ -409,13 +418,13 @@ def _metric_units(pre) -> str:
     )
 
 
-def _check_weight_column(df, column: str, target: str) -> None:
+def _check_weight_column(df, column: str, targets: list[str]) -> None:
     """``--sample-weight``: a numeric column of finite, non-negative weights."""
     pd = _pandas()
     if column not in df.columns:
         raise CLIError(f"unknown --sample-weight column {column!r}; {_columns_hint(df)}", code=2)
-    if column == target:
-        raise CLIError(f"the target {target!r} cannot also be the --sample-weight column", code=2)
+    if column in targets:
+        raise CLIError(f"the target {column!r} cannot also be the --sample-weight column", code=2)
     col = df[column]
     if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
         raise CLIError(f"--sample-weight column {column!r} must hold numbers")

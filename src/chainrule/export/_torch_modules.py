@@ -41,3 +41,17 @@ class Rescale(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"mean={self.mean!r}, scale={self.scale!r}"
+
+
+class RescaleColumns(Rescale):
+    """``Rescale`` for several regression targets: column ``j`` is ``x_j * scale[j] + mean[j]``."""
+
+    def __init__(self, mean, scale) -> None:
+        torch.nn.Module.__init__(self)
+        self.mean = [float(v) for v in mean]  # as the model file stores them
+        self.scale = [float(v) for v in scale]
+        self.register_buffer("mean_columns", torch.tensor(self.mean, dtype=torch.float64))
+        self.register_buffer("scale_columns", torch.tensor(self.scale, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale_columns.to(x.dtype) + self.mean_columns.to(x.dtype)

@@ -261,13 +261,14 @@ def _with_preprocessing(net: Sequential, modules: list, dtype) -> list:
         return modules
     import torch
 
-    from ._torch_modules import Rescale, Standardise
+    from ._torch_modules import Rescale, RescaleColumns, Standardise
 
     if stored is not None:
         mean, scale = (torch.tensor(a, dtype=dtype) for a in stored)
         modules = [Standardise(mean, scale), *modules]
-    if target is not None:
-        modules = [*modules, Rescale(*target)]
+    if target is not None:  # several targets: a mean and a scale per output column
+        rescale = RescaleColumns if isinstance(target[0], np.ndarray) else Rescale
+        modules = [*modules, rescale(*target).to(dtype)]
     return modules
 
 
