@@ -11,9 +11,10 @@ classification; accuracy, or R^2 for regression) on the same folds:
 - ``cr-estimator``: ``chainrule.sklearn.MLPClassifier()`` / ``MLPRegressor()``
   with their defaults, after the same table preparation as scikit-learn's MLP;
 - ``cr-cli``: ``chainrule train`` with its default flags, run in-process on
-  each training fold written as a CSV, then the saved model predicts the test
-  fold through its stored preprocessing (exactly what ``chainrule predict``
-  does);
+  each training fold written as a CSV (a hold-out run for the validation
+  report, then the saved model retrained on every row of the fold), then the
+  saved model predicts the test fold through its stored preprocessing
+  (exactly what ``chainrule predict`` does);
 - ``sk-mlp``: ``sklearn.neural_network.MLPClassifier()`` / ``MLPRegressor()``
   defaults (``max_iter`` raised to 500 would change nothing on most tables);
 - ``sk-hgb``: ``HistGradientBoostingClassifier()`` / ``Regressor()`` defaults

@@ -43,7 +43,10 @@ BASE = dict(
     zero_last=True,
     std_target=True,
     validation=0.0,
-    min_steps=600,
+    refit_best=False,  # after the hold-out run, train on every row for its best epoch count
+    min_steps=recipe.MIN_STEPS,
+    small_rows=recipe.SMALL_TABLE_ROWS,  # fewer training rows than this get small_steps
+    small_steps=recipe.SMALL_TABLE_MIN_STEPS,
     batch="auto",
     clip=False,
     l2=1e-4,
@@ -58,6 +61,7 @@ VARIANTS = {
     "random-last": dict(zero_last=False),
     "raw-target": dict(std_target=False),
     "restore-best-20%": dict(validation=0.2),
+    "refit-best-epoch": dict(validation=0.2, refit_best=True),
     "width-256x2": dict(hidden=(256, 256)),
     "width-100x2": dict(hidden=(100, 100)),
     "width-256": dict(hidden=(256,)),
@@ -67,11 +71,23 @@ VARIANTS = {
     "batch-200": dict(batch=200),
     "smooth-clip": dict(clip=True),
     "silu": dict(activation="silu"),
+    "l2-1e-3": dict(l2=1e-3),
+    "l2-1e-2": dict(l2=1e-2),
+    "lr-3e-3": dict(lr=3e-3),
+    "lr-5e-3": dict(lr=5e-3),
+    "small-600": dict(small_steps=600),  # the recipe before tables under 200 rows got 1200
+    "small-2400": dict(small_steps=2400),
+    "small-under-300": dict(small_rows=300),
 }
 
 
-def train_predict(X, y, X_te, task, seed, o):
+def train_predict(X, y, X_te, task, seed, o, epochs=None):
     """Fit one variant on (X, y); predictions for X_te (labels as indices, or values)."""
+    if o["refit_best"]:
+        best = []
+        train_predict(X, y, X_te, task, seed, dict(o, refit_best=False), epochs=best)
+        o = dict(o, validation=0.0, refit_best=False)
+        return train_predict(X, y, X_te, task, seed, o, epochs=best[0])
     n = len(X)
     dtype = o["dtype"]
     if o["clip"]:  # RealMLP's smooth clipping of standardised numbers: x / sqrt(1 + (x/3)^2)
@@ -96,22 +112,32 @@ def train_predict(X, y, X_te, task, seed, o):
         y_val = idx[vi] if task == "classify" else Y[vi]
         val = (X[vi], y_val)
         X, Y = X[ti], Y[ti]
-    bs = recipe.batch_size_for(len(X)) if o["batch"] == "auto" else o["batch"]
+    small = len(X) < o["small_rows"]
+    if o["batch"] == "auto" or (o["batch"] == "small8" and not small):
+        bs = recipe.batch_size_for(len(X))
+    else:
+        bs = 8 if o["batch"] == "small8" else o["batch"]
     bs = min(bs, len(X))
-    epochs = recipe.epoch_budget(len(X), bs, min_steps=o["min_steps"])
+    min_steps = o["small_steps"] if small else o["min_steps"]
+    budget = recipe.epoch_budget(len(X), bs, min_steps=min_steps)
+    if isinstance(epochs, int):  # a given count (a refit's)
+        budget = epochs
     net = recipe.build_mlp(
         X.shape[1], o["hidden"], o["activation"], n_out, seed=seed, dtype=dtype,
         zero_last_layer=o["zero_last"],
     )  # fmt: skip
     opt = get_optimizer("adam", net.parameters(), lr=o["lr"], betas=o["betas"])
-    steps = epochs * int(np.ceil(len(X) / bs))
+    steps = budget * int(np.ceil(len(X) / bs))
     cbs = []
     if o["schedule"] == "warmup_cosine":
         cbs.append(recipe.WarmupCosine(o["lr"], steps, recipe.DEFAULTS["warmup"]))
+    restore = recipe.RestoreBest("val_loss")
     if val is not None:
-        cbs.append(recipe.RestoreBest("val_loss"))
-    fit(net, X, Y, loss=loss, optimizer=opt, epochs=epochs, batch_size=bs, callbacks=cbs,
+        cbs.append(restore)
+    fit(net, X, Y, loss=loss, optimizer=opt, epochs=budget, batch_size=bs, callbacks=cbs,
         validation_data=val, seed=seed, l2=o["l2"])  # fmt: skip
+    if isinstance(epochs, list):  # the caller asked for the best epoch
+        epochs.append(restore.best_epoch or budget)
     net.eval()
     out = net(X_te).astype(np.float64)
     if task == "classify":
@@ -125,6 +151,12 @@ def main(argv=None) -> int:
     ap.add_argument("--datasets", default=",".join(tabular.LOADERS))
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, default=1, help="repeat with seeds seed..seed+N-1")
+    ap.add_argument(
+        "--float64",
+        action="store_true",
+        help="train in float64 (the estimators' precision on float64 input)",
+    )
     args = ap.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
@@ -140,22 +172,32 @@ def main(argv=None) -> int:
         for t in tables:
             for v in variants:
                 o = dict(BASE, **VARIANTS[v])
+                if args.float64:
+                    o["dtype"] = np.float64
                 s = []
-                for k, (tr, te) in enumerate(tabular.folds(t, args.folds, args.seed)):
+                runs = [
+                    (seed, k, tr, te)
+                    for seed in range(args.seed, args.seed + args.seeds)
+                    for k, (tr, te) in enumerate(tabular.folds(t, args.folds, seed))
+                ]
+                for seed, k, tr, te in runs:
                     train, test = t.frame.iloc[tr], t.frame.iloc[te]
                     X_tr, y_tr = train.drop(columns=[t.target]), train[t.target].to_numpy()
                     X_te, y_te = test.drop(columns=[t.target]), test[t.target].to_numpy()
                     prep = tabular._prep(X_tr).fit(X_tr)
                     t0 = time.perf_counter()
                     pred = train_predict(prep.transform(X_tr), y_tr, prep.transform(X_te),
-                                         t.task, args.seed + k, o)  # fmt: skip
+                                         t.task, seed + k, o)  # fmt: skip
                     secs[v].append(time.perf_counter() - t0)
                     s.append(tabular._score(t.task, y_te, pred))
                 scores[v][t.name] = s
             print(t.name, " ".join(f"{v}={np.mean(scores[v][t.name]):.4f}" for v in variants),
                   file=sys.stderr, flush=True)  # fmt: skip
     names = [t.name for t in tables]
-    print(f"{args.folds}-fold CV, mean over folds; last columns: mean over tables, s per fit\n")
+    print(
+        f"{args.folds}-fold CV x {args.seeds} seed(s), mean over folds; last columns: mean over "
+        "tables, s per fit\n"
+    )
     print("| variant | " + " | ".join(names) + " | mean | s/fit |")
     print("|---|" + "---|" * (len(names) + 2))
     for v in variants:

@@ -74,3 +74,26 @@ def test_export_of_a_two_output_network_to_onnx_matches_the_network(two_by_two, 
     want = net([X[:, :3], X[:, 3:]])
     for g, w in zip(got[:2], want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_export_refusal_names_the_flag_and_the_flag_exports_the_network_alone(two_by_two, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    net = cr.load(two_by_two / "two.safetensors")
+    net.preprocessing_ = {"mean": [0.0, 0.0, 0.0], "scale": [2.0, 2.0, 2.0]}  # one mean, 2 inputs
+    net.save(two_by_two / "scaled.safetensors")
+    path = two_by_two / "scaled.onnx"
+    code, out, err = _run(
+        ["export", two_by_two / "scaled.safetensors", path, "--to", "onnx"], capsys
+    )
+    assert code != 0 and out == "" and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Pass --no-preprocessing to export" in lines[0]
+    assert "preprocessing=False" not in lines[0] and not path.exists()
+    args = ["export", two_by_two / "scaled.safetensors", path, "--to", "onnx", "--no-preprocessing"]
+    code, _, err = _run(args, capsys)
+    assert code == 0, err
+    X = pd.read_csv(two_by_two / "two.csv").to_numpy(np.float32)
+    got = ort.InferenceSession(str(path)).run(None, {"num": X[:, :3], "extra": X[:, 3:]})
+    for g, w in zip(got[:2], net([X[:, :3], X[:, 3:]])):  # net(...) alone: no scaling
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)

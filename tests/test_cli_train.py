@@ -1,7 +1,8 @@
 """``chainrule train``'s practitioner flags and the default recipe, run in-process.
 
 --dropout, --batchnorm, --weight-decay, --class-weight, --sample-weight,
---resume, the restored epoch and the labelled metrics; each error is one line.
+--resume, the restored epoch and the labelled metrics, the refit on every row
+(--refit/--no-refit); each error is one line.
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ def tables(tmp_path_factory):
     return d, df, flipped
 
 
-def test_defaults_restore_the_best_epoch_and_label_the_metrics(capsys, tables):
+def test_the_hold_out_run_restores_the_best_epoch_and_labels_the_metrics(capsys, tables):
     d, df, _ = tables
     code, out, err = train(capsys, d / "binary.csv", "--target", "label", "--ignore", "w",
-                           "--out", d / "m.safetensors")  # fmt: skip
+                           "--no-refit", "--out", d / "m.safetensors")  # fmt: skip
     assert code == 0, err
+    assert "retrained" not in out
     net = cr.load(d / "m.safetensors")
     val_loss = net.history_["val_loss"]
     best = int(np.argmin(val_loss)) + 1
@@ -148,12 +150,12 @@ def test_resume_continues_from_the_saved_weights(capsys, tables):
     assert code == 2 and "it predicts 'label', not --target 'price'" in err
 
 
-def test_one_target_column_only(capsys, tables):
-    d, _, _ = tables
+def test_a_repeated_target_is_refused_not_the_last_one_kept(capsys, tables):
+    d, _, _ = tables  # several regression targets: tests/test_multi_target.py
     code, _, err = train(capsys, d / "reg.csv", "--target", "price", "--target", "a", "--quiet")
-    assert code == 2 and "argument --target: given twice" in err
-    code, _, err = train(capsys, d / "reg.csv", "--target", "price,a", "--quiet")
-    assert code == 2 and "--target price,a: several target columns are not supported yet" in err
+    assert (
+        code == 2 and "argument --target: given twice; name several regression targets once" in err
+    )
 
 
 def test_a_small_job_never_loads_numba_and_leaves_the_kernel_choice(capsys, tables):
@@ -178,3 +180,74 @@ def test_a_small_job_never_loads_numba_and_leaves_the_kernel_choice(capsys, tabl
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, timeout=120)  # fmt: skip
     assert done.stdout.splitlines()[-1].split() == ["0", "False", "False"], done.stderr
+
+
+def _same_weights(a, b) -> None:
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        np.testing.assert_array_equal(p.value, q.value)
+
+
+def test_default_refit_saves_a_model_trained_on_every_row(capsys, tables):
+    d, df, _ = tables
+    args = [d / "binary.csv", "--target", "label", "--ignore", "w"]
+    code, out, err = train(capsys, *args, "--out", d / "refit.safetensors")
+    assert code == 0, err
+    assert (
+        "validation metrics come from the hold-out run; the saved model was retrained on all "
+        "240 rows" in out
+    )
+    assert "--no-refit saves the hold-out model instead" in out
+    table = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line[:1].isalpha()}
+    assert table["rows"] == ["192", "48"]  # the metrics are the hold-out run's
+    net = cr.load(d / "refit.safetensors")
+    # every row: the preprocessing's means are those of all 240 rows (pandas), not of 192
+    np.testing.assert_allclose(net.preprocessing_["mean"], df[["x1", "x2"]].mean(), rtol=1e-12)
+    assert "val_loss" not in net.history_  # nothing was held out of this run
+    assert len(net.history_["loss"]) == recipe.epoch_budget(240, recipe.batch_size_for(240))
+    # the same recipe and seed on the same rows: the model --validation-split 0 trains
+    code, out0, err = train(
+        capsys, *args, "--validation-split", "0", "--out", d / "all.safetensors"
+    )
+    assert code == 0, err
+    assert "retrained" not in out0
+    _same_weights(net, cr.load(d / "all.safetensors"))
+    # the restored epoch it reports is the hold-out run's, the one --no-refit saves
+    code, _, err = train(capsys, *args, "--no-refit", "--out", d / "held.safetensors")
+    assert code == 0, err
+    held = cr.load(d / "held.safetensors")
+    best = int(np.argmin(held.history_["val_loss"])) + 1
+    assert f"hold-out run: {len(held.history_['loss'])} epoch(s) on 192 rows" in out
+    assert f"restored epoch {best} (lowest validation loss" in out
+    assert not np.allclose(held.preprocessing_["mean"], net.preprocessing_["mean"])
+
+
+def test_refit_follows_patience_and_the_row_limit(capsys, tables, monkeypatch):
+    from chainrule.cli import train as train_module
+
+    d, _, _ = tables
+    args = [d / "binary.csv", "--target", "label", "--ignore", "w", "--out", d / "p.safetensors"]
+    code, out, err = train(capsys, *args, "--patience", "5")
+    assert code == 0, err
+    assert "the saved model is the hold-out run's (--patience stops on the validation rows" in err
+    assert "val_loss" in cr.load(d / "p.safetensors").history_
+    code, out, err = train(capsys, *args, "--patience", "5", "--refit")
+    assert code == 0 and "retrained on all 240 rows" in out, err
+    assert "val_loss" not in cr.load(d / "p.safetensors").history_
+    monkeypatch.setattr(train_module, "REFIT_MAX_ROWS", 200)
+    code, out, err = train(capsys, *args)
+    assert code == 0 and "retrained" not in out, err
+    assert "with 240 rows (more than 200) a refit on every row is off by default" in err
+    code, out, _ = train(capsys, *args, "--dry-run")
+    assert "192 training rows, 48 validation rows (dry run" in out
+    monkeypatch.undo()
+    code, out, _ = train(capsys, *args, "--dry-run")
+    assert "48 validation rows, then a refit on all 240 rows (dry run" in out
+
+
+def test_refit_without_a_hold_out_is_refused_in_one_line(capsys, tables):
+    d, _, _ = tables
+    code, _, err = train(capsys, d / "binary.csv", "--target", "label", "--refit",
+                         "--validation-split", "0", "--quiet")  # fmt: skip
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1
+    assert "--refit trains again on every row after a hold-out run, but --validation-split 0" in err

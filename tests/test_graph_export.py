@@ -160,9 +160,6 @@ def test_to_torch_graph_module_structure_shared_layer_and_errors():
     custom = cr.Network(inputs=x2, outputs=Twice()(x2))
     with pytest.raises(ValueError, match="node 'twice_0'|has no torch equivalent"):
         to_torch(custom)
-    net.preprocessing_ = {"mean": [0.0, 1.0, 2.0]}
-    with pytest.raises(ValueError, match="preprocessing_ into a graph network"):
-        to_torch(net)
 
 
 @pytest.mark.parametrize("seed", [0, 3, 5, 8])
@@ -255,12 +252,4 @@ def test_to_onnx_graph_shared_weights_once_output_feeding_a_layer_and_refusals(t
     np.testing.assert_allclose(outs[0], y_hand, rtol=1e-6)
     np.testing.assert_allclose(outs[1], y_hand @ net.layers[1].weight.value +
                                net.layers[1].bias.value, rtol=1e-6)  # fmt: skip
-    x1 = cr.Input(2, name="x")
-    classifier = cr.Network(inputs=x1, outputs=cr.Dense(2, 3)(cr.Dense(2, 2)(x1)), seed=0)
-    classifier.loss_ = "cross_entropy"
-    with pytest.raises(ValueError, match="outputs only"):
-        to_onnx(classifier, tmp_path / "p.onnx", include_probabilities=True)
-    net.preprocessing_ = {"mean": [0.0, 0.0]}
-    with pytest.raises(ValueError, match="preprocessing_ into a graph network"):
-        to_onnx(net, tmp_path / "q.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.onnx"]

@@ -60,7 +60,7 @@ def test_holdout_search_returns_the_network_it_scored_and_starts_from_the_defaul
 
 
 def test_tune_with_the_default_saves_the_model_chainrule_train_saves(tmp_path, capsys):
-    """Trial 0 refit on every row is ``chainrule train --validation-split 0``: the same weights."""
+    """Trial 0 refit on every row is the model ``chainrule train`` saves: the same weights."""
     pytest.importorskip("pandas")
     pytest.importorskip("safetensors")
     import pandas as pd
@@ -70,17 +70,20 @@ def test_tune_with_the_default_saves_the_model_chainrule_train_saves(tmp_path, c
                        "label": y})  # fmt: skip
     df.to_csv(tmp_path / "d.csv", index=False)
     common = [str(tmp_path / "d.csv"), "--target", "label", "--seed", "3", "-q"]
-    assert cli.main(["train", *common, "--validation-split", "0",
-                     "--out", str(tmp_path / "train.safetensors")]) == 0  # fmt: skip
     assert cli.main(["tune", *common, "--trials", "1",
                      "--out", str(tmp_path / "tune.safetensors")]) == 0  # fmt: skip
-    out = capsys.readouterr().out
-    assert "chose trial 0" in out
-    trained, tuned = cr.load(tmp_path / "train.safetensors"), cr.load(tmp_path / "tune.safetensors")
-    assert tuned.preprocessing_ == trained.preprocessing_
-    assert len(trained.parameters()) == len(tuned.parameters()) == 4
-    for p, q in zip(trained.parameters(), tuned.parameters()):
-        np.testing.assert_allclose(q.value, p.value, rtol=1e-5, atol=1e-6)
+    assert "chose trial 0" in capsys.readouterr().out
+    tuned = cr.load(tmp_path / "tune.safetensors")
+    # train's default (a hold-out run, then the refit on every row it saves), and train on
+    # every row from the start
+    for name, extra in (("refit", []), ("all", ["--validation-split", "0"])):
+        out = tmp_path / f"{name}.safetensors"
+        assert cli.main(["train", *common, *extra, "--out", str(out)]) == 0
+        trained = cr.load(out)
+        assert tuned.preprocessing_ == trained.preprocessing_
+        assert len(trained.parameters()) == len(tuned.parameters()) == 4
+        for p, q in zip(trained.parameters(), tuned.parameters()):
+            np.testing.assert_allclose(q.value, p.value, rtol=1e-5, atol=1e-6)
 
 
 def test_search_is_reproducible_with_a_seed():

@@ -475,3 +475,19 @@ def test_fitting_again_goes_on_to_new_batch_orders():
     fresh.fit(X, y, loss="cross_entropy", optimizer="sgd", lr=0.1, epochs=1, batch_size=16)
     for a, b in zip(fresh.get_weights(), twice.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_cr_fit_is_the_function_behind_net_fit():
+    """DESIGN names ``cr.fit``: the same training as ``net.fit``, weight for weight."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 3)), rng.integers(0, 2, size=64)
+
+    def net():
+        return cr.Sequential(cr.Dense(3, 4, activation="tanh"), cr.Dense(4, 2), seed=1)
+
+    a, b = net(), net()
+    a.fit(X, y, loss="cross_entropy", epochs=3, batch_size=16, verbose=0)
+    cr.fit(b, X, y, loss="cross_entropy", epochs=3, batch_size=16, verbose=0)
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+    assert not np.array_equal(a.parameters()[0].value, net().parameters()[0].value)

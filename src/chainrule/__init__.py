@@ -58,7 +58,7 @@ from .schedules import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, Sche
 from .search import SearchResult, search
 from .serialization import load, load_checkpoint, save
 from .trace import Trace, trace
-from .training import DivergenceWarning, History
+from .training import DivergenceWarning, History, fit
 
 # chainrule.sklearn (scikit-learn estimators) is imported on demand, as
 # `from chainrule.sklearn import MLPClassifier`: scikit-learn stays optional.
@@ -70,6 +70,7 @@ __all__ = [
     "ProgressBar",
     "Trace",
     "diagnose",
+    "fit",
     "diagnostics",
     "doctor",
     "kernels",

@@ -172,13 +172,6 @@ class Activation(Layer):
     def infer(self, x: np.ndarray) -> np.ndarray:
         return self.f(x)
 
-    def get_config(self) -> dict:
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
 
 class Step(Activation):
     """Heaviside step: f(z) = 1 if z >= 0 else 0; f'(z) = 0 almost everywhere.
@@ -552,18 +545,26 @@ ACTIVATIONS["swish"] = SiLU
 ACTIVATIONS["linear"] = Identity
 
 
-def get_activation(spec: str | Activation | None) -> Activation | None:
-    """An activation from its name string, an instance, a class, or None.
+def get_activation(spec: str | dict | Activation | None) -> Activation | None:
+    """An activation from its name string, its description, an instance, a class, or None.
 
     Parameters
     ----------
-    spec : str, Activation, Activation subclass or None
-        ``"relu"``, ``"tanh"``..., or an activation object (returned as is).
+    spec : str, dict, Activation, Activation subclass or None
+        ``"relu"``, ``"tanh"``..., ``{"name": "leaky_relu", "config":
+        {"negative_slope": 0.2}}`` (what ``Dense.get_config`` gives), or an
+        activation object (returned as is).
     """
     if spec is None or isinstance(spec, Activation):
         return spec
     if isinstance(spec, type) and issubclass(spec, Activation):
         return spec()
+    if isinstance(spec, dict):
+        if not isinstance(spec.get("name"), str) or set(spec) - {"name", "config"}:
+            raise ValueError(
+                f"an activation description is {{'name': str, 'config': dict}}, got {spec!r}"
+            )
+        return type(get_activation(spec["name"]))(**spec.get("config", {}))
     if isinstance(spec, str):
         key = spec.lower().replace("-", "_")
         if key in ACTIVATIONS:
@@ -572,6 +573,6 @@ def get_activation(spec: str | Activation | None) -> Activation | None:
             f"unknown activation {spec!r}; valid names are: {', '.join(sorted(ACTIVATIONS))}"
         )
     raise TypeError(
-        f"activation must be a name string, an Activation instance or None, "
-        f"not {type(spec).__name__}"
+        f"activation must be a name string, a description dict, an Activation instance "
+        f"or None, not {type(spec).__name__}"
     )

@@ -16,16 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _check_n(n: int, minimum: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
-        raise ValueError(f"n_samples must be an integer >= {minimum}, got {n!r}")
-    return int(n)
+from ._optional import require
+from .validation import check_int, check_number
 
 
 def _noisy(X: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    noise = check_number("noise", noise)
     return X + noise * rng.normal(size=X.shape) if noise else X
 
 
@@ -99,7 +95,7 @@ def noisy_xor(n_samples: int = 200, noise: float = 0.2, seed: int | None = 0):
     ValueError
         If ``n_samples`` is not an integer >= 1, or ``noise < 0``.
     """
-    n = _check_n(n_samples)
+    n = check_int("n_samples", n_samples)
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1, 1, size=(n, 2))
     y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(np.int64)
@@ -132,7 +128,7 @@ def moons(n_samples: int = 200, noise: float = 0.1, seed: int | None = 0):
     ValueError
         If ``n_samples`` is not an integer >= 2, or ``noise < 0``.
     """
-    n = _check_n(n_samples, 2)
+    n = check_int("n_samples", n_samples, low=2)
     rng = np.random.default_rng(seed)
     n0 = n // 2
     t0 = np.linspace(0, np.pi, n0)
@@ -168,7 +164,7 @@ def circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5, seed
     ValueError
         If ``n_samples`` is not an integer >= 2, ``factor`` is not in (0, 1), or ``noise < 0``.
     """
-    n = _check_n(n_samples, 2)
+    n = check_int("n_samples", n_samples, low=2)
     if not 0 < factor < 1:
         raise ValueError(f"factor must be between 0 and 1, got {factor}")
     rng = np.random.default_rng(seed)
@@ -217,7 +213,7 @@ def spirals(
     ValueError
         If ``n_samples`` is not an integer >= ``n_arms``, ``n_arms < 2``, or ``noise < 0``.
     """
-    n = _check_n(n_samples, n_arms)
+    n = check_int("n_samples", n_samples, low=n_arms)
     if n_arms < 2:
         raise ValueError(f"n_arms must be >= 2, got {n_arms}")
     rng = np.random.default_rng(seed)
@@ -261,7 +257,7 @@ def blobs(
     ValueError
         If ``n_samples`` is not an integer >= ``centers``.
     """
-    n = _check_n(n_samples, centers)
+    n = check_int("n_samples", n_samples, low=centers)
     rng = np.random.default_rng(seed)
     mu = rng.uniform(-3, 3, size=(centers, n_features))
     y = np.arange(n) % centers
@@ -294,7 +290,7 @@ def sin(n_samples: int = 200, noise: float = 0.0, seed: int | None = 0):
     ValueError
         If ``n_samples`` is not an integer >= 1, or ``noise < 0``.
     """
-    n = _check_n(n_samples)
+    n = check_int("n_samples", n_samples)
     rng = np.random.default_rng(seed)
     x = np.linspace(-np.pi, np.pi, n).reshape(-1, 1)
     return x, _noisy(np.sin(x[:, 0]), noise, rng)
@@ -315,11 +311,8 @@ def digits():
     ImportError
         If scikit-learn is not installed.
     """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("digits() needs scikit-learn: pip install scikit-learn") from exc
-    X, y = load_digits(return_X_y=True)
+    sk_datasets = require("sklearn.datasets", "digits() needs scikit-learn", "scikit-learn")
+    X, y = sk_datasets.load_digits(return_X_y=True)
     return X / 16.0, y.astype(np.int64)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .diagnostics import Diagnostics, verdict_lines
-from .remedies import Remedy, Treatment
+from .remedies import NotApplicable, Remedy, Treatment
 from .verdicts import Verdict
 
 __all__ = ["DoctorResult", "doctor"]
@@ -40,7 +40,8 @@ class DoctorResult:
     verdict : Verdict or None
         The first problem of the first run (None when it was healthy).
     remedy : Remedy or None
-        Its first remedy, the one applied.
+        The remedy applied: the verdict's first that this network can take
+        (a graph network cannot take ``wider``; ``notes`` says why).
     history_before, history_after : dict
         ``fit``'s per-epoch numbers of both runs.
     net : Sequential
@@ -91,8 +92,9 @@ class DoctorResult:
     def __str__(self) -> str:
         out = [f"before: final training loss {self.before_loss:.4g}"]
         out += ["  " + line for line in verdict_lines(self.before)]
+        out += [f"note: {note}" for note in self.notes]
         if self.remedy is None:
-            out.append("nothing to treat.")
+            out.append("no remedy applies to this network." if self.notes else "nothing to treat.")
             return "\n".join(out)
         out.append(f"applied: {self.remedy.name}: {self.remedy.python}")
         out.append(f"after: final training loss {self.after_loss:.4g}")
@@ -124,6 +126,10 @@ def doctor(
 ) -> DoctorResult:
     """Train, diagnose, apply the first remedy of the first problem, retrain, compare.
 
+    Works on a ``Sequential`` and on a graph ``Network`` alike: a remedy that
+    changes the network rebuilds it with the same wiring (``remedies.rebuild``);
+    one that cannot apply to it (``wider`` on a graph) is skipped with a note.
+
     Parameters
     ----------
     make_net : callable
@@ -150,8 +156,16 @@ def doctor(
     if not problems or not problems[0].remedies:
         return DoctorResult(before, before, None, None, hist, hist, net, baseline=diag.baseline)
     verdict = problems[0]
-    remedy = verdict.remedies[0]
-    treatment = remedy.apply(make_net(), kw, X=X)
+    notes = []
+    for remedy in verdict.remedies:  # the first one this network can take
+        try:
+            treatment = remedy.apply(make_net(), kw, X=X)
+            break
+        except NotApplicable as why:
+            notes.append(f"{remedy.name} not applied: {why}")
+    else:
+        return DoctorResult(before, before, verdict, None, hist, hist, net,
+                            baseline=diag.baseline, notes=notes)  # fmt: skip
     hist2, diag2 = _train(treatment.net, X, y, treatment.fit_kwargs, seed, treatment.transform)
     return DoctorResult(before, diag2.records(), verdict, remedy, hist, hist2, treatment.net,
-                        treatment, diag.baseline)  # fmt: skip
+                        treatment, diag.baseline, notes)  # fmt: skip

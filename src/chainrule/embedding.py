@@ -12,6 +12,7 @@ import numpy as np
 from .initializers import Initializer, Normal, get_initializer
 from .layer import Layer
 from .parameter import Parameter
+from .validation import check_int
 
 
 class Embedding(Layer):
@@ -46,11 +47,8 @@ class Embedding(Layer):
         seed: int | None = None,
         dtype=np.float32,
     ) -> None:
-        for label, value in (("num_embeddings", num_embeddings), ("dim", dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Embedding {label} must be a positive integer, got {value!r}")
-        self.num_embeddings = int(num_embeddings)
-        self.dim = int(dim)
+        self.num_embeddings = check_int("Embedding num_embeddings", num_embeddings)
+        self.dim = check_int("Embedding dim", dim)
         self.weight_init = Normal(0.0, 1.0) if weight_init is None else get_initializer(weight_init)
         self.weight = Parameter(
             np.empty((self.num_embeddings, self.dim), np.dtype(dtype)), "weight"

@@ -684,15 +684,21 @@ def check_preprocessing(pre, n_inputs: int | None, n_outputs: int | None, path) 
                 )
         return
     for key in ("mean", "scale"):
-        values = pre.get(key)
-        if values is None:
+        stored = pre.get(key)
+        if stored is None:
             continue
-        if not isinstance(values, list) or not all(_is_number(v) for v in values):
-            _fail(path, f"its preprocessing {key} must be a list of numbers")
-        if not all(math.isfinite(v) for v in values):
-            _fail(path, f"its preprocessing {key} holds NaN or infinite values")
-        if key == "scale" and not all(v > 0 for v in values):
-            _fail(path, "its preprocessing scale must be > 0 everywhere")
+        # a graph network's scaling may be given input by input: {input name: [numbers]}
+        for values in stored.values() if isinstance(stored, dict) else [stored]:
+            if not isinstance(values, list) or not all(_is_number(v) for v in values):
+                _fail(
+                    path,
+                    f"its preprocessing {key} must be a list of numbers (or an object of them "
+                    "by input name)",
+                )
+            if not all(math.isfinite(v) for v in values):
+                _fail(path, f"its preprocessing {key} holds NaN or infinite values")
+            if key == "scale" and not all(v > 0 for v in values):
+                _fail(path, "its preprocessing scale must be > 0 everywhere")
     indices = pre.get("indices")
     if indices is not None and (
         not isinstance(indices, list) or not all(_is_int(i) and i >= 0 for i in indices)

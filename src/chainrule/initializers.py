@@ -41,8 +41,10 @@ import math
 
 import numpy as np
 
+from .config import Configurable
 
-class Initializer:
+
+class Initializer(Configurable):
     """Base class of the initialisers: ``init(shape, rng, dtype) -> ndarray``.
 
     Calling an initialiser draws float64 values with ``sample`` and casts
@@ -82,14 +84,6 @@ class Initializer:
             Where the random numbers come from.
         """
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        """The constructor arguments, as a dict (empty when there are none)."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import Configurable
 from .node import Node
 from .parameter import Parameter
 
 
-class Layer:
+class Layer(Configurable):
     """One step of a network.
 
     ``forward(x)`` computes the output and caches what the backward pass needs;
@@ -142,11 +143,3 @@ class Layer:
             Width of the input.
         """
         return in_features
-
-    def get_config(self) -> dict:
-        """Constructor arguments, for summaries and model files."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"

@@ -13,6 +13,7 @@ from .activations import Activation, get_activation
 from .initializers import Initializer, get_initializer
 from .layer import Layer
 from .parameter import Parameter
+from .validation import check_int, check_number
 
 _RELU_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus"}
 
@@ -47,8 +48,9 @@ class Dense(Layer):
     ----------
     in_features, out_features : int
         Input and output widths.
-    activation : str, Activation or None, default None
-        Applied to ``z``; ``None`` gives raw outputs (logits).
+    activation : str, dict, Activation or None, default None
+        Applied to ``z``; ``None`` gives raw outputs (logits). A dict is the
+        ``{"name", "config"}`` description ``get_config`` gives.
     weight_init : str or Initializer, default "auto"
         ``"auto"`` picks He for the ReLU family, LeCun normal for SELU and
         Glorot otherwise.
@@ -68,17 +70,14 @@ class Dense(Layer):
         self,
         in_features: int,
         out_features: int,
-        activation: str | Activation | None = None,
+        activation: str | dict | Activation | None = None,
         weight_init: str | Initializer = "auto",
         bias_init: str | Initializer = "zeros",
         seed: int | None = None,
         dtype=np.float32,
     ) -> None:
-        for label, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Dense {label} must be a positive integer, got {value!r}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = check_int("Dense in_features", in_features)
+        self.out_features = check_int("Dense out_features", out_features)
         self.activation = get_activation(activation)
         if weight_init == "auto":
             weight_init = default_weight_init(self.activation)
@@ -138,10 +137,15 @@ class Dense(Layer):
         return grad @ self.weight.value.T if input_grad else None  # dL/dx
 
     def get_config(self) -> dict:
-        cfg = {"in_features": self.in_features, "out_features": self.out_features}
-        if self.activation is not None:
-            cfg["activation"] = self.activation.name
-        return cfg
+        """``in_features``, ``out_features`` and ``activation``: None or the activation's
+        ``{"name", "config"}`` (what model files store); ``Dense(**get_config())``
+        rebuilds the layer."""
+        act = self.activation
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "activation": None if act is None else {"name": act.name, "config": act.get_config()},
+        }
 
     def __repr__(self) -> str:
         act = f", activation={self.activation!r}" if self.activation is not None else ""
@@ -171,9 +175,7 @@ class Dropout(Layer):
     _cache = ("mask",)
 
     def __init__(self, p: float = 0.5, seed: int | None = None) -> None:
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout p must be in [0, 1), got {p}")
-        self.p = float(p)
+        self.p = check_number("Dropout p", p, high=1.0, high_open=True)
         self.mask: np.ndarray | None = None
         self.reset_parameters(np.random.default_rng(seed))
 
@@ -227,18 +229,8 @@ class BatchNorm(Layer):
     def __init__(
         self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32
     ) -> None:
-        if (
-            isinstance(num_features, bool)
-            or not isinstance(num_features, (int, np.integer))
-            or num_features < 1
-        ):
-            raise ValueError(
-                f"BatchNorm num_features must be a positive integer, got {num_features!r}"
-            )
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm momentum must be in [0, 1], got {momentum}")
-        self.num_features = int(num_features)
-        self.momentum = float(momentum)
+        self.num_features = check_int("BatchNorm num_features", num_features)
+        self.momentum = check_number("BatchNorm momentum", momentum, high=1.0)
         self.eps = float(eps)
         self.weight = Parameter(np.ones(self.num_features, dtype), "weight")  # gamma
         self.bias = Parameter(np.zeros(self.num_features, dtype), "bias")  # beta

@@ -10,14 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import sigmoid
+from .config import Configurable
 from .validation import check_number
 
 
-class Loss:
+class Loss(Configurable):
     """Base class. Subclasses set ``name`` and define ``forward`` and ``backward``.
 
     ``kind`` says what the network predicts with it: ``"regression"``,
     ``"multiclass"`` (one logit per class) or ``"binary"`` (one logit per output).
+    Ask ``chainrule.tasks.output_task(loss, width)``, not ``kind``: the hinge
+    loss answers "multiclass" over several outputs.
     """
 
     name = "loss"
@@ -83,14 +86,6 @@ class Loss:
                 + (" or (n_samples,)" if n_outputs == 1 else "")
             )
         return y.astype(dtype, copy=False)
-
-    def get_config(self) -> dict:
-        """Constructor arguments, for ``repr`` and model files."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _check_batch(pred: np.ndarray) -> None:

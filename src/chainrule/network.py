@@ -156,15 +156,24 @@ def _graph(inputs: list[Input], outputs: list[Node]) -> list[Node]:
             elif id(parent) not in seen:
                 seen.add(id(parent))
                 stack.append((parent, iter(parent.inputs)))
-    # a node computed from this graph's values that no output needs is a mistake: say which
+    # a node computed from this graph's values that no output needs is a forgotten branch:
+    # say which. Not forgotten: what is computed from an output (the network ends there, e.g.
+    # an encoder whose decoder follows), and a node of a Network already built (another
+    # network sharing these inputs or layers).
+    output_ids = {id(o) for o in outputs}
     for node in order:
+        if id(node) in output_ids:
+            continue
         for child in node.children():
-            if id(child) not in seen and all(id(p) in seen for p in child.inputs):
+            if child._in_network or id(child) in seen:
+                continue
+            if all(id(p) in seen for p in child.inputs):
                 _name_nodes(inputs, order + [child])
                 raise ValueError(
                     f"node {child.name!r} ({child.layer!r} on "
                     f"{', '.join(repr(p.name) for p in child.inputs)}) reaches no output; "
-                    "add it to outputs, or do not compute it"
+                    "add it to outputs, or do not compute it; if it belongs to another network "
+                    "on the same inputs, build that network first (or one with both outputs)"
                 )
     used = {id(p) for node in order for p in node.inputs} | {id(o) for o in outputs}
     for x in inputs:
@@ -235,6 +244,15 @@ class Network:
 
     Notes
     -----
+    Building checks the wiring: a node computed from the network's values that
+    reaches none of its outputs is an error naming it (a forgotten branch). Two
+    kinds of node are not forgotten: one computed from an output (the network
+    ends at its outputs, so an encoder may be built while its decoder hangs on
+    its output), and one that belongs to a ``Network`` already built (several
+    networks may share inputs and layers). When two branches on one ``Input``
+    exist before either network is built, build one network with both outputs
+    first (it claims both branches), or build each network right after its branch.
+
     Walking the graph: ``net.nodes`` lists every node in a topological order
     (the inputs first, each node after its parents). For a node, ``node.layer``
     is the layer that computes it (``None`` for an ``Input``), ``node.inputs``
@@ -259,6 +277,8 @@ class Network:
         outputs, self._single_output = _as_list(outputs, "outputs")
         self.nodes: list[Node] = _graph(inputs, outputs)
         _name_nodes(inputs, self.nodes)
+        for node in self.nodes:  # they belong to a network now: no longer a forgotten branch
+            node._in_network = True
         self.inputs: list[Input] = inputs
         self.outputs: list[Node] = outputs
         layers: dict[int, Layer] = {}
@@ -694,7 +714,8 @@ class Network:
             ``loss``, ``optimizer``, ``lr``, ``epochs`` (10), ``batch_size``
             (32), ``shuffle`` (True), ``validation_split``, ``validation_data``,
             ``callbacks``, ``metrics``, ``verbose``, ``seed``, ``clip_norm``,
-            ``clip_value``, ``schedule``, ``sample_weight``, ``l2``, ``loss_weights``.
+            ``clip_value``, ``schedule``, ``sample_weight``, ``l2``, ``loss_weights``,
+            ``class_weight``.
 
         Returns
         -------

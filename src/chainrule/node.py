@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 
-import numpy as np
+from .validation import check_int
 
 
 class Node:
@@ -28,6 +28,8 @@ class Node:
     n_features : int or None
         The width of the value (columns), when it is known.
     """
+
+    _in_network = False  # True once a Network is built on this node
 
     def __init__(self, layer, inputs: tuple[Node, ...], name: str | None = None) -> None:
         self.layer = layer
@@ -80,12 +82,8 @@ class Input(Node):
     """
 
     def __init__(self, n_features: int | None, name: str | None = None) -> None:
-        if n_features is not None and (
-            isinstance(n_features, bool)
-            or not isinstance(n_features, (int, np.integer))
-            or n_features < 1
-        ):
-            raise ValueError(f"Input n_features must be a positive integer, got {n_features!r}")
+        if n_features is not None:
+            check_int("Input n_features", n_features)
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"Input name must be a non-empty string, got {name!r}")
         super().__init__(None, (), name)

@@ -29,6 +29,7 @@ import numpy as np
 from .activations import Step
 from .initializers import Initializer, get_initializer
 from .network import check_features
+from .validation import check_int, check_number
 
 
 class ConvergenceWarning(UserWarning):
@@ -104,25 +105,9 @@ class Perceptron:
         seed: int | None = None,
         shuffle: bool = False,
     ) -> None:
-        if (
-            isinstance(n_inputs, bool)
-            or not isinstance(n_inputs, (int, np.integer))
-            or n_inputs < 1
-        ):
-            raise ValueError(f"Perceptron n_inputs must be a positive integer, got {n_inputs!r}")
-        if not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"Perceptron lr must be a positive number, got {lr!r}")
-        if (
-            isinstance(max_epochs, bool)
-            or not isinstance(max_epochs, (int, np.integer))
-            or max_epochs < 1
-        ):
-            raise ValueError(
-                f"Perceptron max_epochs must be a positive integer, got {max_epochs!r}"
-            )
-        self.n_inputs = int(n_inputs)
-        self.lr = float(lr)
-        self.max_epochs = int(max_epochs)
+        self.n_inputs = check_int("Perceptron n_inputs", n_inputs)
+        self.lr = check_number("Perceptron lr", lr, low_open=True)
+        self.max_epochs = check_int("Perceptron max_epochs", max_epochs)
         self.weight_init = weight_init
         self.seed = seed
         self.shuffle = bool(shuffle)

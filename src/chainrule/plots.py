@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import require
 from .activations import get_activation
 
 __all__ = [
@@ -78,13 +79,11 @@ def _has_display() -> bool:
 
 def _pyplot():
     """``matplotlib.pyplot``, imported on first use (Agg when there is no display)."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError(
-            "chainrule.plots needs matplotlib, an optional extra: pip install "
-            "'chainrule[plots]' (or pip install matplotlib)"
-        ) from None
+    matplotlib = require(
+        "matplotlib",
+        "chainrule.plots needs matplotlib, an optional extra",
+        "'chainrule[plots]' (or pip install matplotlib)",
+    )
     if (
         "matplotlib.pyplot" not in sys.modules
         and not os.environ.get("MPLBACKEND")
@@ -222,6 +221,17 @@ def _grid(n: int, ncols: int) -> tuple[int, int]:
     return math.ceil(n / ncols), ncols
 
 
+def _panels(n: int, ncols: int, size: tuple[float, float], extra: tuple[float, float] = (0, 0)):
+    """A figure of ``n`` panels in rows of ``ncols``, each ``size`` inches (plus ``extra``
+    for the whole figure): ``(fig, axes)``, ``axes`` the 2-D grid, its unused places hidden."""
+    rows, cols = _grid(n, ncols)
+    fig = _figure((size[0] * cols + extra[0], size[1] * rows + extra[1]))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 def _class_colors(k: int) -> list:
     """One colour per class: the playground's six, then matplotlib's tab10 beyond them."""
     plt = _pyplot()
@@ -289,11 +299,9 @@ def plot_activations(
     """
     names = list(DEFAULT_ACTIVATIONS if names is None else names)
     z = np.linspace(-4.0, 4.0, 401) if z is None else np.asarray(z, dtype=np.float64)
-    rows, cols = _grid(len(names), ncols)
-    fig = _figure((3.3 * cols, 2.7 * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
+    fig, axes = _panels(len(names), ncols, (3.3, 2.7))
     fig.chainrule_data = {}
-    for k, name in enumerate(names):
+    for ax, name in zip(axes.flat, names):
         act = get_activation(name)
         if act.name == "softmax":
             raise ValueError("softmax is not elementwise: it cannot be drawn as f(z)")
@@ -304,7 +312,6 @@ def plot_activations(
         except ValueError:  # the step function refuses: its derivative is 0 almost everywhere
             d = np.zeros_like(z)
             d_label = "f'(z) = 0 (undefined at 0)"
-        ax = axes[k // cols][k % cols]
         ax.axhline(0, color="0.8", lw=0.8)
         ax.axvline(0, color="0.8", lw=0.8)
         ax.plot(z, a, color=_POS, lw=2, label="f(z)")
@@ -324,8 +331,6 @@ def plot_activations(
             ax.set_yticks([t for t in ax.get_yticks() if lo - pad <= t <= hi + pad])
         ax.legend(loc="upper left", fontsize=8, frameon=False)
         fig.chainrule_data[name] = {"z": z, "f": a, "df": d}
-    for k in range(len(names), rows * cols):
-        axes[k // cols][k % cols].set_visible(False)
     fig.suptitle("Activation functions (solid) and their derivatives (dashed)")
     return _finish(fig, save)
 
@@ -365,11 +370,8 @@ def plot_history(history, keys: Sequence[str] | None = None, save=None):
         keys = [k for k in data if not k.startswith("val_")]
         keys.sort(key=lambda k: (k != "loss", k))
     keys = list(keys)
-    rows, cols = _grid(len(keys), 3)
-    fig = _figure((4.6 * cols, 3.4 * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for k, key in enumerate(keys):
-        ax = axes[k // cols][k % cols]
+    fig, axes = _panels(len(keys), 3, (4.6, 3.4))
+    for ax, key in zip(axes.flat, keys):
         values = np.asarray(data[key], dtype=np.float64)
         epochs = np.arange(1, len(values) + 1)
         ax.plot(epochs, values, color=_POS, lw=2, label=f"training {key}")
@@ -391,8 +393,6 @@ def plot_history(history, keys: Sequence[str] | None = None, save=None):
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend(frameon=False)
-    for k in range(len(keys), rows * cols):
-        axes[k // cols][k % cols].set_visible(False)
     fig.suptitle("Training history")
     fig.chainrule_history = {k: list(v) for k, v in data.items()}
     return _finish(fig, save)
@@ -558,17 +558,14 @@ def plot_diagnostics(diagnostics, save=None):
         ("update_ratio", "step size |ΔW| / |W|", "|ΔW| / |W|", True),
     ]
     panels = [p for p in panels if h.get(p[0])]
-    rows, cols = _grid(len(panels), 2)
-    fig = _figure((5.6 * cols, 3.8 * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
+    fig, axes = _panels(len(panels), 2, (5.6, 3.8))
     layers = sorted({i for p in panels for i in h[p[0]]})
     cmap = _layer_colormap()
     if len(layers) <= len(_LAYER_COLORS):  # few lines, each named in a legend: distinct hues
         color = {i: _LAYER_COLORS[k] for k, i in enumerate(layers)}
     else:  # many lines: shades along a colour scale, explained by a colour bar
         color = {i: cmap(k / (len(layers) - 1)) for k, i in enumerate(layers)}
-    for k, (metric, title, ylabel, log) in enumerate(panels):
-        ax = axes[k // cols][k % cols]
+    for ax, (metric, title, ylabel, log) in zip(axes.flat, panels):
         zeros = False
         for i, values in sorted(h[metric].items()):
             values = np.asarray(values, dtype=np.float64)
@@ -594,8 +591,6 @@ def plot_diagnostics(diagnostics, save=None):
         ax.grid(alpha=0.3)
         if len(layers) <= 8:
             ax.legend(fontsize=8, frameon=False)
-    for k in range(len(panels), rows * cols):
-        axes[k // cols][k % cols].set_visible(False)
     if len(layers) > 8:  # too many lines for a legend: a colour scale of layer indices
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import Normalize
@@ -635,12 +630,9 @@ def plot_weight_histograms(net, bins: int = 40, save=None):
     dense = _dense_layers(net)
     if not dense:
         raise ValueError("the network has no Dense layer, so no weights to draw")
-    rows, cols = _grid(len(dense), 3)
-    fig = _figure((4.2 * cols, 3.2 * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
+    fig, axes = _panels(len(dense), 3, (4.2, 3.2))
     fig.chainrule_weights = {}
-    for k, (i, layer) in enumerate(dense):
-        ax = axes[k // cols][k % cols]
+    for ax, (i, layer) in zip(axes.flat, dense):
         w = layer.weight.value.astype(np.float64).ravel()
         ax.hist(w, bins=bins, color=_POS, alpha=0.85)
         ax.axvline(0, color="0.3", lw=0.8)
@@ -649,8 +641,6 @@ def plot_weight_histograms(net, bins: int = 40, save=None):
         ax.set_xlabel("weight value")
         ax.set_ylabel("count")
         fig.chainrule_weights[i] = w
-    for k in range(len(dense), rows * cols):
-        axes[k // cols][k % cols].set_visible(False)
     fig.suptitle("Weight histograms")
     return _finish(fig, save)
 
@@ -709,12 +699,9 @@ def plot_activation_histograms(net, X, bins: int = 40, save=None):
     chosen = [(i, act) for i, act in chosen if act is not None]
     if not chosen:
         raise ValueError("the network has no activation functions to draw")
-    rows, cols = _grid(len(chosen), 3)
-    fig = _figure((4.2 * cols, 3.2 * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
+    fig, axes = _panels(len(chosen), 3, (4.2, 3.2))
     fig.chainrule_activations = {}
-    for k, (i, act) in enumerate(chosen):
-        ax = axes[k // cols][k % cols]
+    for ax, (i, act) in zip(axes.flat, chosen):
         a = outs[i]
         ax.hist(a.ravel(), bins=bins, color="#2ca02c", alpha=0.85)
         extra = ""
@@ -724,8 +711,6 @@ def plot_activation_histograms(net, X, bins: int = 40, save=None):
         ax.set_xlabel("activation value a = f(z)")
         ax.set_ylabel("count")
         fig.chainrule_activations[i] = a
-    for k in range(len(chosen), rows * cols):
-        axes[k // cols][k % cols].set_visible(False)
     fig.suptitle(f"Activation histograms on {len(outs[0])} samples")
     return _finish(fig, save)
 
@@ -798,18 +783,12 @@ def plot_weight_images(
     W = d.weight.value.astype(np.float64)
     n = min(max_units, d.out_features)
     images = W[:, :n].T.reshape(n, r, c)
-    rows, cols = _grid(n, ncols)
-    fig = _figure((1.45 * cols + 1.0, 1.55 * rows + 0.6))
-    axes = fig.subplots(rows, cols, squeeze=False)
+    fig, axes = _panels(n, ncols, (1.45, 1.55), extra=(1.0, 0.6))
     vmax = float(np.abs(images).max()) or 1.0
     im = None
-    for k in range(rows * cols):
-        ax = axes[k // cols][k % cols]
+    for k, ax in enumerate(axes.flat[:n]):
         ax.set_xticks([])
         ax.set_yticks([])
-        if k >= n:
-            ax.set_visible(False)
-            continue
         im = ax.imshow(images[k], cmap="RdBu", vmin=-vmax, vmax=vmax)
         ax.set_title(titles[k] if titles is not None else f"unit {k}", fontsize=8)
     fig.colorbar(im, ax=axes, shrink=0.8, label="weight")

@@ -21,7 +21,11 @@ network reads, and the network's outputs back into the table's own terms:
    exporter that wants raw encoded inputs prepends exactly this step.
 4. **Targets.** Classes are sorted and mapped to ``0..K-1``; output ``k``
    of the network is ``classes[k]``. A regression target is standardised
-   too: ``value = output * target_scale + target_mean``.
+   too: ``value = output * target_scale + target_mean``. Several numeric
+   targets (``target=["a", "b"]``) are regressed together, one network
+   output each, each standardised with its own ``target_mean[j]`` and
+   ``target_scale[j]``; a text or true/false column among them is refused
+   (train one classifier per target instead).
 
 Everything is stored as plain JSON (``Preprocessor.to_dict``) inside the
 model file, so ``chainrule predict`` applies exactly the same steps.
@@ -35,9 +39,14 @@ from typing import Any
 
 import numpy as np
 
-PREPROCESSING_VERSION = 1
+from ._optional import require
+from .tasks import TARGET_TASKS as TASKS
+from .tasks import detect_task
+
+#: The newest description this reads: 2 stores several targets (1, a single one, is
+#: still what a one-target model writes, so older chainrules read it).
+PREPROCESSING_VERSION = 2
 IMPUTE_POLICIES = ("mean", "median", "drop")
-TASKS = ("classify", "regress")
 
 __all__ = [
     "IMPUTE_POLICIES",
@@ -67,13 +76,7 @@ class MissingValuesError(ValueError):
 
 
 def _pandas():
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "tabular preprocessing needs pandas: pip install 'chainrule[cli]'"
-        ) from exc
-    return pd
+    return require("pandas", "tabular preprocessing needs pandas", "'chainrule[cli]'")
 
 
 def _plain(value: Any) -> Any:
@@ -115,45 +118,10 @@ def _describe_kind(series) -> str:
     return "text values"
 
 
-def detect_task(series, max_classes: int = 20) -> tuple[str, str]:
-    """Guess whether a target column asks for classification or regression.
-
-    Parameters
-    ----------
-    series : pandas.Series or numpy.ndarray
-        The target column (missing values are ignored).
-    max_classes : int
-        Most distinct integer values still read as classes.
-
-    Returns
-    -------
-    task : {"classify", "regress"}
-    reason : str
-        A short explanation, for the user.
-
-    Notes
-    -----
-    Text or true/false targets are classes. Numbers are classes when they are
-    all whole numbers with at most ``min(max_classes, max(2, n // 5))``
-    distinct values (a few values, each seen several times); otherwise the
-    target is a quantity to regress.
-    """
-    if isinstance(series, np.ndarray):  # an array gets the answer of pandas.Series(array)
-        kind = series.dtype.kind
-        if kind not in "iuf":
-            return "classify", f"it holds {'true/false' if kind == 'b' else 'text'} values"
-        numbers = series.astype(np.float64).ravel()
-        numbers = numbers[~np.isnan(numbers)]
-    else:
-        values = series.dropna()
-        if not _is_numeric(values) or _pandas().api.types.is_bool_dtype(values.dtype):
-            return "classify", f"it holds {_describe_kind(values)}"
-        numbers = values.to_numpy(dtype=np.float64)
-    unique = np.unique(numbers)
-    limit = min(max_classes, max(2, len(numbers) // 5))
-    if np.all(np.isfinite(unique)) and np.all(unique == np.round(unique)) and len(unique) <= limit:
-        return "classify", f"it holds {len(unique)} distinct whole numbers"
-    return "regress", f"it holds numbers with {len(unique)} distinct values"
+def _mean_and_scale(y: np.ndarray) -> tuple[float, float]:
+    """A target's standardisation: its mean and standard deviation (1 when it is constant)."""
+    sd = float(y.std())
+    return float(y.mean()), (sd if math.isfinite(sd) and sd > 0 else 1.0)
 
 
 def _finite_list(values, key: str) -> None:
@@ -183,9 +151,26 @@ def _check_description(data: dict[str, Any]) -> None:
         raise ValueError(f"preprocessing 'task' must be one of {TASKS}, got {task!r}")
     if data.get("impute") not in (None, *IMPUTE_POLICIES):
         raise ValueError(f"preprocessing 'impute' is not a known policy: {data.get('impute')!r}")
-    for key in ("target",):
-        if data.get(key) is not None and not isinstance(data[key], str):
-            raise ValueError(f"preprocessing {key!r} must be text, got {data[key]!r}")
+    target = data.get("target")
+    if isinstance(target, list):
+        if len(target) < 2 or not all(isinstance(t, str) for t in target):
+            raise ValueError(
+                f"preprocessing 'target' must be a column name or a list of them, got {target!r}"
+            )
+        if len(set(target)) != len(target) or task != "regress":
+            raise ValueError(
+                "preprocessing with several targets must name distinct regression ones"
+            )
+        for key, positive in (("target_mean", False), ("target_scale", True)):
+            values = data.get(key)
+            if not isinstance(values, list) or len(values) != len(target):
+                raise ValueError(
+                    f"preprocessing {key!r} must list one number per target ({len(target)})"
+                )
+            for v in values:
+                _finite_number(v, key, positive)
+    elif target is not None and not isinstance(target, str):
+        raise ValueError(f"preprocessing 'target' must be text, got {target!r}")
     ignore = data.get("ignore") or []
     if not isinstance(ignore, list) or not all(isinstance(c, str) for c in ignore):
         raise ValueError("preprocessing 'ignore' must be a list of column names")
@@ -228,7 +213,7 @@ def _check_description(data: dict[str, Any]) -> None:
             raise ValueError("preprocessing 'classes' must be numbers or text")
     elif classes is not None:
         raise ValueError("preprocessing of a regression must have 'classes': null")
-    if task == "regress":
+    if task == "regress" and not isinstance(target, list):
         for key, positive in (("target_mean", False), ("target_scale", True)):
             if data.get(key) is not None:
                 _finite_number(data[key], key, positive)
@@ -239,8 +224,9 @@ class Preprocessor:
 
     Parameters
     ----------
-    target : str or None
-        Name of the target column (excluded from the features).
+    target : str, list of str or None
+        Name of the target column (excluded from the features), or the names
+        of several numeric columns to regress together.
     task : {"classify", "regress"} or None
         ``None`` detects it from the target column (see ``detect_task``).
     impute : {"mean", "median", "drop"} or None
@@ -265,8 +251,9 @@ class Preprocessor:
         Standardisation of the encoded columns.
     classes : list or None
         Original class labels in output order (classification).
-    target_mean, target_scale : float or None
-        Standardisation of a regression target.
+    target_mean, target_scale : float, list of float or None
+        Standardisation of a regression target (one number per target when
+        there are several).
     warnings : list of str
         Notes from the last ``fit`` or ``transform`` (unknown
         categories, identifier-like columns...), for the user.
@@ -280,7 +267,7 @@ class Preprocessor:
 
     def __init__(
         self,
-        target: str | None = None,
+        target: str | Sequence[str] | None = None,
         task: str | None = None,
         impute: str | None = None,
         ignore: Sequence[str] = (),
@@ -290,6 +277,15 @@ class Preprocessor:
             raise ValueError(f"task must be one of {TASKS} or None, got {task!r}")
         if impute is not None and impute not in IMPUTE_POLICIES:
             raise ValueError(f"impute must be one of {IMPUTE_POLICIES} or None, got {impute!r}")
+        if target is not None and not isinstance(target, str):
+            target = [str(t) for t in target]
+            if not target or len(set(target)) != len(target):
+                raise ValueError(f"target must name distinct columns, got {target!r}")
+            target = target[0] if len(target) == 1 else target
+            if isinstance(target, list) and task == "classify":
+                raise ValueError(
+                    "several targets are for regression; train one classifier per target"
+                )
         self.target = target
         self.task = task
         self.task_reason = "given" if task is not None else ""
@@ -301,10 +297,17 @@ class Preprocessor:
         self.mean = np.zeros(0)
         self.scale = np.ones(0)
         self.classes: list | None = None
-        self.target_mean: float | None = None
-        self.target_scale: float | None = None
+        self.target_mean: float | list[float] | None = None
+        self.target_scale: float | list[float] | None = None
         self.warnings: list[str] = []
         self._fitted = False
+
+    @property
+    def targets(self) -> list[str]:
+        """The target column names: none, one, or several regressed together."""
+        if self.target is None:
+            return []
+        return [self.target] if isinstance(self.target, str) else list(self.target)
 
     # -- fitting ------------------------------------------------------------------
     def feature_columns(self, df) -> list[str]:
@@ -315,7 +318,7 @@ class Preprocessor:
         df : pandas.DataFrame
             The table.
         """
-        skip = set(self.ignore) | ({self.target} if self.target is not None else set())
+        skip = set(self.ignore) | set(self.targets)
         return [str(c) for c in df.columns if str(c) not in skip]
 
     def fit(self, df, rows: Sequence[int] | np.ndarray | None = None) -> Preprocessor:
@@ -345,12 +348,15 @@ class Preprocessor:
         missing = [c for c in self.ignore if c not in df.columns]
         if missing:
             raise ValueError(f"cannot ignore unknown column(s) {missing}")
-        if self.target is not None:
-            if self.target not in df.columns:
+        for name in self.targets:
+            if name not in df.columns:
                 raise ValueError(
-                    f"unknown target column {self.target!r}; the columns are: "
+                    f"unknown target column {name!r}; the columns are: "
                     + ", ".join(map(repr, df.columns))
                 )
+        if len(self.targets) > 1:
+            self._fit_targets(df)
+        elif self.target is not None:
             self._fit_target(df[self.target])
         names = self.feature_columns(df)
         if not names:
@@ -405,12 +411,35 @@ class Preprocessor:
         self.mean = encoded.mean(axis=0) if len(encoded) else np.zeros(encoded.shape[1])
         std = encoded.std(axis=0) if len(encoded) else np.ones(encoded.shape[1])
         self.scale = np.where(np.isfinite(std) & (std > 0), std, 1.0)
-        if self.task == "regress":
-            y = self._numeric_target(fit_df[self.target].dropna())
-            self.target_mean = float(y.mean())
-            sd = float(y.std())
-            self.target_scale = sd if math.isfinite(sd) and sd > 0 else 1.0
+        if self.task == "regress" and self.target is not None:
+            stats = [
+                _mean_and_scale(self._numeric_target(fit_df[name].dropna(), name))
+                for name in self.targets
+            ]
+            if len(stats) == 1:
+                self.target_mean, self.target_scale = stats[0]
+            else:
+                self.target_mean = [m for m, _ in stats]
+                self.target_scale = [sd for _, sd in stats]
         return self
+
+    def _fit_targets(self, df) -> None:
+        """Several targets: each a numeric column, regressed together."""
+        for name in self.targets:
+            values = df[name].dropna()
+            if len(values) == 0:
+                raise ValueError(f"target column {name!r} has no values")
+            if not _is_numeric(values) or _pandas().api.types.is_bool_dtype(values.dtype):
+                raise ValueError(
+                    f"several targets are regressed together (one network output each), but "
+                    f"{name!r} holds {_describe_kind(values)}; train one classifier per target "
+                    f"instead (--target {name}, with the other targets in --ignore)"
+                )
+            self._numeric_target(values, name)
+        if self.task is None:
+            self.task_reason = f"{len(self.targets)} numeric targets, regressed together"
+        self.task = "regress"
+        self.classes = None
 
     def _fit_target(self, series) -> None:
         values = series.dropna()
@@ -437,16 +466,17 @@ class Preprocessor:
             self.classes = None
             self._numeric_target(values)
 
-    def _numeric_target(self, values) -> np.ndarray:
+    def _numeric_target(self, values, name: str | None = None) -> np.ndarray:
+        name = self.target if name is None else name
         if not _is_numeric(values) or _pandas().api.types.is_bool_dtype(values.dtype):
             examples = ", ".join(repr(_plain(v)) for v in values.unique()[:3])
             raise ValueError(
-                f"regression needs a numeric target, but {self.target!r} holds "
+                f"regression needs a numeric target, but {name!r} holds "
                 f"{_describe_kind(values)} such as {examples}; use --task classify"
             )
         y = values.to_numpy(dtype=np.float64)
         if not np.all(np.isfinite(y)):
-            raise ValueError(f"target column {self.target!r} holds infinite values")
+            raise ValueError(f"target column {name!r} holds infinite values")
         return y
 
     # -- applying it ------------------------------------------------------------------
@@ -574,12 +604,31 @@ class Preprocessor:
     def encode_target(self, series) -> np.ndarray:
         """Class indices ``0..K-1`` (int64), or standardised regression targets (float64).
 
+        Several targets give an array of shape (n, k), column ``j`` being
+        ``(y_j - target_mean[j]) / target_scale[j]``.
+
         Parameters
         ----------
-        series : pandas.Series
-            The target column.
+        series : pandas.Series or pandas.DataFrame
+            The target column (a DataFrame holding every target column when
+            there are several).
         """
         self._check_fitted()
+        if len(self.targets) > 1:
+            if not hasattr(series, "columns"):
+                raise TypeError(
+                    f"this preprocessing has {len(self.targets)} targets: pass a DataFrame with "
+                    f"the columns {self.targets!r}"
+                )
+            columns = []
+            for j, name in enumerate(self.targets):
+                if name not in series.columns:
+                    raise ValueError(f"the targets have no column {name!r}")
+                if series[name].isna().any():
+                    raise ValueError(f"target column {name!r} has missing values")
+                y = self._numeric_target(series[name], name)
+                columns.append((y - self.target_mean[j]) / self.target_scale[j])
+            return np.column_stack(columns)
         if self.task == "classify":
             index = {_label_key(v): k for k, v in enumerate(self.classes)}
             if series.isna().any():
@@ -606,12 +655,15 @@ class Preprocessor:
         outputs : ndarray
             For classification: raw outputs of shape (n, K) (arg-max taken),
             (n, 1) logits of a one-output binary network (class 1 when > 0),
-            or integer class indices (n,). For regression: outputs (n, 1) or (n,).
+            or integer class indices (n,). For regression: outputs (n, 1) or (n,);
+            (n, k) for ``k`` targets.
 
         Returns
         -------
         ndarray
-            Class labels (object array) or values (float64).
+            Class labels (object array) or values (float64); shape (n, k),
+            column ``j`` being ``outputs[:, j] * target_scale[j] + target_mean[j]``,
+            for ``k`` targets.
         """
         self._check_fitted()
         outputs = np.asarray(outputs)
@@ -626,8 +678,15 @@ class Preprocessor:
             labels = np.empty(len(self.classes), dtype=object)
             labels[:] = self.classes
             return labels[idx]
-        values = outputs.reshape(len(outputs), -1)[:, 0].astype(np.float64)
-        return values * self.target_scale + self.target_mean
+        values = outputs.reshape(len(outputs), -1).astype(np.float64)
+        k = len(self.targets)
+        if k > 1:
+            if values.shape[1] != k:
+                raise ValueError(
+                    f"outputs have {values.shape[1]} column(s) but the model has {k} targets"
+                )
+            return values * np.asarray(self.target_scale) + np.asarray(self.target_mean)
+        return values[:, 0] * self.target_scale + self.target_mean
 
     # -- storage -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -637,13 +696,16 @@ class Preprocessor:
         ``columns`` (list of ``{"name", "kind", "categories"?, "fill"}``),
         ``feature_names``, ``mean``, ``scale`` (one number per network
         input), ``classes`` (or null), ``target_mean``, ``target_scale``
-        (regression, else null).
+        (regression, else null). With several targets ``target``,
+        ``target_mean`` and ``target_scale`` are lists, one entry per target
+        and network output, and ``version`` is 2.
         """
         self._check_fitted()
+        several = len(self.targets) > 1
         return {
-            "version": PREPROCESSING_VERSION,
+            "version": 2 if several else 1,
             "task": self.task,
-            "target": self.target,
+            "target": list(self.targets) if several else self.target,
             "impute": self.impute,
             "ignore": list(self.ignore),
             "columns": [dict(c) for c in self.columns],
@@ -651,8 +713,8 @@ class Preprocessor:
             "mean": [float(v) for v in self.mean],
             "scale": [float(v) for v in self.scale],
             "classes": None if self.classes is None else [_plain(v) for v in self.classes],
-            "target_mean": self.target_mean,
-            "target_scale": self.target_scale,
+            "target_mean": list(self.target_mean) if several else self.target_mean,
+            "target_scale": list(self.target_scale) if several else self.target_scale,
         }
 
     @classmethod
@@ -697,7 +759,7 @@ class Preprocessor:
         k = len(names)
         return cls.from_dict(
             {
-                "version": PREPROCESSING_VERSION,
+                "version": 1,
                 "task": task,
                 "target": target,
                 "impute": None,
@@ -748,8 +810,10 @@ class Preprocessor:
         pre.mean = np.asarray(data["mean"], dtype=np.float64)
         pre.scale = np.asarray(data["scale"], dtype=np.float64)
         pre.classes = None if data.get("classes") is None else list(data["classes"])
-        pre.target_mean = data.get("target_mean")
-        pre.target_scale = data.get("target_scale")
+        several = isinstance(data.get("target"), list)
+        for key in ("target_mean", "target_scale"):
+            value = data.get(key)
+            setattr(pre, key, [float(v) for v in value] if several else value)
         if not (len(pre.mean) == len(pre.scale) == len(pre.feature_names)):
             raise ValueError(
                 "corrupt preprocessing: mean, scale and feature_names differ in length"

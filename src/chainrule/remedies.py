@@ -22,7 +22,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Remedy", "Treatment", "rebuild", "remedies_for"]
+__all__ = ["NotApplicable", "Remedy", "Treatment", "rebuild", "remedies_for"]
+
+
+class NotApplicable(ValueError):
+    """A remedy that cannot be applied to this network; the message says why, in words."""
+
 
 _NO_CLI = None  # no chainrule train flag does this
 _NO_PLAYGROUND = None  # no playground control does this
@@ -65,6 +70,34 @@ class Treatment:
                 Xv, yv = kw["validation_data"]
                 kw["validation_data"] = (self.transform(Xv), yv)
         return self.net.fit(X, y, **kw)
+
+
+def _standardiser(X) -> Callable:
+    """``A -> (A - mean) / std`` with the mean and std of ``X``'s columns (float32 out).
+
+    Several inputs (a list in inputs order or a dict by name): each array of
+    numbers on its own; arrays of integer codes (an ``Embedding``'s) pass unchanged.
+    """
+    if isinstance(X, (list, tuple, dict)):
+        keys = list(X) if isinstance(X, dict) else range(len(X))
+        parts = {k: _standardiser(X[k]) for k in keys}
+
+        def each(A):
+            out = {k: parts[k](A[k]) for k in keys}
+            return out if isinstance(A, dict) else [out[k] for k in keys]
+
+        return each
+    X = np.asarray(X)
+    if X.dtype.kind in "iub":  # codes: not numbers to rescale
+        return lambda A: A
+    X = X.astype(np.float64)
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+
+    def transform(A, mean=mean, std=std):
+        return ((np.asarray(A, dtype=np.float64) - mean) / std).astype(np.float32)
+
+    return transform
 
 
 @dataclass
@@ -129,13 +162,7 @@ class Remedy:
                 raise ValueError(
                     "the standardise remedy needs the training inputs: apply(net, kw, X=X)"
                 )
-            X = np.asarray(X, dtype=np.float64)
-            mean, std = X.mean(axis=0), X.std(axis=0)
-            std = np.where(std > 0, std, 1.0)
-
-            def transform(A, mean=mean, std=std):
-                return ((np.asarray(A, dtype=np.float64) - mean) / std).astype(np.float32)
-
+            transform = _standardiser(X)
         return Treatment(new, kw, transform)
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,17 +178,35 @@ class Remedy:
 
 
 # -- rebuilding a network with other choices ---------------------------------------------------
+def _new_dense(layer, activation, weight_init, bias_init, hidden_layer: bool):
+    """A fresh ``Dense`` of ``layer``'s shape with the changed choices (see ``rebuild``)."""
+    from .layers import Dense
+
+    act = copy.deepcopy(layer.activation)
+    w = weight_init or ("auto" if activation is not None else layer.weight_init)
+    if activation is not None and act is not None and hidden_layer:
+        act = activation
+    return Dense(layer.in_features, layer.out_features, activation=act, weight_init=w,
+                 bias_init=bias_init or layer.bias_init)  # fmt: skip
+
+
 def rebuild(net, activation=None, weight_init=None, bias_init=None, hidden=None):
-    """A new, freshly initialised ``Sequential`` like ``net`` with some choices changed.
+    """A new, freshly initialised network like ``net`` with some choices changed.
 
     ``activation`` replaces the hidden layers' activation (and the weight
     init then defaults to the one that suits it), ``weight_init`` and
     ``bias_init`` every Dense layer's, ``hidden`` the hidden widths
     (a list; the Dense stack is rebuilt, other layers are dropped).
 
+    A graph network (``cr.Network``) is rebuilt node by node with the same
+    wiring, names and sharing: each layer is replaced once, a ``Dense`` by a
+    fresh one with the changed choices (its activation kept where it computes
+    an output), any other layer by a copy. ``hidden`` cannot apply to a graph
+    (its widths are tied by its merges): a ``ValueError`` says so.
+
     Parameters
     ----------
-    net : Sequential
+    net : Network
         The network to copy.
     activation : str or None, default None
         The new hidden activation (None: unchanged).
@@ -170,21 +215,13 @@ def rebuild(net, activation=None, weight_init=None, bias_init=None, hidden=None)
     bias_init : str or None, default None
         The new bias initialiser (None: unchanged).
     hidden : list of int or None, default None
-        The new hidden widths (None: unchanged).
+        The new hidden widths (None: unchanged); a stack only.
     """
     from .layers import Dense
     from .network import Sequential
 
-    if not isinstance(net, Sequential):  # a graph network: training changes only
-        if any(v is not None for v in (activation, weight_init, bias_init, hidden)):
-            raise TypeError(
-                "this remedy rebuilds the layers, which is done for a Sequential only; "
-                "change the graph network's layers by hand as the remedy's words say"
-            )
-        new = copy.deepcopy(net)
-        if getattr(net, "seed", None) is not None:
-            new.reset_parameters(net.seed)
-        return new
+    if not isinstance(net, Sequential):
+        return _rebuild_graph(net, activation, weight_init, bias_init, hidden)
     dense = [ly for ly in net.layers if isinstance(ly, Dense)]
     if hidden is not None:
         out_act = dense[-1].activation.name if dense[-1].activation is not None else None
@@ -206,27 +243,59 @@ def rebuild(net, activation=None, weight_init=None, bias_init=None, hidden=None)
             Dense(sizes[-2], sizes[-1], activation=out_act, weight_init=weight_init or "auto")
         )
     else:
-        layers = []
         last = dense[-1] if dense else None
-        for layer in net.layers:
-            if not isinstance(layer, Dense):
-                layers.append(copy.deepcopy(layer))
-                continue
-            act = copy.deepcopy(layer.activation)
-            w = weight_init or ("auto" if activation is not None else layer.weight_init)
-            if activation is not None and act is not None and layer is not last:
-                act = activation
-            layers.append(
-                Dense(
-                    layer.in_features,
-                    layer.out_features,
-                    activation=act,
-                    weight_init=w,
-                    bias_init=bias_init or layer.bias_init,
-                )  # fmt: skip
-            )
+        layers = [
+            _new_dense(layer, activation, weight_init, bias_init, layer is not last)
+            if isinstance(layer, Dense)
+            else copy.deepcopy(layer)
+            for layer in net.layers
+        ]
     seed = getattr(net, "seed", None)
     new = Sequential(*layers, seed=seed, dtype=net.dtype)
+    if seed is None:
+        new.reset_parameters(0)
+    return new
+
+
+def _rebuild_graph(net, activation, weight_init, bias_init, hidden):
+    """``rebuild`` for a graph network: the same nodes, names and shared layers, new layers."""
+    from .layers import Dense
+    from .network import Network
+    from .node import Input
+
+    if hidden is not None:
+        raise NotApplicable(
+            "the 'wider' remedy rebuilds a stack with new hidden widths; a graph network's "
+            "widths are tied by its wiring (Add and Multiply need equal widths), so it cannot "
+            "be applied to one: widen its Dense layers by hand, as the remedy's words say"
+        )
+    seed = getattr(net, "seed", None)
+    if all(v is None for v in (activation, weight_init, bias_init)):  # training changes only
+        new = copy.deepcopy(net)
+        if seed is not None:
+            new.reset_parameters(seed)
+        return new
+    outputs = {id(o.layer) for o in net.outputs}
+    new_layers = {
+        id(layer): _new_dense(layer, activation, weight_init, bias_init, id(layer) not in outputs)
+        if isinstance(layer, Dense)
+        else copy.deepcopy(layer)
+        for layer in net.layers
+    }
+    values = {}
+    for node in net.nodes:
+        if node.layer is None:
+            values[id(node)] = Input(node.n_features, name=node.name)
+        else:
+            parents = [values[id(p)] for p in node.inputs]
+            values[id(node)] = new_layers[id(node.layer)](*parents, name=node.name)
+    new_outputs = [values[id(o)] for o in net.outputs]
+    new = Network(
+        [values[id(x)] for x in net.inputs],
+        new_outputs[0] if net._single_output else new_outputs,
+        seed=seed,
+        dtype=net.dtype,
+    )
     if seed is None:
         new.reset_parameters(0)
     return new

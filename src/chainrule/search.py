@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from . import recipe
+from .threads import blas_threads as _blas_threads
 
 __all__ = ["SearchResult", "build_residual", "search", "search_space"]
 
@@ -396,21 +397,6 @@ class SearchResult:
             f"chosen: trial {self.chosen}, the default: the best, trial {best}, beat it by "
             f"{self.gain:.1f} standard errors on the validation rows, within the margin"
         )
-
-
-def _blas_threads(threads: int | None):
-    """``threadpoolctl.threadpool_limits(threads)``, or nothing without threadpoolctl or a limit."""
-    import contextlib
-
-    if threads is None:
-        return contextlib.nullcontext()
-    if isinstance(threads, bool) or int(threads) != threads or threads < 1:
-        raise ValueError(f"threads must be a whole number >= 1 or None, got {threads!r}")
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=int(threads), user_api="blas")
 
 
 def _check_whole(name: str, value, low: int) -> None:

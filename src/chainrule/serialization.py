@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from . import file_checks as checks
+from ._optional import require
 from .activations import ACTIVATIONS, Activation, FunctionActivation, get_activation
 from .atomic import write_atomic
 from .embedding import Embedding
@@ -68,13 +69,19 @@ _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
 def _require_safetensors():
-    try:
-        import safetensors.numpy as st
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "saving and loading models needs the safetensors package: pip install safetensors"
-        ) from exc
-    return st
+    return require(
+        "safetensors.numpy",
+        "saving and loading models needs the safetensors package",
+        "safetensors",
+    )
+
+
+#: Every built-in layer but the activations, by the ``type`` its file entry names. A layer's
+#: entry is ``{"type": layer.name, "config": layer.get_config()}`` and it is rebuilt as
+#: ``cls(**config)``; an activation is ``{"type": "activation", "config": {"name", "config"}}``.
+_LAYERS = {
+    cls.name: cls for cls in (Dense, Dropout, BatchNorm, Embedding, Add, Multiply, Concatenate)
+}
 
 
 def _activation_spec(act: Activation) -> dict:
@@ -87,44 +94,27 @@ def _activation_spec(act: Activation) -> dict:
 
 
 def _layer_spec(layer: Layer) -> dict:
-    if isinstance(layer, Dense):
-        config = {"in_features": layer.in_features, "out_features": layer.out_features}
-        config["activation"] = (
-            None if layer.activation is None else _activation_spec(layer.activation)
-        )
-        return {"type": "dense", "config": config}
-    if isinstance(layer, Dropout):
-        return {"type": "dropout", "config": {"p": layer.p}}
-    if isinstance(layer, BatchNorm):
-        return {"type": "batch_norm", "config": layer.get_config()}
     if isinstance(layer, Activation):
         return {"type": "activation", "config": _activation_spec(layer)}
-    if _GRAPH_LAYERS.get(layer.name) is type(layer):
-        return {"type": layer.name, "config": layer.get_config()}
-    raise ValueError(f"cannot save layer {layer!r}: only chainrule's built-in layers can be saved")
-
-
-def _build_activation(spec: dict | None) -> Activation | None:
-    if spec is None:
-        return None
-    act = get_activation(spec["name"])
-    return type(act)(**spec.get("config", {}))
+    if _LAYERS.get(layer.name) is not type(layer):
+        raise ValueError(
+            f"cannot save layer {layer!r}: only chainrule's built-in layers can be saved"
+        )
+    act = getattr(layer, "activation", None)
+    if act is not None:
+        _activation_spec(act)  # a custom activation inside a Dense is refused too
+    return {"type": layer.name, "config": layer.get_config()}
 
 
 def _build_layer(spec: dict) -> Layer:
     kind, config = spec["type"], dict(spec["config"])
-    if kind == "dense":
-        config["activation"] = _build_activation(config.get("activation"))
-        return Dense(**config, weight_init="zeros")
-    if kind == "dropout":
-        return Dropout(**config)
-    if kind == "batch_norm":
-        return BatchNorm(**config)
     if kind == "activation":
-        return _build_activation(config)
-    if kind in _GRAPH_LAYERS:
-        return _GRAPH_LAYERS[kind](**config)
-    raise ValueError(f"unknown layer type {kind!r} in model file")
+        return get_activation(config)
+    if kind not in _LAYERS:
+        raise ValueError(f"unknown layer type {kind!r} in model file")
+    if kind == "dense":
+        config["weight_init"] = "zeros"  # the weights come from the file: skip the random draw
+    return _LAYERS[kind](**config)
 
 
 def _tensors(net: Sequential) -> dict[str, np.ndarray]:
@@ -522,10 +512,6 @@ def load_weights(net: Sequential, tensors: dict[str, np.ndarray]) -> None:
 
 
 # -- graph networks: the connections between the layers ------------------------------------
-#: Layers only graph networks use, saved by their ``get_config()``.
-_GRAPH_LAYERS = {cls.name: cls for cls in (Embedding, Add, Multiply, Concatenate)}
-
-
 def graph_spec(net: Network) -> dict:
     """The connections of a graph network, for its file's architecture.
 

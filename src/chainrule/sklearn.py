@@ -61,6 +61,7 @@ from .network import Sequential
 from .optimizers import OPTIMIZERS, get_optimizer
 from .perceptron import ConvergenceWarning as _PerceptronConvergenceWarning
 from .perceptron import Perceptron
+from .threads import blas_for
 from .training import DivergenceWarning, _inference, fit
 
 __all__ = ["MLPClassifier", "MLPRegressor", "PerceptronClassifier"]
@@ -330,8 +331,10 @@ class _BaseMLP(BaseEstimator):
         )  # fmt: skip
 
     def _raw_output(self, X: np.ndarray) -> np.ndarray:
-        """Network outputs in inference mode, as float64."""
-        return _inference(self.net_, X, batch_size=_PREDICT_CHUNK).astype(np.float64)
+        """Network outputs in inference mode, as float64 (one BLAS thread for a small network)."""
+        with blas_for(self.net_, min(len(X), _PREDICT_CHUNK)):
+            out = _inference(self.net_, X, batch_size=_PREDICT_CHUNK)
+        return out.astype(np.float64)
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -498,7 +501,7 @@ class _BaseMLP(BaseEstimator):
             callbacks.insert(
                 0, recipe.WarmupCosine(self._lr_init, steps, recipe.DEFAULTS["warmup"])
             )
-        with warnings.catch_warnings():  # reported below, in the estimator's words
+        with warnings.catch_warnings(), blas_for(net, bs):  # warnings: reported below
             warnings.simplefilter("ignore", DivergenceWarning)
             history = fit(
                 net, X, Y, loss=loss, optimizer=self._optimizer, epochs=max_epochs,
@@ -774,16 +777,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError(
                 "class_weight is not supported for multilabel targets; give sample_weight instead"
             )
-        from sklearn.utils.class_weight import compute_sample_weight
+        from .class_weights import class_weight_rows
 
-        if isinstance(self.class_weight, dict):
-            unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
-            if unknown:
-                raise ValueError(
-                    f"class_weight names class(es) {unknown!r} that are not in the labels "
-                    f"{self.classes_.tolist()!r}"
-                )
-        weights = compute_sample_weight(self.class_weight, y)
+        classes = self.classes_ if isinstance(self.class_weight, dict) else None
+        weights = class_weight_rows(y, self.class_weight, classes=classes)
         return weights if sample_weight is None else weights * sample_weight
 
     def _encode_targets(self, y, sample_weight, keep, incremental, classes):

@@ -29,6 +29,7 @@ factors it multiplies and the terms it sums, available as data
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -176,6 +177,20 @@ class Trace:
 
     def __repr__(self) -> str:
         return f"Trace(steps={len(self.steps)}, loss={self.loss:.6g})"
+
+
+def _chain_products(key: str, factor_lists) -> tuple[list[dict], float]:
+    """One chain-rule product per list of ``(name, value)`` factors, and their sum.
+
+    Term ``k`` is ``{key: k, "factors": factors, "value": f_1·f_2·...}``: ``key`` is
+    "sample" for a sum over the batch, "unit" for a sum over the units of a layer.
+    """
+    terms, total = [], 0.0
+    for k, fac in enumerate(factor_lists):
+        p = math.prod(v for _, v in fac)
+        total += p
+        terms.append({key: k, "factors": fac, "value": p})
+    return terms, total
 
 
 def _add_chain_sum(
@@ -452,17 +467,17 @@ def trace(
         dW = np.empty_like(W)
         for i in range(W.shape[0]):
             for j in range(W.shape[1]):
-                terms = []
-                total = 0.0
-                for n in range(N):
-                    fac = [
-                        (f"dL/da{l}{_idx(n, j)}", float(dL_da[n, j])),
-                        (f"da{l}/dz{l}{_idx(n, j)}", float(da_dz[n, j])),
-                        (f"dz{l}{_idx(n, j)}/dW{l}{_idx(i, j)}", float(a_prev[n, i])),
-                    ]
-                    p = fac[0][1] * fac[1][1] * fac[2][1]
-                    total += p
-                    terms.append({"sample": n, "factors": fac, "value": p})
+                terms, total = _chain_products(
+                    "sample",
+                    [
+                        [
+                            (f"dL/da{l}{_idx(n, j)}", float(dL_da[n, j])),
+                            (f"da{l}/dz{l}{_idx(n, j)}", float(da_dz[n, j])),
+                            (f"dz{l}{_idx(n, j)}/dW{l}{_idx(i, j)}", float(a_prev[n, i])),
+                        ]
+                        for n in range(N)
+                    ],
+                )
                 dW[i, j] = total
                 head = (
                     f"dL/dW{l}{_idx(i, j)} = Σ_n dL/da{l}[n,{j}]·da{l}/dz{l}[n,{j}]·"
@@ -472,17 +487,17 @@ def trace(
                 _add_chain_sum(tr, f"dL/dW{l}{_idx(i, j)}", head, terms, total, l, f)
         db = np.empty(W.shape[1])
         for j in range(W.shape[1]):
-            terms = []
-            total = 0.0
-            for n in range(N):
-                fac = [
-                    (f"dL/da{l}{_idx(n, j)}", float(dL_da[n, j])),
-                    (f"da{l}/dz{l}{_idx(n, j)}", float(da_dz[n, j])),
-                    (f"dz{l}{_idx(n, j)}/db{l}[{j}]", 1.0),
-                ]
-                p = fac[0][1] * fac[1][1]
-                total += p
-                terms.append({"sample": n, "factors": fac, "value": p})
+            terms, total = _chain_products(
+                "sample",
+                [
+                    [
+                        (f"dL/da{l}{_idx(n, j)}", float(dL_da[n, j])),
+                        (f"da{l}/dz{l}{_idx(n, j)}", float(da_dz[n, j])),
+                        (f"dz{l}{_idx(n, j)}/db{l}[{j}]", 1.0),
+                    ]
+                    for n in range(N)
+                ],
+            )
             db[j] = total
             head = f"dL/db{l}[{j}] = Σ_n dL/da{l}[n,{j}]·da{l}/dz{l}[n,{j}]·dz{l}[n,{j}]/db{l}[{j}]    (dz/db = 1)"
             _add_chain_sum(tr, f"dL/db{l}[{j}]", head, terms, total, l, f)
@@ -493,16 +508,16 @@ def trace(
             below = np.empty_like(a_prev)
             for n in range(N):
                 for i in range(W.shape[0]):
-                    terms = []
-                    total = 0.0
-                    for j in range(W.shape[1]):
-                        fac = [
-                            (f"dL/dz{l}{_idx(n, j)}", float(dL_dz[n, j])),
-                            (f"dz{l}{_idx(n, j)}/da{l - 1}{_idx(n, i)}", float(W[i, j])),
-                        ]
-                        p = fac[0][1] * fac[1][1]
-                        total += p
-                        terms.append({"unit": j, "factors": fac, "value": p})
+                    terms, total = _chain_products(
+                        "unit",
+                        [
+                            [
+                                (f"dL/dz{l}{_idx(n, j)}", float(dL_dz[n, j])),
+                                (f"dz{l}{_idx(n, j)}/da{l - 1}{_idx(n, i)}", float(W[i, j])),
+                            ]
+                            for j in range(W.shape[1])
+                        ],
+                    )
                     below[n, i] = total
                     names = " + ".join(
                         f"dL/dz{l}{_idx(n, j)}·W{l}{_idx(i, j)}" for j in range(W.shape[1])

@@ -20,14 +20,16 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .activations import sigmoid, softmax
 from .callbacks import Callback
+from .class_weights import class_weight_rows
 from .clipping import clip_grad_norm, clip_grad_value
 from .layers import BatchNorm, Dense
 from .losses import Loss, get_loss
 from .metrics import METRICS, get_metric
 from .network import Network, Sequential, check_features, provides
 from .optimizers import Optimizer, get_optimizer
+from .tasks import answer as _answer
+from .tasks import output_task, probabilities
 from .validation import all_finite, check_finite, check_int, check_number
 
 
@@ -223,26 +225,6 @@ class _DivergenceGuard:
         self.net.stop_training = True
 
 
-# -- what a network's outputs answer --------------------------------------------------
-def _task_of(net: Sequential, loss: Loss | None, width: int | None = None) -> str:
-    """What an output answers ("multiclass", "binary", "regression"), from its loss and width."""
-    width = net.n_outputs if width is None else width
-    kind = loss.kind if loss is not None else "regression"
-    if kind == "binary" and (width or 1) > 1 and loss is not None and loss.name == "hinge":
-        return "multiclass"
-    return kind
-
-
-def _answer(outputs: np.ndarray, task: str) -> np.ndarray:
-    """Turn raw outputs into what ``predict`` returns for ``task``."""
-    if task == "multiclass":
-        return outputs.argmax(axis=1)
-    if task == "binary":
-        labels = (outputs > 0).astype(np.int64)
-        return labels[:, 0] if labels.shape[1] == 1 else labels
-    return outputs[:, 0] if outputs.shape[1] == 1 else outputs
-
-
 def _prepare(net: Sequential, X, y, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
     X = check_features(X, net.n_features_in, net.dtype)  # also refuses NaN and inf
     y_arr = _prepare_target(y, len(X), loss, net.n_outputs, net.dtype)
@@ -342,7 +324,7 @@ class _GraphStep:
         self.xb = self.outs = None  # the last batch's inputs and outputs, for the guard
         self.x_bufs = [np.empty((rows,) + x.shape[1:], x.dtype) for x in xs]
         self.y_bufs = [np.empty((rows,) + y.shape[1:], y.dtype) for y in ys]
-        self.tasks = [_task_of(net, item, w) for item, w in zip(losses, _widths(net))]
+        self.tasks = [output_task(item, w) for item, w in zip(losses, _widths(net))]
         n = len(xs[0]) if train_rows is None else len(train_rows)
         self.answers = [  # answers on the training rows, for the metrics
             np.empty((n,) + _answer_shape(net, task, w), np.float64) if fns else None
@@ -517,12 +499,12 @@ def predict(net: Network, X, batch_size: int | None = None) -> np.ndarray | list
         return _pack(
             net,
             [
-                _answer(out, _task_of(net, get_loss(name) if name else None, width))
+                _answer(out, output_task(name, width))
                 for out, name, width in zip(outs, _loss_names(net), _widths(net))
             ],
         )
-    loss = get_loss(net.loss_) if net.loss_ else None
-    return _answer(_inference(net, X, batch_size, check=True), _task_of(net, loss))
+    task = output_task(net.loss_, net.n_outputs)
+    return _answer(_inference(net, X, batch_size, check=True), task)
 
 
 @provides("predict_proba")
@@ -549,15 +531,13 @@ def predict_proba(net: Network, X, batch_size: int | None = None) -> np.ndarray 
                 f"'binary_cross_entropy'; this network's losses are {names}"
             )
         outs = _inference(net, X, batch_size, check=True)
-        return [_probabilities(out, name) for out, name in zip(outs, names)]
+        return [probabilities(out, name) for out, name in zip(outs, names)]
     out = _inference(net, X, batch_size, check=True)
     if not isinstance(net, Sequential):
         out = out[0]
-    with np.errstate(over="ignore"):  # z - max(z) may round to -inf: exp gives the exact 0
-        if net.loss_ == "cross_entropy":
-            return softmax(out)
-        if net.loss_ == "binary_cross_entropy":
-            return sigmoid(out)
+    proba = probabilities(out, net.loss_)
+    if proba is not None:
+        return proba
     raise ValueError(
         "predict_proba needs a network trained with 'cross_entropy' or 'binary_cross_entropy'"
         + (
@@ -566,14 +546,6 @@ def predict_proba(net: Network, X, batch_size: int | None = None) -> np.ndarray 
             else "; this one was never fitted"
         )
     )
-
-
-def _probabilities(out: np.ndarray, loss_name: str | None) -> np.ndarray | None:
-    if loss_name == "cross_entropy":
-        return softmax(out)
-    if loss_name == "binary_cross_entropy":
-        return sigmoid(out)
-    return None
 
 
 def _metric_list(metrics) -> list[tuple[str, Callable]]:
@@ -644,7 +616,7 @@ def _graph_metrics(net: Network, metrics, losses: list[Loss]) -> list[list[tuple
             (name, fn)
             for name, fn in fns
             if name not in METRICS
-            or (name in _CLASSIFICATION_METRICS) == (item.kind != "regression")
+            or (name in _CLASSIFICATION_METRICS) == (output_task(item) != "regression")
         ]
         for item in losses
     ]
@@ -675,7 +647,7 @@ def _evaluate_graph(
     fns = _graph_metrics(net, metrics, losses)
     if any(fns):
         answers = [
-            _answer(out, _task_of(net, item, width))
+            _answer(out, output_task(item, width))
             for out, item, width in zip(outs, losses, _widths(net))
         ]
         result.update(_metric_logs(net, ys.arrays, answers, fns))
@@ -702,7 +674,7 @@ def _evaluate_prepared(
     if rows is not None:
         y = y[rows]
     result = {"loss": loss.forward(out, y)}
-    answers = _answer(out, _task_of(net, loss))
+    answers = _answer(out, output_task(loss, net.n_outputs))
     for name, fn in metric_fns:
         result[name] = fn(y, answers)
     return result
@@ -731,6 +703,7 @@ def fit(
     sample_weight=None,
     l2: float = 0.0,
     loss_weights=None,
+    class_weight: str | dict | None = None,
 ) -> History:
     """Train ``net`` by mini-batch gradient descent.
 
@@ -792,6 +765,17 @@ def fit(
     loss_weights : list or dict of float, optional
         For a network with several outputs: the training loss is
         ``sum_k w_k L_k`` (default every ``w_k = 1``; not normalised).
+    class_weight : "balanced", dict or None, default None
+        Weights by class, for a classification loss: row ``i`` weighs
+        ``c[y_i]``, times its ``sample_weight`` when both are given, and
+        training goes as with ``sample_weight`` (a batch's loss is
+        ``sum_i w_i l_i / sum_i w_i``). "balanced" is
+        ``c_k = n / (K n_k)`` over the rows given (``K`` the classes present,
+        ``n_k`` the rows of class ``k``); a dict maps class labels (``0..K-1``;
+        ``0``/``1``, or ``-1``/``+1`` for hinge, with one output) to weights
+        >= 0 (0 leaves the class out of the loss), and a class it leaves out
+        weighs 1. The class of a one-hot or probability row is its largest
+        entry.
 
     Returns
     -------
@@ -855,6 +839,17 @@ def fit(
     else:
         X, y = _prepare(net, X, y, loss)
     sw = None if sample_weight is None else _check_sample_weight(sample_weight, len(X))
+    if class_weight is not None:
+        if graph and len(losses) != 1:
+            raise ValueError(
+                f"class_weight is for a network with one output, this one has {len(losses)}; "
+                "give sample_weight (one weight per row) instead"
+            )
+        if graph:
+            cw = _class_weight_rows(class_weight, y.arrays[0], losses[0], _widths(net)[0])
+        else:
+            cw = _class_weight_rows(class_weight, y, loss, net.n_outputs)
+        sw = cw if sw is None else sw * cw  # both given: a row weighs their product
     seed_given = seed is not None
     seed = net.seed if seed is None else seed
     rng = np.random.default_rng(seed) if seed is not None else np.random.default_rng()
@@ -902,7 +897,7 @@ def fit(
         net.loss_ = loss.name
         metric_fns = _metric_list(metrics)
         net.metrics_ = [name for name, _ in metric_fns] or None
-        task = _task_of(net, loss)
+        task = output_task(loss, net.n_outputs)
     callbacks = list(callbacks or [])
     if verbose:
         from .progress import ProgressBar
@@ -1084,6 +1079,42 @@ def _check_sample_weight(sample_weight, n: int) -> np.ndarray:
     if n and not (sw > 0).any():
         raise ValueError("sample_weight is zero for every row: there is nothing to learn from")
     return sw
+
+
+def _class_weight_rows(class_weight, y: np.ndarray, loss: Loss, width: int | None) -> np.ndarray:
+    """``fit``'s ``class_weight`` as one weight per row of the prepared targets ``y``."""
+    if loss.kind == "regression":
+        raise ValueError(
+            f"class_weight is for classification, but loss {loss.name!r} is a regression loss; "
+            "give sample_weight to weigh rows"
+        )
+    if not (isinstance(class_weight, dict) or class_weight == "balanced"):
+        raise ValueError(
+            f"class_weight must be 'balanced' or a dict {{class: weight}}, got {class_weight!r}"
+        )
+    width = width or 1
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        if loss.kind == "binary":
+            raise ValueError(
+                f"class_weight needs one class per row, but y has {y.shape[1]} 0/1 columns "
+                "(several labels a row); give sample_weight instead"
+            )
+        labels, classes = y.argmax(axis=1), list(range(width))
+    elif width > 1:
+        labels, classes = y.ravel(), list(range(width))
+    else:  # one output: class labels 0/1 (hinge: or -1/+1)
+        labels = y.ravel()
+        if not (np.isin(labels, (0, 1)).all() or np.isin(labels, (-1, 1)).all()):
+            raise ValueError(
+                "class_weight needs class labels 0/1 for a one-output network, but y holds "
+                "other values (probabilities?); give sample_weight instead"
+            )
+        classes = [-1, 1] if (labels == -1).any() else [0, 1]
+    labels = labels.astype(np.int64)
+    if isinstance(class_weight, dict):
+        return class_weight_rows(labels, class_weight, classes=classes)
+    return class_weight_rows(labels, "balanced")  # K: the classes present
 
 
 def _has_batchnorm(net: Sequential) -> bool:

@@ -14,6 +14,12 @@ CLASSIFY_LOSSES = ("cross_entropy", "binary_cross_entropy", "hinge")
 
 REGRESS_LOSSES = ("mse", "mae", "huber")
 
+#: ``train`` refits on every row by default up to this many rows: the refit
+#: is a second training run (on 50,000 rows of 20 numbers, 1.4 s after a 2.1 s
+#: hold-out run), and the 20% more rows it trains on matter less the more
+#: rows there are.
+REFIT_MAX_ROWS = 50_000
+
 
 def _progress(ui: UI, epochs: int, desc: str):
     from ..progress import ProgressBar

@@ -126,6 +126,12 @@ def cmd_plot(args: argparse.Namespace, ui: UI) -> int:
             raise CLIError(f"--kind {kind} is for classifiers; this model is a regressor", code=2)
         if kind == "scatter" and model.task != "regress":
             raise CLIError("--kind scatter is for regressors; use --kind confusion", code=2)
+        if kind == "scatter" and len(model.targets) > 1:
+            raise CLIError(
+                f"--kind scatter draws one target, this model predicts {len(model.targets)}; "
+                "write the predictions with 'chainrule predict' and plot each column",
+                code=2,
+            )
         if kind == "confusion":
             fig = figure_confusion(
                 ui, model.net, X, y, answers, model.classes, title=Path(args.what).stem
@@ -169,11 +175,14 @@ def cmd_export(args: argparse.Namespace, ui: UI) -> int:
     export = _optional_module("export", "exporters")
     out = _check_out_folder(args.out)
     net = load_model(args.model)
-    if args.to == "onnx":
-        export.to_onnx(net, str(out))
-        ui.out(f"wrote {out} (ONNX)")
-        return 0
-    module = export.to_torch(net)
+    try:
+        if args.to == "onnx":
+            export.to_onnx(net, str(out), preprocessing=args.preprocessing)
+            ui.out(f"wrote {out} (ONNX)")
+            return 0
+        module = export.to_torch(net, preprocessing=args.preprocessing)
+    except ValueError as exc:  # the library names its argument; here the flag is the fix
+        raise ValueError(str(exc).replace("preprocessing=False", "--no-preprocessing")) from None
     import torch
 
     from ..atomic import write_atomic

@@ -7,6 +7,7 @@ import math
 
 from .demo import cmd_demo
 from .errors import EXIT_DIVERGED, PROG, CLIError
+from .fitting import REFIT_MAX_ROWS
 from .inspect_model import cmd_diagnose, cmd_export, cmd_plot, cmd_summary
 from .playground import cmd_playground
 from .predict import cmd_evaluate, cmd_predict
@@ -144,9 +145,12 @@ class _Once(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         if getattr(namespace, self.dest, None) is not None:
-            raise argparse.ArgumentError(
-                self, "given twice; a network here predicts one target column"
+            several = (
+                "name several regression targets once, comma separated: --target a,b"
+                if not parser.prog.endswith(" tune")
+                else "a network here predicts one target column"
             )
+            raise argparse.ArgumentError(self, f"given twice; {several}")
         setattr(namespace, self.dest, values)
 
 
@@ -249,14 +253,21 @@ def build_parser() -> argparse.ArgumentParser:
             "chainrule train iris.csv --target species",
             "chainrule train houses.parquet --target price --hidden 128,64 --epochs 50",
             "chainrule train data.csv --target label --impute median --validation-split 0.2",
+            "chainrule train data.csv --target label --no-refit",
             "chainrule train data.csv --target label --dry-run",
+            "chainrule train flats.csv --target price,rent   # two regression targets",
         )
         + f"\n\nexit codes: 0 trained and saved, 1 bad data or files, 2 bad options, "
         f"{EXIT_DIVERGED} training diverged (the model is not saved unless --save-diverged)",
     )
     p.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
     p.add_argument(
-        "--target", required=True, action=_Once, metavar="COL", help="the column to predict"
+        "--target",
+        required=True,
+        action=_Once,
+        metavar="COL",
+        help="the column to predict; several numeric columns, comma separated (a,b), are "
+        "regressed together, one network output each",
     )
     p.add_argument(
         "--task",
@@ -357,7 +368,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=_validation_fraction,
         default=0.2,
         metavar="F",
-        help="fraction of rows held out for validation, at most 0.5 (default 0.2; 0 for none)",
+        help="fraction of rows held out for validation, at most 0.5 (default 0.2; 0 for none: "
+        "every row trains once, no validation report)",
+    )
+    p.add_argument(
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after the hold-out run that reports validation metrics, train the same recipe "
+        f"again on every row and save that model (default: on, up to {REFIT_MAX_ROWS:,} rows "
+        "and without --patience); --no-refit saves the hold-out model",
     )
     p.add_argument(
         "--patience",
@@ -489,8 +509,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--target",
         default=None,
+        action=_Once,
         metavar="COL",
-        help="the label column (default: the one the model was trained on)",
+        help="the label column (default: the one the model was trained on); for a model with "
+        "several targets, one per target, comma separated",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_evaluate)
@@ -531,7 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", metavar="MODEL|activations")
     p.add_argument("data", nargs="?", default=None, metavar="DATA")
     p.add_argument(
-        "--target", default=None, metavar="COL", help="label column of DATA (default: the model's)"
+        "--target",
+        default=None,
+        action=_Once,
+        metavar="COL",
+        help="label column of DATA (default: the model's)",
     )
     p.add_argument("--kind", choices=("loss", "confusion", "boundary", "scatter"), default=None)
     p.add_argument(
@@ -555,7 +581,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument(
-        "--target", default=None, metavar="COL", help="the label column (default: the model's)"
+        "--target",
+        default=None,
+        action=_Once,
+        metavar="COL",
+        help="the label column (default: the model's)",
     )
     p.set_defaults(func=cmd_diagnose)
 
@@ -574,6 +604,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--to", required=True, choices=("onnx", "torch"))
     p.add_argument("out", metavar="OUT")
+    p.add_argument(
+        "--no-preprocessing",
+        dest="preprocessing",
+        action="store_false",
+        help="export the network alone, without the stored scaling of inputs and targets "
+        "(the exported model then expects prepared inputs)",
+    )
     p.set_defaults(func=cmd_export)
     # -- playground -----------------------------------------------------------------------
     p = sub.add_parser(

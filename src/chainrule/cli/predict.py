@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..threads import blas_for
 from .errors import CLIError
 from .tables import (
     _atomic_write_text,
@@ -22,6 +23,7 @@ from .tables import (
     load_model,
     read_table,
     scores,
+    target_columns,
 )
 from .ui import UI
 
@@ -62,22 +64,32 @@ def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
         for warning in model.pre.warnings:
             ui.warn(warning)
     result = pd.DataFrame(index=range(len(df)))
-    labels = model.decode(training.predict(model.net, X)) if len(X) else np.empty(0)
-    if model.task == "classify":
-        column = np.full(len(df), None, dtype=object)
+    k = len(model.targets)
+    empty = np.empty((0, k)) if k > 1 else np.empty(0)
+    with blas_for(model.net, len(X)):  # one thread for a small network
+        labels = model.decode(training.predict(model.net, X)) if len(X) else empty
+    if k > 1:  # several regression targets: one column each, named after it
+        for j, name in enumerate(model.targets):
+            column = np.full(len(df), np.nan)
+            column[kept] = labels[:, j]
+            result[name] = column
     else:
-        column = np.full(len(df), np.nan)
-    column[kept] = labels
-    result["prediction"] = column
+        if model.task == "classify":
+            column = np.full(len(df), None, dtype=object)
+        else:
+            column = np.full(len(df), np.nan)
+        column[kept] = labels
+        result["prediction"] = column
     if args.proba:
         if model.task != "classify":
             raise CLIError("--proba is for classifiers; this model is a regressor", code=2)
         try:
-            proba = (
-                training.predict_proba(model.net, X)
-                if len(X)
-                else np.empty((0, len(model.classes)))
-            )
+            with blas_for(model.net, len(X)):
+                proba = (
+                    training.predict_proba(model.net, X)
+                    if len(X)
+                    else np.empty((0, len(model.classes)))
+                )
         except ValueError as exc:
             raise CLIError(f"--proba: {exc}") from None
         if proba.shape[1] == 1:
@@ -101,18 +113,29 @@ def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
 
 def _labelled(model: _ModelData, df, target: str | None, ui: UI, data_name: str):
     """Network inputs and encoded targets of a labelled table."""
-    target = target or model.target
-    if target is None:
+    if target is None and model.target is None:
         raise CLIError("this model stores no target column name; give --target COL", code=2)
-    if target not in df.columns:
-        raise CLIError(f"unknown target column {target!r} in {data_name}; {_columns_hint(df)}")
-    check_columns(df, [target])
-    no_target = df[target].isna()
-    if no_target.all():
-        raise CLIError(f"the target column {target!r} has no values")
+    targets = model.targets if target is None else target_columns(target, df, data_name)
+    wanted = max(1, len(model.targets))
+    if len(targets) != wanted:
+        raise CLIError(
+            f"--target names {len(targets)} column(s) but this model predicts {wanted} "
+            f"({', '.join(map(repr, model.targets))}); name one label column per target, "
+            "comma separated, in that order",
+            code=2,
+        )
+    for name in targets:
+        if name not in df.columns:
+            raise CLIError(f"unknown target column {name!r} in {data_name}; {_columns_hint(df)}")
+        if df[name].isna().all():
+            raise CLIError(f"the target column {name!r} has no values")
+    check_columns(df, targets)
+    no_target = df[targets].isna().any(axis=1)
     if no_target.any():
-        ui.note(f"note: ignored {int(no_target.sum())} row(s) with no value in {target!r}")
+        shown = ", ".join(map(repr, targets))
+        ui.note(f"note: ignored {int(no_target.sum())} row(s) with no value in {shown}")
         df = df[~no_target].reset_index(drop=True)
+    target = targets[0] if len(targets) == 1 else targets
     X, kept = model.features(df, target=target)
     if model.pre is not None:
         for warning in model.pre.warnings:
@@ -121,7 +144,10 @@ def _labelled(model: _ModelData, df, target: str | None, ui: UI, data_name: str)
         ui.note(f"note: ignored {int((~kept).sum())} row(s) with missing feature values")
     if len(X) == 0:
         raise CLIError("no rows left to evaluate")
-    y = model.encode_target(df[target][kept])
+    if len(targets) > 1:  # the model's own names, whatever the labels are called here
+        y = model.encode_target(df[targets][kept].set_axis(model.targets, axis=1))
+    else:
+        y = model.encode_target(df[target][kept])
     return X, y, target
 
 
@@ -131,7 +157,8 @@ def cmd_evaluate(args: argparse.Namespace, ui: UI) -> int:
     model = _ModelData(load_model(args.model))
     df = read_table(args.data)
     X, y, target = _labelled(model, df, args.target, ui, args.data)
-    result = scores(model, X, y)
+    with blas_for(model.net, len(X)):  # one thread for a small network
+        result = scores(model, X, y)
     if args.json:
         ui.out(
             json.dumps(

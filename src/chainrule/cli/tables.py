@@ -138,6 +138,20 @@ def _columns_hint(df) -> str:
     return f"the columns are: {shown}"
 
 
+def target_columns(text: str, df, data) -> list[str]:
+    """``--target``: a column of ``df``, or several numeric ones as ``a,b`` (a column's own
+    name wins when it holds a comma)."""
+    if text in df.columns:
+        return [text]
+    names = [c.strip() for c in text.split(",")]
+    for name in names:
+        if name not in df.columns:
+            raise CLIError(f"unknown target column {name!r} in {data}; {_columns_hint(df)}")
+    if len(set(names)) != len(names):
+        raise CLIError(f"--target {text}: a column is named twice", code=2)
+    return names
+
+
 def load_model(path: str | os.PathLike):
     """The network in a model file (``serialization.load``) with clear one-line errors."""
     from ..serialization import load
@@ -166,11 +180,9 @@ class _ModelData:
         elif self.multi_io:
             self.task = None  # one task per output; see the Python API
         else:
-            from ..losses import get_loss
-            from ..training import _task_of
+            from ..tasks import TARGET_TASK, output_task
 
-            kind = _task_of(net, get_loss(net.loss_) if net.loss_ else None)
-            self.task = "regress" if kind == "regression" else "classify"
+            self.task = TARGET_TASK[output_task(net.loss_, net.n_outputs)]
 
     def refuse_multi_io(self) -> None:
         """One table is one input and one target: say what to do for a graph network."""
@@ -188,8 +200,13 @@ class _ModelData:
         )
 
     @property
-    def target(self) -> str | None:
+    def target(self) -> str | list[str] | None:
         return self.pre.target if self.pre is not None else None
+
+    @property
+    def targets(self) -> list[str]:
+        """The target column names (several for a multi-target regressor; none if unknown)."""
+        return self.pre.targets if self.pre is not None else []
 
     @property
     def classes(self) -> list:
@@ -206,10 +223,11 @@ class _ModelData:
 
         self.refuse_multi_io()
 
+        skip = {target} if target is None or isinstance(target, str) else set(target)
         used = [c["name"] for c in self.pre.columns] if self.pre is not None else df.columns
-        check_columns(df, [c for c in used if c != target])
+        check_columns(df, [c for c in used if c not in skip])
         if self.pre is None:
-            cols = [c for c in df.columns if c != target]
+            cols = [c for c in df.columns if c not in skip]
             pd = _pandas()
             bad = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c].dtype)]
             if bad:
@@ -265,7 +283,8 @@ class _ModelData:
 
     def true_values(self, y_encoded: np.ndarray) -> np.ndarray:
         if self.pre is not None and self.task == "regress":
-            return y_encoded * self.pre.target_scale + self.pre.target_mean
+            scale, mean = np.asarray(self.pre.target_scale), np.asarray(self.pre.target_mean)
+            return y_encoded * scale + mean  # per column for several targets
         return y_encoded
 
 
@@ -279,7 +298,9 @@ def scores(model: _ModelData, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
     Classification: ``loss``, ``accuracy``, ``precision``, ``recall``, ``f1``
     (class 1 for two classes, the macro average otherwise). Regression:
     ``loss`` (the training objective, on the standardised target), then
-    ``mse``, ``rmse``, ``mae`` and ``r2`` in the target's units.
+    ``mse``, ``rmse``, ``mae`` and ``r2`` in the target's units; with several
+    targets, those four for each target ``t`` as ``mse[t]`` ... ``r2[t]``,
+    then ``mean r2``, their average (a mean MAE would add different units).
     """
     from .. import metrics, training
 
@@ -292,11 +313,26 @@ def scores(model: _ModelData, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
     else:
         true = model.true_values(np.asarray(y, dtype=np.float64))
         pred = np.asarray(model.decode(answers), dtype=np.float64)
-        result["mse"] = metrics.mse(true, pred)
-        result["rmse"] = math.sqrt(result["mse"])
-        result["mae"] = metrics.mae(true, pred)
-        result["r2"] = metrics.r2(true, pred)
+        if len(model.targets) < 2:
+            return {**result, **_regression_scores(true, pred)}
+        for j, name in enumerate(model.targets):
+            for key, value in _regression_scores(true[:, j], pred[:, j]).items():
+                result[f"{key}[{name}]"] = value
+        result["mean r2"] = float(np.mean([result[f"r2[{n}]"] for n in model.targets]))
     return result
+
+
+def _regression_scores(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """MSE, RMSE, MAE and R^2 of one target, in its units."""
+    from .. import metrics
+
+    mse = metrics.mse(true, pred)
+    return {
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "mae": metrics.mae(true, pred),
+        "r2": metrics.r2(true, pred),
+    }
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

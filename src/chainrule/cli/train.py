@@ -12,9 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..threads import blas_for
 from .errors import EXIT_DIVERGED, CLIError, _one_line
 from .figures import _require_matplotlib, save_figure
-from .fitting import _choose_loss, _describe_preprocessing, _fit, _recipe_training, _save_model
+from .fitting import (
+    REFIT_MAX_ROWS,
+    _choose_loss,
+    _describe_preprocessing,
+    _fit,
+    _recipe_training,
+    _save_model,
+)
 from .tables import (
     _check_out_folder,
     _columns_hint,
@@ -27,6 +35,7 @@ from .tables import (
     load_model,
     read_table,
     scores,
+    target_columns,
 )
 from .ui import UI
 
@@ -56,16 +65,14 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     _check_train_options(args)
     out = None if args.dry_run else _check_out_folder(args.out)
     df = read_table(args.data)
-    target = args.target
-    if target not in df.columns:
-        parts = target.split(",")
-        if len(parts) > 1 and all(c in df.columns for c in parts):
-            raise CLIError(
-                f"--target {target}: several target columns are not supported yet; train one "
-                "model per target",
-                code=2,
-            )
-        raise CLIError(f"unknown target column {target!r} in {args.data}; {_columns_hint(df)}")
+    targets = target_columns(args.target, df, args.data)
+    target = targets[0] if len(targets) == 1 else targets  # several: regressed together
+    if len(targets) > 1 and args.task == "classify":
+        raise CLIError(
+            "--task classify: several targets are regressed together; train one classifier per "
+            "target",
+            code=2,
+        )
     unknown = [c for c in args.ignore if c not in df.columns]
     if unknown:
         raise CLIError(
@@ -73,20 +80,21 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
             f"{_columns_hint(df)}",
             code=2,
         )
-    if target in args.ignore:
-        raise CLIError(f"the target {target!r} cannot also be in --ignore", code=2)
-    no_target = df[target].isna()
-    if no_target.all():
-        raise CLIError(f"the target column {target!r} has no values")
+    for name in targets:
+        if name in args.ignore:
+            raise CLIError(f"the target {name!r} cannot also be in --ignore", code=2)
+        if df[name].isna().all():
+            raise CLIError(f"the target column {name!r} has no values")
+    no_target = df[targets].isna().any(axis=1)
     if no_target.any():
         ui.note(
             f"note: dropped {int(no_target.sum())} row(s) with no value in the target "
-            f"column {target!r}"
+            f"column{'s' if len(targets) > 1 else ''} {', '.join(map(repr, targets))}"
         )
         df = df[~no_target]
     ignore = list(args.ignore)
     if args.sample_weight is not None:
-        _check_weight_column(df, args.sample_weight, target)
+        _check_weight_column(df, args.sample_weight, targets)
         ignore.append(args.sample_weight)  # a weight, not a feature
     resumed = _resume_model(args, target) if args.resume else None
 
@@ -96,7 +104,7 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     feature_cols = pre.feature_columns(df)
     if not feature_cols:
         raise CLIError(f"no feature columns: {args.data} holds only the target {target!r}")
-    check_columns(df, [*feature_cols, target])
+    check_columns(df, [*feature_cols, *targets])
     if args.impute == "drop":
         incomplete = df[feature_cols].isna().any(axis=1)
         if incomplete.any():
@@ -140,6 +148,8 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
         if args.task
         else f"auto-detected: {pre.task_reason}; override with --task"
     )
+    if len(targets) > 1 and not args.task:  # several targets: regression only
+        how = pre.task_reason
     task_line = f"task: {pre.task} ({how})"
     if pre.task == "classify":
         shown = ", ".join(map(str, pre.classes[:10])) + (", ..." if len(pre.classes) > 10 else "")
@@ -153,6 +163,7 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     y = pre.encode_target(df[target])
     n_classes = len(pre.classes) if pre.task == "classify" else 0
     loss, n_out = _choose_loss(args, pre.task, n_classes)
+    n_out = len(targets) if len(targets) > 1 else n_out  # one output per regression target
     _check_size(pre.n_features, args.hidden, n_out)
     if resumed is not None:
         net = resumed.net
@@ -162,21 +173,17 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
                 f"on this target needs {n_out}"
             )
     else:
-        from ..recipe import DEFAULTS, build_mlp
-
-        net = build_mlp(
-            pre.n_features, args.hidden, args.activation, n_out, seed=args.seed,
-            batch_norm=args.batchnorm, dropout=args.dropout,
-            zero_last_layer=DEFAULTS["zero_last_layer"],
-        )  # fmt: skip
+        net = _new_network(args, pre, n_out)
     net.preprocessing_ = pre.to_dict()
     weights = _row_weights(args, df, pre, y)
     stack.enter_context(_kernels_for(net, len(df)))
+    refit, why_not = _refit_choice(args, n, n_val)
     if args.dry_run:
         ui.out(net.summary())
+        then = f", then a refit on all {n} rows" if refit else ""
         ui.out(
             f"loss {loss}, optimizer {args.optimizer}, {len(train_rows)} training rows, "
-            f"{n_val} validation rows (dry run: nothing trained or saved)"
+            f"{n_val} validation rows{then} (dry run: nothing trained or saved)"
         )
         return 0
     ui.detail(net.summary())
@@ -184,29 +191,10 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     model = _ModelData(net)
     X_tr, y_tr = X[train_rows], y[train_rows]
     validation = (X[val_rows], y[val_rows]) if n_val else None
-    opt, batch_size, epochs, callbacks, best = _recipe_training(
-        args, net, len(train_rows), validation
-    )
-    t0 = time.perf_counter()
-    history = _fit(
-        ui,
-        net,
-        X_tr,
-        y_tr,
-        loss=loss,
-        optimizer=opt,
-        lr=None,
-        epochs=epochs,
-        batch_size=batch_size,
-        validation=validation,
-        metrics=["accuracy"] if pre.task == "classify" else ["r2"],
-        seed=args.seed,
-        patience=args.patience,
-        extra_callbacks=callbacks,
-        sample_weight=None if weights is None else weights[train_rows],
-    )
-    seconds = time.perf_counter() - t0
-    net.history_ = history.history
+    history, best, seconds = _run(
+        ui, args, net, X_tr, y_tr, loss, pre.task, validation,
+        None if weights is None else weights[train_rows], stack,
+    )  # fmt: skip
     net.preprocessing_ = pre.to_dict()
     if history.diverged and not args.save_diverged:
         raise CLIError(
@@ -214,9 +202,9 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
             "writes it anyway)",
             code=EXIT_DIVERGED,
         )
-    _save_model(net, out, optimizer=net.optimizer_ if args.checkpoint else None)
-    if history.diverged:
-        ui.warn(f"training diverged: {history.stop_reason}; saved to {out} (--save-diverged)")
+    refit = refit and not history.diverged
+    if not refit:  # saved before scoring, as a diverged model's outputs may not score
+        _save_model(net, out, optimizer=net.optimizer_ if args.checkpoint else None)
 
     columns = [("train", scores(model, X_tr, y_tr), len(train_rows))]
     if validation is not None:
@@ -231,11 +219,119 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
         restored = (
             f"; restored epoch {best.best_epoch} (lowest validation loss, {best.best_value:.4g})"
         )
-    ui.out(
-        f"trained {len(history)} epoch(s) in {seconds:.1f}s{restored}; saved model to {out} "
-        f"({_size(out)})"
-    )
+    if why_not:
+        ui.note(why_not)
+    if refit:
+        ui.out(
+            f"hold-out run: {len(history)} epoch(s) on {len(train_rows)} rows in {seconds:.1f}s"
+            f"{restored}"
+        )
+        net, history, seconds = _refit(ui, args, df, pre, ignore, resumed, loss, n_out, stack)
+        if history.diverged and not args.save_diverged:
+            raise CLIError(
+                f"the refit on all {n} rows diverged: {history.stop_reason}; {out} was not "
+                "written (--no-refit saves the hold-out model; --save-diverged writes it anyway)",
+                code=EXIT_DIVERGED,
+            )
+        _save_model(net, out, optimizer=net.optimizer_ if args.checkpoint else None)
+        ui.out(
+            f"validation metrics come from the hold-out run; the saved model was retrained on "
+            f"all {n} rows ({len(history)} epoch(s) in {seconds:.1f}s; --no-refit saves the "
+            "hold-out model instead)"
+        )
+        ui.out(f"saved model to {out} ({_size(out)})")
+    else:
+        ui.out(
+            f"trained {len(history)} epoch(s) in {seconds:.1f}s{restored}; saved model to {out} "
+            f"({_size(out)})"
+        )
+    if history.diverged:
+        ui.warn(f"training diverged: {history.stop_reason}; saved to {out} (--save-diverged)")
     return EXIT_DIVERGED if history.diverged else 0
+
+
+def _new_network(args: argparse.Namespace, pre, n_out: int):
+    """The recipe's MLP for ``pre``'s inputs, seeded by ``--seed``."""
+    from ..recipe import DEFAULTS, build_mlp
+
+    return build_mlp(
+        pre.n_features, args.hidden, args.activation, n_out, seed=args.seed,
+        batch_norm=args.batchnorm, dropout=args.dropout,
+        zero_last_layer=DEFAULTS["zero_last_layer"],
+    )  # fmt: skip
+
+
+def _run(ui: UI, args, net, X, y, loss, task, validation, weights, stack, desc="training"):
+    """Train ``net`` with the recipe on ``(X, y)``: (history, RestoreBest or None, seconds)."""
+    opt, batch_size, epochs, callbacks, best = _recipe_training(args, net, len(X), validation)
+    stack.enter_context(blas_for(net, batch_size))  # one BLAS thread for a small network
+    t0 = time.perf_counter()
+    history = _fit(
+        ui,
+        net,
+        X,
+        y,
+        loss=loss,
+        optimizer=opt,
+        lr=None,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation=validation,
+        metrics=["accuracy"] if task == "classify" else ["r2"],
+        seed=args.seed,
+        desc=desc,
+        patience=args.patience,
+        extra_callbacks=callbacks,
+        sample_weight=weights,
+    )
+    net.history_ = history.history
+    return history, best, time.perf_counter() - t0
+
+
+def _refit_choice(args: argparse.Namespace, n: int, n_val: int) -> tuple[bool, str | None]:
+    """Whether to train again on every row after the hold-out run, and a note when not by default.
+
+    On by default when rows were held out, up to ``REFIT_MAX_ROWS`` rows and
+    without ``--patience`` (whose stopping epoch was chosen on the held-out rows).
+    """
+    if n_val == 0 or args.refit is False:
+        return False, None
+    if args.refit:
+        return True, None
+    if args.patience is not None:
+        return False, (
+            "note: the saved model is the hold-out run's (--patience stops on the validation "
+            "rows; --refit trains again on every row for the full budget)"
+        )
+    if n > REFIT_MAX_ROWS:
+        return False, (
+            f"note: the saved model is the hold-out run's: with {n:,} rows (more than "
+            f"{REFIT_MAX_ROWS:,}) a refit on every row is off by default; --refit forces it"
+        )
+    return True, None
+
+
+def _refit(ui: UI, args, df, pre, ignore, resumed, loss: str, n_out: int, stack):
+    """The recipe again on every row of ``df``: preprocessing refitted, a fresh (or resumed) net.
+
+    Returns (net, history, seconds).
+    """
+    from ..preprocessing import Preprocessor
+
+    if resumed is not None:  # the resumed model again, with the preprocessing it was made with
+        net = _resume_model(args, pre.target).net
+    else:
+        pre = Preprocessor(target=pre.target, task=pre.task, impute=args.impute, ignore=ignore)
+        pre.fit(df)
+        net = _new_network(args, pre, n_out)
+    X, y = pre.transform(df), pre.encode_target(df[pre.target])
+    weights = _row_weights(args, df, pre, y)
+    net.preprocessing_ = pre.to_dict()
+    history, _, seconds = _run(
+        ui, args, net, X, y, loss, pre.task, None, weights, stack, desc="refit on all rows"
+    )
+    net.preprocessing_ = pre.to_dict()
+    return net, history, seconds
 
 
 #: The most parameters ``train`` builds (4 GB of float32 weights, before Adam's state).
@@ -261,6 +357,12 @@ def _check_train_options(args: argparse.Namespace) -> None:
         raise CLIError(
             "--patience needs a validation set to watch, but --validation-split is 0; give "
             "--validation-split 0.2 (say) or drop --patience",
+            code=2,
+        )
+    if args.refit and args.validation_split == 0:
+        raise CLIError(
+            "--refit trains again on every row after a hold-out run, but --validation-split 0 "
+            "holds nothing out (every row already trains); drop one of them",
             code=2,
         )
     suffix = Path(args.out).suffix.lower()
@@ -293,6 +395,12 @@ def _kernels_for(net, n_rows: int):
 
 def _metric_units(pre) -> str:
     """What the numbers of the metrics table are measured in."""
+    if len(pre.targets) > 1:
+        return (
+            "note: loss is on the standardised targets, averaged over them; mse[t], rmse[t] and "
+            "mae[t] are in the units of target t (mse squared), r2 has none; mean r2 averages "
+            "the targets' r2"
+        )
     if pre.task == "classify":
         if len(pre.classes) == 2:
             return (
@@ -309,13 +417,13 @@ def _metric_units(pre) -> str:
     )
 
 
-def _check_weight_column(df, column: str, target: str) -> None:
+def _check_weight_column(df, column: str, targets: list[str]) -> None:
     """``--sample-weight``: a numeric column of finite, non-negative weights."""
     pd = _pandas()
     if column not in df.columns:
         raise CLIError(f"unknown --sample-weight column {column!r}; {_columns_hint(df)}", code=2)
-    if column == target:
-        raise CLIError(f"the target {target!r} cannot also be the --sample-weight column", code=2)
+    if column in targets:
+        raise CLIError(f"the target {column!r} cannot also be the --sample-weight column", code=2)
     col = df[column]
     if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
         raise CLIError(f"--sample-weight column {column!r} must hold numbers")
@@ -337,7 +445,7 @@ def _row_weights(args, df, pre, y):
         return weights
     if pre.task != "classify":
         raise CLIError("--class-weight needs a classification target (or use --sample-weight)")
-    from ..recipe import class_weight_rows
+    from ..class_weights import class_weight_rows
 
     names = {str(c): i for i, c in enumerate(pre.classes)}
     if args.class_weight == "balanced":  # n / (K * count), scikit-learn's rule

@@ -10,6 +10,7 @@ in the target's own units.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -41,3 +42,22 @@ class Rescale(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"mean={self.mean!r}, scale={self.scale!r}"
+
+
+class RescaleColumns(Rescale):
+    """``Rescale`` for several regression targets: column ``j`` is ``x_j * scale[j] + mean[j]``."""
+
+    def __init__(self, mean, scale) -> None:
+        torch.nn.Module.__init__(self)
+        self.mean = [float(v) for v in mean]  # as the model file stores them
+        self.scale = [float(v) for v in scale]
+        self.register_buffer("mean_columns", torch.tensor(self.mean, dtype=torch.float64))
+        self.register_buffer("scale_columns", torch.tensor(self.scale, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale_columns.to(x.dtype) + self.mean_columns.to(x.dtype)
+
+
+def rescale(mean, scale) -> Rescale:
+    """The module that puts a standardised output back in target units: one or several columns."""
+    return RescaleColumns(mean, scale) if np.ndim(mean) > 0 else Rescale(mean, scale)

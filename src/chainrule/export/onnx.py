@@ -46,6 +46,13 @@ command line stores them) gets ``"value"`` = output * target_scale +
 target_mean, in the target's own units (shape ``(batch,)`` for one output).
 The whole ``net.preprocessing_`` (column names and categories included) is
 stored as JSON in the model's metadata under ``"preprocessing"``.
+
+A graph network (``cr.Network``) has one input per ``cr.Input``, named after it,
+and its outputs first, in ``outputs`` order; then, output by output, the same
+added outputs (``"<output>_probabilities"``, ``"<output>_label"``,
+``"<output>_value"`` when it has several outputs). Its stored scaling is built
+in where it is clear which input or output it belongs to
+(``chainrule.answers.graph_scalings``); ``preprocessing=False`` leaves it out.
 """
 
 from __future__ import annotations
@@ -432,14 +439,66 @@ def _json_props(spec) -> str:
 
 def _task(net: Sequential) -> str | None:
     """What ``net.predict`` answers: "multiclass", "binary", or None for values."""
-    loss, n_out = net.loss_, net.n_outputs
+    from ..tasks import output_task  # the one vocabulary; a list of losses is not one task
+
+    task = output_task(net.loss_ if isinstance(net.loss_, str) else None, net.n_outputs)
+    return None if task == "regression" else task
+
+
+#: The names of a one-output network's added outputs (a graph's are prefixed by the output's name).
+_HEAD_NAMES = {"probabilities": "probabilities", "label": "label", "class_name": "class_name"}
+
+
+def _classifier_outputs(
+    g: _Graph, source: str, loss: str | None, task: str, width, names: dict, class_names=None
+) -> list:
+    """Add the classifier outputs computed from the tensor ``source``; return their value infos.
+
+    ``names["probabilities"]``: Softmax (``cross_entropy``) or Sigmoid
+    (``binary_cross_entropy``) of ``source``, as ``predict_proba``; none for
+    ``hinge``. ``names["label"]``: int64, as ``predict``: ArgMax for
+    ``task == "multiclass"``, else ``source > 0`` (a column for one output).
+    ``names["class_name"]``: the stored class name of each row's label, when
+    ``class_names`` is given and the label is one column.
+    """
+    onnx, helper = g.onnx, g.onnx.helper
+    tensor, batch = helper.make_tensor_value_info, "batch"
+    cols = width if width is not None else "outputs"
+    infos = []
+    prob, label = names["probabilities"], names["label"]
     if loss == "cross_entropy":
-        return "multiclass"
-    if loss == "binary_cross_entropy":
-        return "binary"
-    if loss == "hinge":
-        return "multiclass" if (n_out or 1) > 1 else "binary"
-    return None
+        g.nodes.append(helper.make_node("Softmax", [source], [prob], name=prob, axis=-1))
+    elif loss == "binary_cross_entropy":
+        g.nodes.append(helper.make_node("Sigmoid", [source], [prob], name=prob))
+    if loss in ("cross_entropy", "binary_cross_entropy"):
+        infos.append(tensor(prob, g.elem, [batch, cols]))
+    if task == "multiclass":
+        g.nodes.append(
+            helper.make_node("ArgMax", [source], [label], name=label, axis=1, keepdims=0)
+        )
+        label_shape = [batch]
+    else:
+        positive = g.op("Greater", [source, g.const(0.0)], f"{label}/positive")
+        if width == 1:
+            flags = g.op("Cast", [positive], f"{label}/int", to=onnx.TensorProto.INT64)
+            axes = g.const([1], f"{label}.axes", dtype=np.int64)
+            g.nodes.append(helper.make_node("Squeeze", [flags, axes], [label], name=label))
+            label_shape = [batch]
+        else:
+            g.nodes.append(
+                helper.make_node("Cast", [positive], [label], name=label, to=onnx.TensorProto.INT64)
+            )
+            label_shape = [batch, cols]
+    infos.append(tensor(label, onnx.TensorProto.INT64, label_shape))
+    if class_names is not None and len(label_shape) == 1:  # as `chainrule predict` prints them
+        name = names["class_name"]
+        table = g.name(f"{name}s")
+        g.initializers.append(
+            helper.make_tensor(table, onnx.TensorProto.STRING, [len(class_names)], class_names)
+        )
+        g.nodes.append(helper.make_node("Gather", [table, label], [name], name=name))
+        infos.append(tensor(name, onnx.TensorProto.STRING, [batch]))
+    return infos
 
 
 def _layer(g: _Graph, layer, x: str, key: str, where: str) -> str:
@@ -476,7 +535,10 @@ def _check_layers(net: Sequential) -> None:
 
 
 def to_onnx_model(
-    net: Sequential, opset: int = MIN_OPSET, include_probabilities: bool | None = None
+    net: Sequential,
+    opset: int = MIN_OPSET,
+    include_probabilities: bool | None = None,
+    preprocessing: bool = True,
 ) -> onnx.ModelProto:
     """Build (and check) the ONNX model of ``net`` in memory, without writing a file.
 
@@ -492,6 +554,8 @@ def to_onnx_model(
     opset : int, default 17
         ONNX operator set, from 17 to the installed onnx package's newest.
     include_probabilities : bool or None, default None
+        As in ``to_onnx``.
+    preprocessing : bool, default True
         As in ``to_onnx``.
 
     Returns
@@ -526,24 +590,24 @@ def to_onnx_model(
             f"got {opset}"
         )
     opset = int(opset)
-    task = _task(net)
     if include_probabilities not in (None, True, False):
         raise TypeError(
             f"include_probabilities must be None, True or False, got {include_probabilities!r}"
         )
+    if not isinstance(net, Sequential):
+        return graph_onnx_model(net, opset, include_probabilities, preprocessing)
+    task = _task(net)
     if include_probabilities and task is None:
         raise ValueError(
             "include_probabilities=True needs a classifier (a network fitted with "
             f"'cross_entropy' or 'binary_cross_entropy'); net.loss_ is {net.loss_!r}"
         )
     heads = task is not None and include_probabilities is not False
-    if not isinstance(net, Sequential):
-        return graph_onnx_model(net, opset, include_probabilities)
     _check_layers(net)
 
     g = _Graph(onnx, net.dtype, opset)
     x = "input"
-    pre = _preprocessing(net)
+    pre = _preprocessing(net) if preprocessing else None
     if pre is not None:
         mean, scale = pre
         x = g.sub(x, g.const(mean, "preprocessing.mean"), "preprocessing/centred")
@@ -557,63 +621,12 @@ def to_onnx_model(
     tensor = helper.make_tensor_value_info
     outputs = [tensor("output", g.elem, [batch, n_out if n_out is not None else "outputs"])]
     if heads:
-        if task == "multiclass":
-            if net.loss_ == "cross_entropy":
-                g.nodes.append(
-                    helper.make_node(
-                        "Softmax", ["output"], ["probabilities"], name="probabilities", axis=-1
-                    )
-                )
-            g.nodes.append(
-                helper.make_node("ArgMax", ["output"], ["label"], name="label", axis=1, keepdims=0)
-            )
-            label_shape = [batch]
-        else:
-            if net.loss_ == "binary_cross_entropy":
-                g.nodes.append(
-                    helper.make_node("Sigmoid", ["output"], ["probabilities"], name="probabilities")
-                )
-            positive = g.op("Greater", ["output", g.const(0.0)], "label/positive")
-            if n_out == 1:
-                flags = g.op("Cast", [positive], "label/int", to=onnx.TensorProto.INT64)
-                axes = g.const([1], "label.axes", dtype=np.int64)
-                g.nodes.append(helper.make_node("Squeeze", [flags, axes], ["label"], name="label"))
-                label_shape = [batch]
-            else:
-                g.nodes.append(
-                    helper.make_node(
-                        "Cast", [positive], ["label"], name="label", to=onnx.TensorProto.INT64
-                    )
-                )
-                label_shape = [batch, n_out if n_out is not None else "outputs"]
-        if net.loss_ in ("cross_entropy", "binary_cross_entropy"):
-            outputs.append(tensor("probabilities", g.elem, [batch, n_out]))
-        outputs.append(tensor("label", onnx.TensorProto.INT64, label_shape))
-        names = _class_names(net, n_out) if len(label_shape) == 1 else None
-        if names is not None:  # the stored class names, as `chainrule predict` prints them
-            table = g.name("class_names")
-            g.initializers.append(
-                helper.make_tensor(table, onnx.TensorProto.STRING, [len(names)], names)
-            )
-            g.nodes.append(
-                helper.make_node("Gather", [table, "label"], ["class_name"], name="class_name")
-            )
-            outputs.append(tensor("class_name", onnx.TensorProto.STRING, [batch]))
-    target = _target_scaling(net)
-    if target is not None:  # a regression target standardised in training: back to its units
-        t_mean, t_scale = target
-        value = g.add(
-            g.mul("output", g.const(t_scale), "value/scaled"), g.const(t_mean), "value/shifted"
+        outputs += _classifier_outputs(
+            g, "output", net.loss_, task, n_out, _HEAD_NAMES, _class_names(net, n_out)
         )
-        if n_out == 1:
-            axes = g.const([1], "value.axes", dtype=np.int64)
-            g.nodes.append(helper.make_node("Squeeze", [value, axes], ["value"], name="value"))
-            outputs.append(tensor("value", g.elem, [batch]))
-        else:
-            g.rename_output(value, "value")
-            outputs.append(
-                tensor("value", g.elem, [batch, n_out if n_out is not None else "outputs"])
-            )
+    target = _target_scaling(net) if preprocessing else None
+    if target is not None:  # a regression target standardised in training: back to its units
+        outputs.append(_value_output(g, "output", target, n_out, "value"))
 
     from .._version import __version__
 
@@ -657,6 +670,7 @@ def to_onnx(
     path: str | os.PathLike,
     opset: int = MIN_OPSET,
     include_probabilities: bool | None = None,
+    preprocessing: bool = True,
 ) -> Path:
     """Write ``net`` as an ONNX model that computes ``net(X)`` in eval mode.
 
@@ -677,7 +691,13 @@ def to_onnx(
         ``"label"`` after ``"output"`` when the network was fitted with
         ``cross_entropy`` or ``binary_cross_entropy`` (``"label"`` only for
         ``hinge``). False: ``"output"`` only. True: require them (an error
-        for a network that is not a classifier).
+        for a network that is not a classifier). A graph network gets them
+        for each classifier output, after all of its own outputs: named as
+        above for one output, ``"<output>_probabilities"`` and
+        ``"<output>_label"`` for several.
+    preprocessing : bool, default True
+        Build the stored preprocessing (``net.preprocessing_``, see Notes)
+        into the model; False gives ``net(X)`` only, on prepared inputs.
 
     Returns
     -------
@@ -727,18 +747,72 @@ def to_onnx(
     """
     from ..atomic import write_atomic
 
-    model = to_onnx_model(net, opset=opset, include_probabilities=include_probabilities)
+    model = to_onnx_model(
+        net, opset=opset, include_probabilities=include_probabilities, preprocessing=preprocessing
+    )
     return write_atomic(Path(path), model.SerializeToString())
 
 
 # -- graph networks -----------------------------------------------------------------------------
-def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | None):
+def _value_output(g: _Graph, source: str, target: tuple[float, float], width, name: str):
+    """``name`` = ``source * target_scale + target_mean`` (a column for one output); its info."""
+    helper = g.onnx.helper
+    t_mean, t_scale = target
+    value = g.add(
+        g.mul(source, g.const(t_scale), f"{name}/scaled"), g.const(t_mean), f"{name}/shifted"
+    )
+    if width == 1:
+        axes = g.const([1], f"{name}.axes", dtype=np.int64)
+        g.nodes.append(helper.make_node("Squeeze", [value, axes], [name], name=name))
+        return helper.make_tensor_value_info(name, g.elem, ["batch"])
+    g.rename_output(value, name)
+    cols = width if width is not None else "outputs"
+    return helper.make_tensor_value_info(name, g.elem, ["batch", cols])
+
+
+def _graph_heads(net: Network, out_names: list[str], include_probabilities) -> list:
+    """``(output, loss, task, names)`` for each output whose loss makes it a classifier.
+
+    A one-output graph's added outputs are named as a ``Sequential``'s
+    (``"probabilities"``, ``"label"``, ``"class_name"``); with several outputs,
+    after the output: ``"<output>_probabilities"``, ``"<output>_label"``.
+    """
+    from ..tasks import output_task
+
+    if include_probabilities is False:
+        return []
+    spec = net.loss_
+    losses = list(spec) if isinstance(spec, (list, tuple)) else [spec] * len(out_names)
+    heads = []
+    for name, node, loss in zip(out_names, net.outputs, losses):
+        task = output_task(loss or None, node.n_features)
+        if task == "regression":
+            continue
+        if len(out_names) == 1:
+            names = dict(_HEAD_NAMES)
+        else:
+            names = {key: f"{name}_{key}" for key in _HEAD_NAMES}
+        heads.append((name, loss, task, names))
+    if include_probabilities and not heads:
+        raise ValueError(
+            "include_probabilities=True needs a classifier output (one fitted with "
+            f"'cross_entropy', 'binary_cross_entropy' or 'hinge'); net.loss_ is {net.loss_!r}"
+        )
+    return heads
+
+
+def graph_onnx_model(
+    net: Network, opset: int, include_probabilities: bool | None, preprocessing: bool = True
+):
     """The ONNX model of a graph network (called by ``to_onnx_model``, which checks ``opset``).
 
     One graph input per ``cr.Input``, named after it: shape ``(batch, width)`` in the
     network's dtype, or int64 ``(batch, 1)`` for an input read only by ``Embedding``
     layers (its codes). Outputs: ``net(...)``'s, in ``net.outputs`` order, named
-    ``"output"`` for a one-output network and after the output nodes otherwise.
+    ``"output"`` for a one-output network and after the output nodes otherwise;
+    then, for each output fitted with a classification loss, its probabilities
+    and labels (``_classifier_outputs``), named as a ``Sequential``'s for one output
+    and ``"<output>_probabilities"``, ``"<output>_label"`` for several.
     Merges become ``Add``, ``Mul`` and ``Concat``; an ``Embedding`` a ``Gather``
     of its table; a shared layer's weights are stored once.
 
@@ -750,25 +824,36 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
         The ONNX opset, already checked by ``to_onnx_model``.
     include_probabilities : bool or None
         As for ``to_onnx_model``: add probability and label outputs after the network's.
+    preprocessing : bool, default True
+        Standardise each input as stored (``(x - mean) / scale`` before the graph) and add
+        a ``"value"`` (one output) or ``"<output>_value"`` output, in the target's units,
+        for each output whose target was standardised (``chainrule.answers.graph_scalings``).
     """
+    from ..answers import graph_scalings
+
     onnx = _require_onnx()
     helper = onnx.helper
-    if include_probabilities:
-        raise ValueError(
-            "to_onnx exports a graph network's outputs only (no 'probabilities' or 'label'); "
-            "apply Softmax/Sigmoid and ArgMax to them, or export a Sequential"
-        )
-    spec = getattr(net, "preprocessing_", None)
-    if isinstance(spec, dict) and ("mean" in spec or "scale" in spec):
-        raise ValueError(
-            "to_onnx cannot yet build net.preprocessing_ into a graph network; standardise the "
-            "inputs before feeding the ONNX model, or remove preprocessing_ from the network"
-        )
+    n_in, n_out = len(net.inputs), len(net.outputs)
+    ins, targets = (
+        graph_scalings(net, "to_onnx") if preprocessing else ([None] * n_in, [None] * n_out)
+    )
     g = _Graph(onnx, net.dtype, opset)
     single = not isinstance(net.n_outputs, list)
     out_names = ["output"] if single else [o.name for o in net.outputs]
     if len(set(out_names)) != len(out_names):
         raise ValueError(f"the network's outputs must be distinct nodes, got {out_names}")
+    heads = {h[0]: h for h in _graph_heads(net, out_names, include_probabilities)}
+    value_names = ["value" if single else f"{name}_value" for name in out_names]
+    added = [name for *_, names in heads.values() for name in names.values()]
+    added += [v for v, t in zip(value_names, targets) if t is not None]
+    clash = sorted(set(added) & set(out_names + [x.name for x in net.inputs]))
+    if clash:
+        raise ValueError(
+            f"to_onnx names an added classifier output {clash[0]!r}, which is already the name "
+            "of an input or output of the network; rename that node, or pass "
+            "include_probabilities=False"
+        )
+    g._used.update(added)
     in_names = [x.name for x in net.inputs]
     g._used.update(in_names + out_names)
     readers: dict[int, list] = {}
@@ -785,6 +870,12 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
         elem = onnx.TensorProto.INT64 if codes else g.elem
         inputs.append(tensor(x.name, elem, [batch, 1 if codes else width]))
         values[id(x)] = x.name
+    for x, scaling in zip(net.inputs, ins):
+        if scaling is not None:  # the stored standardisation, first: (x - mean) / scale
+            centred = g.sub(x.name, g.const(scaling[0], f"{x.name}.mean"), f"{x.name}/centred")
+            values[id(x)] = g.div(
+                centred, g.const(scaling[1], f"{x.name}.scale"), f"{x.name}/standardised"
+            )
     flat = None
     for node in net.nodes[len(net.inputs) :]:
         layer, key = node.layer, keys[id(node.layer)]
@@ -818,6 +909,13 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
         g.nodes.append(helper.make_node("Identity", [values[id(node)]], [name], name=name))
         width = node.n_features if node.n_features is not None else "outputs"
         outputs.append(tensor(name, g.elem, [batch, width]))
+    classes = _class_names(net, net.n_outputs) if single else None
+    for name, node, value, target in zip(out_names, net.outputs, value_names, targets):
+        if name in heads:  # after all of the network's own outputs, in their order
+            _, loss, task, names = heads[name]
+            outputs += _classifier_outputs(g, name, loss, task, node.n_features, names, classes)
+        elif target is not None:
+            outputs.append(_value_output(g, name, target, node.n_features, value))
 
     from .._version import __version__
 
@@ -832,6 +930,7 @@ def graph_onnx_model(net: Network, opset: int, include_probabilities: bool | Non
     )  # fmt: skip
     model.ir_version = helper.find_min_ir_version_for(opsets)
     props = {"chainrule_version": __version__, "loss": json.dumps(net.loss_)}
+    props["preprocessing"] = _json_props(getattr(net, "preprocessing_", None))
     props["dtype"] = str(net.dtype)
     try:
         props["architecture"] = json.dumps(architecture(net))

@@ -188,7 +188,11 @@ def to_torch(net: Sequential, preprocessing: bool = True) -> torch.nn.Sequential
     target was standardised in training (``target_mean``/``target_scale``
     stored) ends with ``Rescale``, ``y * target_scale + target_mean``, so it
     answers in the target's units, as ``chainrule predict`` and ONNX's
-    ``"value"`` output do.
+    ``"value"`` output do. A graph ``Network`` becomes a ``GraphModule``
+    (``graph_to_torch``) with a ``Standardise`` per scaled input and a
+    ``Rescale`` per rescaled output, where the stored preprocessing says which
+    (dicts by input and output name for several); where it does not, a
+    ``ValueError`` names the problem and ``preprocessing=False``.
 
     Examples
     --------
@@ -198,7 +202,7 @@ def to_torch(net: Sequential, preprocessing: bool = True) -> torch.nn.Sequential
     torch = _require_torch()
     nn = torch.nn
     if isinstance(net, Network) and not isinstance(net, Sequential):
-        return graph_to_torch(net)
+        return graph_to_torch(net, preprocessing=preprocessing)
     if not isinstance(net, Sequential):
         raise TypeError(
             f"to_torch takes a chainrule Sequential or Network, not {type(net).__name__}"
@@ -257,13 +261,13 @@ def _with_preprocessing(net: Sequential, modules: list, dtype) -> list:
         return modules
     import torch
 
-    from ._torch_modules import Rescale, Standardise
+    from ._torch_modules import Standardise, rescale
 
     if stored is not None:
         mean, scale = (torch.tensor(a, dtype=dtype) for a in stored)
         modules = [Standardise(mean, scale), *modules]
-    if target is not None:
-        modules = [*modules, Rescale(*target)]
+    if target is not None:  # one mean and scale, or one per output column
+        modules = [*modules, rescale(*target).to(dtype)]
     return modules
 
 
@@ -521,12 +525,16 @@ def _graph_classes() -> dict:
         layer is one module, used by several nodes); node ``k`` (after the
         inputs) is ``layers[plan[k][0]]`` applied to the values of the nodes
         ``plan[k][1]``. Several outputs come back as a tuple in ``outputs`` order.
+        The stored preprocessing, when exported: ``before[i]`` (a ``Standardise``, or
+        ``nn.Identity``) prepares input ``i``, ``after[k]`` (a ``Rescale``) output ``k``.
         """
 
         def __init__(self, layers, plan, input_names, input_widths, code_inputs, node_names,
-                     output_positions, single_output) -> None:  # fmt: skip
+                     output_positions, single_output, before=None, after=None) -> None:  # fmt: skip
             super().__init__()
             self.layers = nn.ModuleList(layers)
+            self.before = None if before is None else nn.ModuleList(before)
+            self.after = None if after is None else nn.ModuleList(after)
             self.plan = [(int(i), tuple(int(j) for j in parents)) for i, parents in plan]
             self.input_names = list(input_names)
             self.input_widths = list(input_widths)
@@ -541,10 +549,13 @@ def _graph_classes() -> dict:
                     f"the network takes {len(self.input_names)} inputs {self.input_names} (in "
                     f"that order, embedding codes as int64), got {len(inputs)}"
                 )
-            values = list(inputs)
+            before, after = getattr(self, "before", None), getattr(self, "after", None)
+            values = list(inputs) if before is None else [m(x) for m, x in zip(before, inputs)]
             for i, parents in self.plan:
                 values.append(self.layers[i](*(values[j] for j in parents)))
             outputs = tuple(values[k] for k in self.output_positions)
+            if after is not None:
+                outputs = tuple(m(y) for m, y in zip(after, outputs))
             return outputs[0] if self.single_output else outputs
 
     class AddModule(nn.Module):
@@ -619,7 +630,7 @@ def _graph_layer_module(layer: Layer, where: str, dtype: np.dtype):
         raise ValueError(f"{where}: {exc}") from None
 
 
-def graph_to_torch(net: Network):
+def graph_to_torch(net: Network, preprocessing: bool = True):
     """The graph network ``net`` as a ``GraphModule`` (an ``nn.Module``), with copies of its weights.
 
     ``module(*inputs)`` takes the inputs in ``net.inputs`` order (float tensors
@@ -631,23 +642,42 @@ def graph_to_torch(net: Network):
     torch accumulates both uses into one set of weights, as chainrule does.
     Called by ``to_torch`` for a ``Network`` that is not a ``Sequential``.
 
+    With ``preprocessing``, the stored preprocessing comes along where its
+    meaning is clear (``chainrule.answers.input_scalings`` and
+    ``output_scalings``): a ``Standardise`` in front of each scaled input and a
+    ``Rescale`` after each output whose target was standardised, so the
+    module answers ``net.predict``'s values from raw inputs.
+
     Parameters
     ----------
     net : Network
         The graph network to hand over.
+    preprocessing : bool, default True
+        Build the stored preprocessing in; False gives exactly ``net(...)``.
 
     Raises
     ------
     ValueError
-        For a layer with no torch equivalent (named by its node).
+        For a layer with no torch equivalent (named by its node), or stored
+        preprocessing whose meaning for this graph is not clear.
     """
-    _require_torch()
-    spec = getattr(net, "preprocessing_", None)
-    if isinstance(spec, dict) and ("mean" in spec or "scale" in spec):
-        raise ValueError(
-            "to_torch cannot yet build net.preprocessing_ into a graph network's module; "
-            "standardise the inputs before calling it, or remove preprocessing_ from the network"
-        )
+    torch = _require_torch()
+    before = after = None
+    if preprocessing:
+        from ..answers import graph_scalings
+        from ._torch_modules import Standardise, rescale
+
+        ins, outs = graph_scalings(net, "to_torch")
+        dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+        if any(sc is not None for sc in ins):
+            before = [
+                torch.nn.Identity()
+                if sc is None
+                else Standardise(*(torch.tensor(a, dtype=dtype[net.dtype]) for a in sc))
+                for sc in ins
+            ]
+        if any(sc is not None for sc in outs):
+            after = [torch.nn.Identity() if sc is None else rescale(*sc) for sc in outs]
     layer_index = {id(layer): i for i, layer in enumerate(net.layers)}
     first_node = {}
     for node in net.nodes:
@@ -676,6 +706,8 @@ def graph_to_torch(net: Network):
         [node.name for node in net.nodes],
         [position[id(o)] for o in net.outputs],
         len(net.outputs) == 1 and not isinstance(net.n_outputs, list),
+        before,
+        after,
     )
     model.training = net.training  # the container only; each module keeps its layer's mode
     return model
@@ -736,7 +768,35 @@ def graph_from_torch(module, *, loss=None) -> Network:
         net.loss_ = (
             [get_loss(x).name for x in loss] if isinstance(loss, list) else get_loss(loss).name
         )
+    stored = _graph_preprocessing(module, net)
+    if stored:
+        net.preprocessing_ = stored
     return net
+
+
+def _graph_preprocessing(module, net: Network) -> dict:
+    """``net.preprocessing_`` again from a ``GraphModule``'s ``Standardise``/``Rescale`` modules."""
+    from ._torch_modules import Rescale, Standardise
+
+    stored: dict = {}
+    before, after = getattr(module, "before", None), getattr(module, "after", None)
+    one_in, one_out = len(net.inputs) == 1, net._single_output
+    for m, x in zip(before or [], net.inputs):
+        if isinstance(m, Standardise):
+            for key in ("mean", "scale"):
+                values = getattr(m, key).detach().cpu().double().tolist()
+                if one_in:
+                    stored[key] = values
+                else:
+                    stored.setdefault(key, {})[x.name] = values
+    for m, o in zip(after or [], net.outputs):
+        if isinstance(m, Rescale):
+            for key, value in (("target_mean", m.mean), ("target_scale", m.scale)):
+                if one_out:
+                    stored[key] = value
+                else:
+                    stored.setdefault(key, {})[o.name] = value
+    return stored
 
 
 __all__ = [

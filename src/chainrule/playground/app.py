@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .._optional import require
 from .session import (  # noqa: F401  (the names tests and users import from here)
     DEFAULTS,
     GRID,
@@ -240,12 +241,9 @@ def main(port: int = 8000, open_browser: bool = True, host: str = "127.0.0.1") -
     one (``--port 0`` prints the port the system chose).
     """
     port = check_port(port)
-    try:
-        import uvicorn
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the playground needs Starlette and uvicorn: pip install 'chainrule[playground]'"
-        ) from exc
+    uvicorn = require(
+        "uvicorn", "the playground needs Starlette and uvicorn", "'chainrule[playground]'"
+    )
     sock = bind(host, port)
     port = sock.getsockname()[1]
     url = f"http://{host}:{port}/"
@@ -256,6 +254,11 @@ def main(port: int = 8000, open_browser: bool = True, host: str = "127.0.0.1") -
 
         threading.Timer(0.8, webbrowser.open, args=(url,)).start()
     config = uvicorn.Config(create_app(), log_level="warning", ws_max_size=MAX_MESSAGE_BYTES)
+    # The page trains small networks in worker threads; OpenBLAS may ignore a thread count
+    # set from a worker, so the whole server process runs BLAS on one thread from here.
+    from ..threads import one_blas_thread
+
+    one_blas_thread()  # threadpoolctl applies the limit now; it stays until the process ends
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

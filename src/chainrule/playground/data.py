@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import datasets
+from ..tasks import TARGET_TASKS as TASKS
 
 #: playground name -> (task, what it is); "custom" is the learner's uploaded CSV
 PLAY_DATASETS = {
@@ -28,7 +29,6 @@ PLAY_DATASETS = {
     "sin": ("regress", "a curve: y = sin(x), one input"),
     "custom": ("either", "your own CSV: two numeric columns and a label or value"),
 }
-TASKS = ("classify", "regress")
 
 
 def _features_2d() -> dict:

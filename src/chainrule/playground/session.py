@@ -30,6 +30,8 @@ from ..losses import get_loss
 from ..network import Sequential
 from ..optimizers import OPTIMIZERS, get_optimizer
 from ..preprocessing import Preprocessor
+from ..tasks import probabilities
+from ..threads import one_blas_thread as _blas_one_thread
 from ..trace import trace
 from .data import (
     DEFAULT_FEATURES,
@@ -105,16 +107,22 @@ class PlaygroundError(ValueError):
 
 
 # -- checking a configuration -------------------------------------------------------------
-def _number(cfg: dict, key: str, lo: float, hi: float, integer: bool = False) -> float:
-    v = cfg[key]
+def _in_range(v, what: str, lo: float, hi: float) -> float:
+    """The page's ``v`` (a number or its text) as a float in [lo, hi], else a PlaygroundError."""
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise PlaygroundError(f"{key} must be a number, got {v!r}")
+        raise PlaygroundError(f"{what} must be a number, got {v!r}")
     try:
         x = float(v)
     except ValueError:
-        raise PlaygroundError(f"{key} must be a number, got {v!r}") from None
+        raise PlaygroundError(f"{what} must be a number, got {v!r}") from None
     if not math.isfinite(x) or not lo <= x <= hi:
-        raise PlaygroundError(f"{key} must be between {lo:g} and {hi:g}, got {v!r}")
+        raise PlaygroundError(f"{what} must be between {lo:g} and {hi:g}, got {v!r}")
+    return x
+
+
+def _number(cfg: dict, key: str, lo: float, hi: float, integer: bool = False) -> float:
+    v = cfg[key]
+    x = _in_range(v, key, lo, hi)
     if integer:
         if x != int(x):
             raise PlaygroundError(f"{key} must be a whole number, got {v!r}")
@@ -246,27 +254,6 @@ def _r(a, digits: int = 4) -> list:
 
 def _f(x) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
-
-
-_CONTROLLER: list = []  # threadpoolctl's controller, found once (finding costs ~5 ms)
-
-
-def _blas_one_thread():
-    """Single-threaded BLAS while the session computes: its matrices are small, and on a
-    busy machine two BLAS threads spin against each other (diagnose 190 ms instead of 3)."""
-    import contextlib
-
-    if not _CONTROLLER:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - optional
-            _CONTROLLER.append(None)
-        else:
-            _CONTROLLER.append(ThreadpoolController())
-    controller = _CONTROLLER[0]
-    if controller is None:  # pragma: no cover
-        return contextlib.nullcontext()
-    return controller.limit(limits=1, user_api="blas")
 
 
 # -- verdicts: the library's records, grouped, with remedies the page can apply -------------
@@ -448,6 +435,9 @@ class Session:
         layers.append(Dense(widths[-2], widths[-1], weight_init=cfg["init"]))
         self.net = Sequential(*layers, seed=seed)
         self.dense = [layer for layer in self.net.layers if isinstance(layer, Dense)]
+        # the page draws the network from its layers' own description
+        configs = [d.get_config() for d in self.dense]
+        self.widths = [configs[0]["in_features"], *(c["out_features"] for c in configs)]
         self.net.loss_ = cfg["loss"]  # predict_proba works before the first step
         # an exported model expects these feature columns, in this order
         self.net.preprocessing_ = Preprocessor.identity(
@@ -610,10 +600,7 @@ class Session:
                         [np.r_[d.weight.value.ravel(), d.bias.value] for d in self.dense]
                     )
                 ),
-                "widths": [
-                    self.dense[0].weight.value.shape[0],
-                    *(d.weight.value.shape[1] for d in self.dense),
-                ],
+                "widths": self.widths,
             }
             msg["output"] = self._output()
             if self.data.dim == 2 and 0 < sum(self.cfg["hidden"]) <= MAX_UNIT_MAPS:
@@ -639,9 +626,7 @@ class Session:
                 "y": _f32(out.reshape(-1)),
                 "range": self._y_range,
             }
-        z = out - out.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
+        p = probabilities(out, self.loss)  # the page offers cross_entropy: softmax
         k = p.shape[1]
         return {"kind": "proba", "size": GRID, "k": k, "p": _u8(p[:, 1] if k == 2 else p)}
 
@@ -752,15 +737,7 @@ class Session:
 
     def set_parameter(self, message: dict) -> None:
         sel = self._check_selection(message)
-        value = message.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise PlaygroundError(f"a weight must be a number, got {value!r}")
-        try:
-            v = float(value)
-        except ValueError:
-            raise PlaygroundError(f"a weight must be a number, got {value!r}") from None
-        if not math.isfinite(v) or abs(v) > 100:
-            raise PlaygroundError(f"a weight must be between -100 and 100, got {value!r}")
+        v = _in_range(message.get("value"), "a weight", -100, 100)
         d = self.dense[sel["layer"]]
         if sel["kind"] == "weight":
             d.weight.value[sel["i"], sel["j"]] = v
