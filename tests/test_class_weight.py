@@ -54,6 +54,15 @@ def test_a_dict_equals_the_same_sample_weight_bit_for_bit():
                  _fit_weights(X, y, sample_weight=sw))  # fmt: skip
 
 
+def test_a_zero_weight_leaves_the_class_out_as_if_its_rows_were_dropped():
+    """scikit-learn's meaning of 0: the class's rows add nothing to the loss or its gradient."""
+    X, y = _data(60)
+    rows = cr.class_weights.class_weight_rows(y, {2: 0.0})
+    assert rows.tolist() == (y != 2).astype(float).tolist()
+    zero = _fit_weights(X, y, class_weight={2: 0.0})
+    assert _same(zero, _fit_weights(X, y, sample_weight=np.where(y == 2, 0.0, 1.0)))
+
+
 def test_sample_weight_and_class_weight_multiply():
     X, y = _data(60)
     rows = np.linspace(0.5, 2.0, len(y))
@@ -132,7 +141,7 @@ def test_gradient_matches_finite_differences_of_the_definition():
          "sample_weight"),
         ({"class_weight": {3: 2.0}}, "class_weight names class(es) [3] that are not in [0, 1, 2]"),
         ({"class_weight": {"1": 2.0}}, "class_weight names class(es) ['1']"),
-        ({"class_weight": {1: 0}}, "class_weight for class 1 is 0; class weights must be numbers > 0"),
+        ({"class_weight": {1: True}}, "class_weight for class 1 is True; class weights must be numbers >= 0"),
         ({"class_weight": {1: -2.0}}, "class_weight for class 1 is -2.0"),
         ({"class_weight": {1: float("nan")}}, "class_weight for class 1 is nan"),
         ({"class_weight": {1: "2"}}, "class_weight for class 1 is '2'"),

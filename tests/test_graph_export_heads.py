@@ -255,3 +255,21 @@ def test_scaling_by_input_name_survives_a_model_file_and_bad_values_are_refused(
     net.save(tmp_path / "text.safetensors")
     with pytest.raises(ValueError, match="scale must be a list of numbers \\(or an object of them"):
         cr.load(tmp_path / "text.safetensors")
+
+
+def test_a_graph_output_with_a_scale_per_column_exports_its_units(tmp_path):
+    """Two regression columns standardised separately: z_j * scale_j + mean_j, by hand."""
+    x = cr.Input(3, name="x")
+    out = cr.Dense(4, 2)(cr.Dense(3, 4, activation="tanh")(x))
+    net = cr.Network(inputs=x, outputs=out, seed=0)
+    X = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    net.fit(X, np.zeros((6, 2)), loss="mse", epochs=1, verbose=0)
+    net.preprocessing_ = {"target_mean": [1.0, -50.0], "target_scale": [2.0, 100.0]}
+    by_hand = net(X) * np.array([2.0, 100.0]) + np.array([1.0, -50.0])
+    np.testing.assert_allclose(net.predict(X), by_hand, rtol=1e-6)
+    with torch.no_grad():
+        ours = to_torch(net).eval()(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(ours, by_hand, rtol=1e-5, atol=1e-4)
+    names, got = run_onnx(to_onnx(net, tmp_path / "m.onnx"), {"x": X})
+    assert names == ["output", "value"]
+    np.testing.assert_allclose(got["value"], by_hand, rtol=1e-5, atol=1e-4)

@@ -23,7 +23,7 @@ def class_weight_rows(labels: np.ndarray, class_weight, classes=None) -> np.ndar
     class_weight : "balanced" or dict
         "balanced" gives class ``k`` the weight ``n / (K n_k)`` (scikit-learn's
         rule: every class then weighs the same in the loss); a dict maps
-        labels to weights, and classes it does not name weigh 1.
+        labels to weights (numbers >= 0), and classes it does not name weigh 1.
     classes : sequence or None
         All the labels (default: those present); ``K`` counts them.
 
@@ -55,8 +55,11 @@ def class_weight_rows(labels: np.ndarray, class_weight, classes=None) -> np.ndar
     per_class = np.ones(len(classes))
     sorted_classes = classes[order]
     for label, w in class_weight.items():
-        w = float(w)
-        if not (np.isfinite(w) and w >= 0):
-            raise ValueError(f"class_weight for {label!r} must be a number >= 0, got {w!r}")
-        per_class[int(np.searchsorted(sorted_classes, label))] = w
+        number = isinstance(w, (int, float, np.number)) and not isinstance(w, (bool, np.bool_))
+        if not (number and np.isfinite(w) and w >= 0):
+            raise ValueError(
+                f"class_weight for class {label!r} is {w!r}; class weights must be numbers >= 0 "
+                "(0 leaves the class's rows out of the loss)"
+            )
+        per_class[int(np.searchsorted(sorted_classes, label))] = float(w)
     return per_class[idx]

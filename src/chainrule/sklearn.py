@@ -778,16 +778,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError(
                 "class_weight is not supported for multilabel targets; give sample_weight instead"
             )
-        from sklearn.utils.class_weight import compute_sample_weight
+        from .class_weights import class_weight_rows
 
-        if isinstance(self.class_weight, dict):
-            unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
-            if unknown:
-                raise ValueError(
-                    f"class_weight names class(es) {unknown!r} that are not in the labels "
-                    f"{self.classes_.tolist()!r}"
-                )
-        weights = compute_sample_weight(self.class_weight, y)
+        classes = self.classes_ if isinstance(self.class_weight, dict) else None
+        weights = class_weight_rows(y, self.class_weight, classes=classes)
         return weights if sample_weight is None else weights * sample_weight
 
     def _encode_targets(self, y, sample_weight, keep, incremental, classes):

@@ -773,8 +773,9 @@ def fit(
         ``c_k = n / (K n_k)`` over the rows given (``K`` the classes present,
         ``n_k`` the rows of class ``k``); a dict maps class labels (``0..K-1``;
         ``0``/``1``, or ``-1``/``+1`` for hinge, with one output) to weights
-        > 0, and a class it leaves out weighs 1. The class of a one-hot or
-        probability row is its largest entry.
+        >= 0 (0 leaves the class out of the loss), and a class it leaves out
+        weighs 1. The class of a one-hot or probability row is its largest
+        entry.
 
     Returns
     -------
@@ -1112,13 +1113,6 @@ def _class_weight_rows(class_weight, y: np.ndarray, loss: Loss, width: int | Non
         classes = [-1, 1] if (labels == -1).any() else [0, 1]
     labels = labels.astype(np.int64)
     if isinstance(class_weight, dict):
-        for label, w in class_weight.items():
-            ok = isinstance(w, (int, float, np.number)) and not isinstance(w, bool)
-            if not (ok and math.isfinite(w) and w > 0):
-                raise ValueError(
-                    f"class_weight for class {label!r} is {w!r}; class weights must be numbers "
-                    "> 0 (to leave a class out, drop its rows)"
-                )
         return class_weight_rows(labels, class_weight, classes=classes)
     return class_weight_rows(labels, "balanced")  # K: the classes present
 

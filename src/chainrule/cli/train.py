@@ -449,7 +449,7 @@ def _row_weights(args, df, pre, y):
         return weights
     if pre.task != "classify":
         raise CLIError("--class-weight needs a classification target (or use --sample-weight)")
-    from ..recipe import class_weight_rows
+    from ..class_weights import class_weight_rows
 
     names = {str(c): i for i, c in enumerate(pre.classes)}
     if args.class_weight == "balanced":  # n / (K * count), scikit-learn's rule

@@ -10,6 +10,7 @@ in the target's own units.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -55,3 +56,8 @@ class RescaleColumns(Rescale):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale_columns.to(x.dtype) + self.mean_columns.to(x.dtype)
+
+
+def rescale(mean, scale) -> Rescale:
+    """The module that puts a standardised output back in target units: one or several columns."""
+    return RescaleColumns(mean, scale) if np.ndim(mean) > 0 else Rescale(mean, scale)

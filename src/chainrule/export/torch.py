@@ -261,13 +261,12 @@ def _with_preprocessing(net: Sequential, modules: list, dtype) -> list:
         return modules
     import torch
 
-    from ._torch_modules import Rescale, RescaleColumns, Standardise
+    from ._torch_modules import Standardise, rescale
 
     if stored is not None:
         mean, scale = (torch.tensor(a, dtype=dtype) for a in stored)
         modules = [Standardise(mean, scale), *modules]
-    if target is not None:  # several targets: a mean and a scale per output column
-        rescale = RescaleColumns if isinstance(target[0], np.ndarray) else Rescale
+    if target is not None:  # one mean and scale, or one per output column
         modules = [*modules, rescale(*target).to(dtype)]
     return modules
 
@@ -666,7 +665,7 @@ def graph_to_torch(net: Network, preprocessing: bool = True):
     before = after = None
     if preprocessing:
         from ..answers import graph_scalings
-        from ._torch_modules import Rescale, Standardise
+        from ._torch_modules import Standardise, rescale
 
         ins, outs = graph_scalings(net, "to_torch")
         dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
@@ -678,7 +677,7 @@ def graph_to_torch(net: Network, preprocessing: bool = True):
                 for sc in ins
             ]
         if any(sc is not None for sc in outs):
-            after = [torch.nn.Identity() if sc is None else Rescale(*sc) for sc in outs]
+            after = [torch.nn.Identity() if sc is None else rescale(*sc) for sc in outs]
     layer_index = {id(layer): i for i, layer in enumerate(net.layers)}
     first_node = {}
     for node in net.nodes:

@@ -254,6 +254,11 @@ def main(port: int = 8000, open_browser: bool = True, host: str = "127.0.0.1") -
 
         threading.Timer(0.8, webbrowser.open, args=(url,)).start()
     config = uvicorn.Config(create_app(), log_level="warning", ws_max_size=MAX_MESSAGE_BYTES)
+    # The page trains small networks in worker threads; OpenBLAS may ignore a thread count
+    # set from a worker, so the whole server process runs BLAS on one thread from here.
+    from ..threads import one_blas_thread
+
+    one_blas_thread()  # threadpoolctl applies the limit now; it stays until the process ends
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
