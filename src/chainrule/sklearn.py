@@ -611,7 +611,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         warning.
     max_iter : int or "auto", default "auto"
         Number of epochs (the most, with scikit-learn's schedules). "auto" is
-        the recipe's budget: enough epochs for 600 steps, 16 to 256.
+        the recipe's budget: enough epochs for 600 steps (1200 under 200 rows), 16 to 256.
     alpha : float, default 0.05
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
         shift); the recipe's 0.05 (``recipe.l2_for``) where scikit-learn's
@@ -1187,7 +1187,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         warning.
     max_iter : int or "auto", default "auto"
         Number of epochs (the most, with scikit-learn's schedules). "auto" is
-        the recipe's budget: enough epochs for 600 steps, 16 to 256.
+        the recipe's budget: enough epochs for 600 steps (1200 under 200 rows), 16 to 256.
     alpha : float, default 1e-4
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
         shift). As in scikit-learn, each batch's loss gets

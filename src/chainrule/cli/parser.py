@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         metavar="N",
-        help="default: scaled with the rows (at least 600 steps, 16 to 256 epochs)",
+        help="default: scaled with the rows (at least 600 steps, 1200 under 200 rows; 16 to 256 epochs)",
     )
     p.add_argument(
         "--batch-size",
