@@ -50,6 +50,7 @@ BASE = dict(
     batch="auto",
     clip=False,
     l2=1e-4,
+    l2_regress=None,  # a different penalty for regression targets (None: l2)
     dtype=np.float32,
 )
 
@@ -73,6 +74,12 @@ VARIANTS = {
     "silu": dict(activation="silu"),
     "l2-1e-3": dict(l2=1e-3),
     "l2-1e-2": dict(l2=1e-2),
+    "l2-0.03": dict(l2=0.03),
+    "l2-0.1": dict(l2=0.1),
+    "l2-0.05-classify": dict(l2=0.05, l2_regress=1e-4),  # the penalty on classifiers only
+    "l2-0.1-classify": dict(l2=0.1, l2_regress=1e-4),
+    "l2-0.3": dict(l2=0.3),
+    "l2-1": dict(l2=1.0),
     "lr-3e-3": dict(lr=3e-3),
     "lr-5e-3": dict(lr=5e-3),
     "small-600": dict(small_steps=600),  # the recipe before tables under 200 rows got 1200
@@ -122,6 +129,7 @@ def train_predict(X, y, X_te, task, seed, o, epochs=None):
     budget = recipe.epoch_budget(len(X), bs, min_steps=min_steps)
     if isinstance(epochs, int):  # a given count (a refit's)
         budget = epochs
+    l2 = o["l2"] if task == "classify" or o["l2_regress"] is None else o["l2_regress"]
     net = recipe.build_mlp(
         X.shape[1], o["hidden"], o["activation"], n_out, seed=seed, dtype=dtype,
         zero_last_layer=o["zero_last"],
@@ -135,7 +143,7 @@ def train_predict(X, y, X_te, task, seed, o, epochs=None):
     if val is not None:
         cbs.append(restore)
     fit(net, X, Y, loss=loss, optimizer=opt, epochs=budget, batch_size=bs, callbacks=cbs,
-        validation_data=val, seed=seed, l2=o["l2"])  # fmt: skip
+        validation_data=val, seed=seed, l2=l2)  # fmt: skip
     if isinstance(epochs, list):  # the caller asked for the best epoch
         epochs.append(restore.best_epoch or budget)
     net.eval()

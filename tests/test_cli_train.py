@@ -187,6 +187,29 @@ def _same_weights(a, b) -> None:
         np.testing.assert_array_equal(p.value, q.value)
 
 
+def test_train_uses_the_recipes_l2_penalty_of_its_task(capsys, tables, monkeypatch):
+    """A classifier trains with ``recipe.l2_for("classify")``, a regressor with "regress"'s."""
+    d, _, _ = tables
+    cls = [d / "binary.csv", "--target", "label", "--ignore", "w"]
+    reg = [d / "reg.csv", "--target", "price"]
+    common = ["--validation-split", "0", "--epochs", "20", "--lr", "0.02"]
+
+    def weights(args, name):
+        code, _, err = train(capsys, *args, *common, "--out", d / name)
+        assert code == 0, err
+        return cr.load(d / name)
+
+    plain_cls, plain_reg = weights(cls, "l2c.safetensors"), weights(reg, "l2r.safetensors")
+    monkeypatch.setitem(recipe.L2, "classify", 50.0)  # a penalty too big to miss
+    heavy_cls, same_reg = weights(cls, "l2c50.safetensors"), weights(reg, "l2r50.safetensors")
+    norm = lambda net: sum(float(np.sum(w.weight.value**2)) for w in net.layers  # noqa: E731
+                           if isinstance(w, cr.Dense))  # fmt: skip
+    assert norm(heavy_cls) < 0.5 * norm(plain_cls)
+    _same_weights(plain_reg, same_reg)  # the classifiers' penalty leaves a regressor alone
+    monkeypatch.setitem(recipe.L2, "regress", 50.0)
+    assert norm(weights(reg, "l2r50b.safetensors")) < 0.5 * norm(plain_reg)
+
+
 def test_default_refit_saves_a_model_trained_on_every_row(capsys, tables):
     d, df, _ = tables
     args = [d / "binary.csv", "--target", "label", "--ignore", "w"]

@@ -388,6 +388,27 @@ def test_alpha_shrinks_the_weights():
     assert norm(big) < 0.5 * norm(small)
 
 
+def test_default_alpha_is_the_recipes_penalty_for_the_task():
+    """Classifiers default to alpha = 0.05 (recipe.l2_for), regressors to scikit-learn's 1e-4."""
+    from sklearn.neural_network import MLPClassifier as SkClassifier
+    from sklearn.neural_network import MLPRegressor as SkRegressor
+
+    assert MLPClassifier().alpha == cr.recipe.l2_for("classify") == 0.05
+    assert SkClassifier().alpha == 1e-4  # what the docstring says scikit-learn's default is
+    assert MLPRegressor().alpha == SkRegressor().alpha == cr.recipe.l2_for("regress")
+    with pytest.raises(ValueError, match="task must be 'classify' or 'regress', got 'binary'"):
+        cr.recipe.l2_for("binary")
+    # the default trains with 0.05: the weights of alpha=0.05 spelled out, not those of 1e-4
+    X, y = load_iris(return_X_y=True)
+    kw = dict(max_iter=5, random_state=0)
+    default = _quiet_fit(MLPClassifier(**kw), X, y)
+    given = _quiet_fit(MLPClassifier(alpha=0.05, **kw), X, y)
+    sklearns = _quiet_fit(MLPClassifier(alpha=1e-4, **kw), X, y)
+    for a, b in zip(default.coefs_, given.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(default.coefs_[0], sklearns.coefs_[0])
+
+
 # --------------------------------------------------------------------------- #
 # Targets: binary, multiclass, multilabel, multi-output; the losses
 # --------------------------------------------------------------------------- #

@@ -15,6 +15,13 @@ Gorishniy et al. 2021) and each was kept only if it helped on the panel of
   the mean, at step 0);
 - **optimiser**: Adam at 2e-3 (``beta2 = 0.95``, RealMLP's choice, was
   measured and not kept);
+- **L2 penalty**: ``l2_for(task)``, scikit-learn's ``alpha``: each batch's
+  loss gets ``alpha * sum ||W||^2 / (2 n_b)``, a fixed prior whose weight
+  against the data falls as ``1 / n``. A classifier gets ``alpha = 0.05``
+  (cross-entropy otherwise keeps growing the weights on rows it already
+  classifies right; iris +0.013 over 3 seeds), a regressor 1e-4 (the
+  standardised target's squared error has a finite minimum; 0.1 cost grunfeld
+  0.007);
 - **schedule**: ``WarmupCosine`` — a linear warm-up over the first
   ``warmup`` fraction of steps, then a cosine decay to zero at the end of the
   budget: ``lr_t = lr * min(1, t / t_w) * (1 + cos(pi * p_t)) / 2``;
@@ -46,6 +53,7 @@ __all__ = [
     "build_mlp",
     "class_weight_rows",
     "epoch_budget",
+    "l2_for",
     "rescale_output",
     "smooth_labels",
 ]
@@ -60,6 +68,9 @@ DEFAULTS = {
     "warmup": 0.05,
     "zero_last_layer": True,
 }
+
+#: L2 penalty ``alpha`` on the weights by task, in scikit-learn's convention (see ``l2_for``).
+L2 = {"classify": 0.05, "regress": 1e-4}
 
 
 #: The fewest optimiser steps of the budget, and the more that a very small table gets.
@@ -94,6 +105,30 @@ def epoch_budget(
         min_steps = SMALL_TABLE_MIN_STEPS if n_rows < SMALL_TABLE_ROWS else MIN_STEPS
     steps = max(1, math.ceil(n_rows / max(1, batch_size)))
     return int(min(max_epochs, max(16, math.ceil(min_steps / steps))))
+
+
+def l2_for(task: str) -> float:
+    """The recipe's L2 penalty ``alpha`` for a task: 0.05 for "classify", 1e-4 for "regress".
+
+    In scikit-learn's convention each batch's loss gets
+    ``alpha * sum ||W||^2 / (2 n_b)``: over an epoch, the mean loss plus
+    ``alpha ||W||^2 / (2 n)``, a penalty that weighs less the more rows there
+    are (iris's 120 training rows: ``4e-4 ||W||^2 / 2``; 1,200 rows: a tenth of
+    that). Cross-entropy keeps pushing the logits of rows already classified
+    right, so without a penalty the weights keep growing and a small table's
+    boundary sharpens around a few rows; the squared error of a standardised
+    target has a finite minimum and keeps scikit-learn's 1e-4. On the panel,
+    3 seeds x 5 folds: classifiers with 0.05, iris 0.940 -> 0.953, no other
+    table lower by more than 0.002; 0.1 on regressors too cost grunfeld 0.007.
+
+    Parameters
+    ----------
+    task : str
+        "classify" or "regress".
+    """
+    if task not in L2:
+        raise ValueError(f"task must be 'classify' or 'regress', got {task!r}")
+    return L2[task]
 
 
 def batch_size_for(n_rows: int) -> int:

@@ -208,7 +208,7 @@ class _BaseMLP(BaseEstimator):
         epsilon=1e-8,
         batch_size="auto",
         max_iter="auto",
-        alpha=1e-4,
+        alpha=recipe.L2["regress"],
         dropout=0.0,
         batch_norm=False,
         early_stopping=False,
@@ -611,10 +611,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         warning.
     max_iter : int or "auto", default "auto"
         Number of epochs (the most, with scikit-learn's schedules). "auto" is
-        the recipe's budget: enough epochs for 600 steps, 16 to 256.
-    alpha : float, default 1e-4
+        the recipe's budget: enough epochs for 600 steps (1200 under 200 rows), 16 to 256.
+    alpha : float, default 0.05
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
-        shift). As in scikit-learn, each batch's loss gets
+        shift); the recipe's 0.05 (``recipe.l2_for``) where scikit-learn's
+        default is 1e-4. As in scikit-learn, each batch's loss gets
         ``alpha * sum ||W||^2 / (2 * n_b)`` added, where ``n_b`` is the number of
         rows in the batch (the sum of their weights with ``sample_weight``), so
         its gradient ``alpha * W / n_b`` is added to each weight gradient.
@@ -741,7 +742,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         epsilon=1e-8,
         batch_size="auto",
         max_iter="auto",
-        alpha=1e-4,
+        alpha=recipe.L2["classify"],
         dropout=0.0,
         batch_norm=False,
         early_stopping=False,
@@ -1186,7 +1187,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         warning.
     max_iter : int or "auto", default "auto"
         Number of epochs (the most, with scikit-learn's schedules). "auto" is
-        the recipe's budget: enough epochs for 600 steps, 16 to 256.
+        the recipe's budget: enough epochs for 600 steps (1200 under 200 rows), 16 to 256.
     alpha : float, default 1e-4
         L2 penalty on the weights (not the biases, nor BatchNorm's scale and
         shift). As in scikit-learn, each batch's loss gets

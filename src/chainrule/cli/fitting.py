@@ -95,6 +95,7 @@ def _fit(
     patience=None,
     extra_callbacks=(),
     sample_weight=None,
+    l2=0.0,
 ):
     from ..callbacks import EarlyStopping
 
@@ -116,6 +117,7 @@ def _fit(
             callbacks=callbacks,
             seed=seed,
             sample_weight=sample_weight,
+            l2=l2,
         )
 
 

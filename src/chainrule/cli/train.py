@@ -263,6 +263,8 @@ def _new_network(args: argparse.Namespace, pre, n_out: int):
 
 def _run(ui: UI, args, net, X, y, loss, task, validation, weights, stack, desc="training"):
     """Train ``net`` with the recipe on ``(X, y)``: (history, RestoreBest or None, seconds)."""
+    from ..recipe import l2_for
+
     opt, batch_size, epochs, callbacks, best = _recipe_training(args, net, len(X), validation)
     stack.enter_context(blas_for(net, batch_size))  # one BLAS thread for a small network
     t0 = time.perf_counter()
@@ -283,6 +285,7 @@ def _run(ui: UI, args, net, X, y, loss, task, validation, weights, stack, desc="
         patience=args.patience,
         extra_callbacks=callbacks,
         sample_weight=weights,
+        l2=l2_for(task),  # the recipe's penalty, as the estimators' alpha
     )
     net.history_ = history.history
     return history, best, time.perf_counter() - t0
