@@ -205,8 +205,9 @@ def _batch_for(batch_size: int, n_rows: int, n_new: int) -> int:
 def _train(p: dict, X, Y, *, loss, n_out, seed, dtype, validation=None, callbacks=()):
     """Build and train one configuration as ``chainrule train`` does; return (net, history).
 
-    The recipe's budget for ``len(X)`` rows, its warm-up/cosine schedule, and
-    the final weights (what a refit on every row deploys, so what is scored).
+    The recipe's budget for ``len(X)`` rows, its warm-up/cosine schedule, its
+    L2 penalty (``recipe.l2_for``), and the final weights (what a refit on
+    every row deploys, so what is scored).
     """
     from .optimizers import get_optimizer
     from .training import fit
@@ -225,6 +226,7 @@ def _train(p: dict, X, Y, *, loss, n_out, seed, dtype, validation=None, callback
     history = fit(
         net, X, Y, loss=loss, optimizer=opt, epochs=epochs, batch_size=bs,
         validation_data=validation, seed=seed, callbacks=[schedule, *callbacks],
+        l2=recipe.l2_for("classify" if loss == "cross_entropy" else "regress"),
     )  # fmt: skip
     return net, history
 
