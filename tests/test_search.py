@@ -406,6 +406,10 @@ def test_cli_tune_unknown_target_and_missing_optuna(table, tmp_path, capsys, mon
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
     assert "unknown target column 'price'" in err and "label" in err
+    code = cli.main([*args, "--target", "x1,x2"])  # several targets: train does that, not tune
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "tune searches for one target at a time; tune each (--target x1 --ignore x2)" in err
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna now raises ImportError
     code = cli.main([*args, "--target", "label"])
     err = capsys.readouterr().err

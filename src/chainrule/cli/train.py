@@ -514,9 +514,15 @@ def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
     if plots is not None:
         _require_matplotlib()
     df = read_table(args.data)
-    target = args.target
-    if target not in df.columns:
-        raise CLIError(f"unknown target column {target!r} in {args.data}; {_columns_hint(df)}")
+    targets = target_columns(args.target, df, args.data)
+    if len(targets) > 1:
+        raise CLIError(
+            f"--target {args.target}: tune searches for one target at a time; tune each "
+            f"(--target {targets[0]} --ignore {','.join(targets[1:])}), or train them together "
+            f"with 'chainrule train {args.data} --target {args.target}'",
+            code=2,
+        )
+    target = targets[0]
     unknown = [c for c in args.ignore if c not in df.columns]
     if unknown:
         raise CLIError(
