@@ -65,6 +65,10 @@ def test_regression_metric_units_are_named(capsys, tables):
     code, out, err = train(capsys, d / "reg.csv", "--target", "price", "--out", d / "r.safetensors")
     assert code == 0, err
     assert "mae and rmse are in the units of 'price', mse in its units squared" in err
+    assert (
+        "progress lines' loss adds the recipe's L2 penalty alpha*sum(W^2)/(2n) (alpha 0.0001)"
+        in err
+    )
     r2 = [line.split() for line in out.splitlines() if line.startswith("r2")][0]
     assert float(r2[2]) > 0.95  # a linear target: the validation R^2
 

@@ -214,6 +214,7 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
     rows.append(["rows", *(c[2] for c in columns)])
     ui.out(_table(["metric", *(c[0] for c in columns)], rows))
     ui.note(_metric_units(pre))
+    ui.note(_penalty_note(pre.task))
     restored = ""
     if best is not None and best.best_epoch is not None:
         restored = (
@@ -417,6 +418,16 @@ def _metric_units(pre) -> str:
     return (
         f"note: loss is on the standardised target; mae and rmse are in the units of "
         f"{pre.target!r}, mse in its units squared, r2 has none"
+    )
+
+
+def _penalty_note(task: str) -> str:
+    """Why the progress lines' loss is above the table's: the recipe's L2 penalty."""
+    from ..recipe import l2_for
+
+    return (
+        f"note: the progress lines' loss adds the recipe's L2 penalty alpha*sum(W^2)/(2n) "
+        f"(alpha {l2_for(task):g}); the table's loss is the data loss alone"
     )
 
 
