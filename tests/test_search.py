@@ -476,3 +476,35 @@ def test_estimator_inside_an_optuna_objective_with_cross_validation():
     # a step size of 1e-7 leaves the network where it started: 1e-2 must win
     assert study.best_params == {"lr": 1e-2}
     assert study.best_value > 0.9
+
+
+def test_estimator_inside_optunas_search_cv():
+    """optuna_integration.OptunaSearchCV: each trial's score is scikit-learn's CV score."""
+    import warnings
+
+    pytest.importorskip("optuna_integration")
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna_integration import OptunaSearchCV
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from chainrule.sklearn import MLPClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = X[:200], y[:200]
+    pipe = make_pipeline(
+        StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+    )
+    space = {"mlpclassifier__learning_rate_init": CategoricalDistribution([1e-7, 1e-2])}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # OptunaSearchCV is marked experimental
+        search = OptunaSearchCV(pipe, space, n_trials=4, cv=3, random_state=0)
+        search.fit(X, y)
+        best = cross_val_score(pipe.set_params(**search.best_params_), X, y, cv=3).mean()
+    # a step size of 1e-7 leaves the network near where it started: 1e-2 must win
+    assert search.best_params_ == {"mlpclassifier__learning_rate_init": 1e-2}
+    assert search.best_score_ == pytest.approx(best, abs=1e-12) and best > 0.9
