@@ -96,7 +96,8 @@ def small_network(net, rows: int) -> bool:
         Rows through the network at once: a batch, or a table predicted whole.
     """
     dims = [int(d) for p in net.parameters() for d in p.value.shape]
-    dims.append(int(getattr(net, "n_features_in", None) or 1))
+    widths = getattr(net, "n_features_in", None) or 1  # a list for a graph of several inputs
+    dims.extend(int(w or 1) for w in (widths if isinstance(widths, (list, tuple)) else [widths]))
     return max(dims) <= SMALL_WIDTH and int(rows) <= SMALL_ROWS
 
 

@@ -482,15 +482,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="predict with a model file",
         description="Predict each row of a table with a model trained by 'chainrule train' "
         "(its preprocessing is applied). Writes CSV: a 'prediction' column (class names or "
-        "values) and, with --proba, one probability column per class.",
+        "values) and, with --proba, one probability column per class. A graph network with "
+        "several inputs takes --inputs (which columns feed which cr.Input); several outputs "
+        "give one block of columns each, named after the output.",
         epilog=_examples(
             "chainrule predict model.safetensors new.csv --out predictions.csv",
             "chainrule predict model.safetensors new.csv --proba | head",
+            'chainrule predict graph.safetensors new.csv --inputs "num=a,b,c;extra=d,e"',
         ),
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", default=None, metavar="FILE", help="CSV file (default: stdout)")
+    p.add_argument(
+        "--inputs",
+        default=None,
+        metavar="SPEC",
+        help='graph networks with several inputs: "NAME=col,col;NAME=col", the columns of '
+        "each named input in order (names and widths: chainrule summary MODEL)",
+    )
     p.add_argument("--proba", action="store_true", help="add probability columns (classifiers)")
     p.set_defaults(func=cmd_predict)
 

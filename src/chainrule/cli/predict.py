@@ -59,6 +59,8 @@ def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
     out = _check_out_folder(args.out) if args.out else None
     model = _ModelData(load_model(args.model))
     df = read_table(args.data)
+    if model.multi_io or args.inputs is not None:
+        return _predict_graph(model, df, args, ui, out)
     X, kept = model.features(df, target=model.target)
     if model.pre is not None:
         for warning in model.pre.warnings:
@@ -102,6 +104,30 @@ def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
         ui.warn(
             f"{int((~kept).sum())} row(s) with missing values were not predicted (empty prediction)"
         )
+    text = result.to_csv(index=False)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        _atomic_write_text(out, text)
+        ui.note(f"wrote {len(result)} prediction(s) to {out}")
+    return 0
+
+
+def _predict_graph(model: _ModelData, df, args: argparse.Namespace, ui: UI, out) -> int:
+    """``chainrule predict`` on named inputs (``--inputs``) and several outputs."""
+    from . import graph_predict
+
+    net = model.net
+    if model.pre is not None and args.inputs is not None and not model.multi_io:
+        raise CLIError(
+            "--inputs is for networks with several inputs; this model stores its table's "
+            "preprocessing and reads its columns by name: drop --inputs",
+            code=2,
+        )
+    graph_predict.check_stored_preprocessing(net)
+    arrays = graph_predict.input_arrays(net, df, graph_predict.parse_inputs(args.inputs, net, df))
+    with blas_for(net, len(df)):  # one thread for a small network
+        result = graph_predict.predictions(net, arrays, args.proba, ui.warn)
     text = result.to_csv(index=False)
     if out is None:
         sys.stdout.write(text)

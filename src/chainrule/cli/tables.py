@@ -172,9 +172,11 @@ class _ModelData:
 
         self.net = net
         info = getattr(net, "preprocessing_", None)
-        self.pre = Preprocessor.from_dict(info) if info else None
-        # a graph network with several inputs or outputs: one table cannot feed it
+        # a graph network with several inputs or outputs: one table cannot feed it directly
         self.multi_io = len(net.inputs) > 1 or len(net.outputs) > 1
+        if self.multi_io and isinstance(info, dict) and "columns" not in info:
+            info = None  # per-input scaling by input name: net.predict applies it (answers.py)
+        self.pre = Preprocessor.from_dict(info) if info else None
         if self.pre is not None:
             self.task = self.pre.task
         elif self.multi_io:
@@ -185,18 +187,19 @@ class _ModelData:
             self.task = TARGET_TASK[output_task(net.loss_, net.n_outputs)]
 
     def refuse_multi_io(self) -> None:
-        """One table is one input and one target: say what to do for a graph network."""
+        """evaluate and diagnose read one input and one target: say what works instead."""
         if not self.multi_io:
             return
+        from .graph_predict import _inputs_list, inputs_spelling
+
         net = self.net
-        ins = ", ".join(
-            f"{n!r} ({w} columns)" for n, w in zip(net.input_names, net.n_features_list)
-        )
+        how = f" with {inputs_spelling(net)}" if len(net.inputs) > 1 else ""
         raise CLIError(
-            f"predict, evaluate and diagnose read one table into one input, but this network has "
-            f"{len(net.inputs)} input(s) [{ins}] and {len(net.outputs)} output(s) "
-            f"{net.output_names}; use Python: net = cr.load(path); "
-            "net.predict({name: array, ...}) or net.evaluate({...}, [y1, y2])"
+            f"evaluate and diagnose read one table into one input and one target, but this "
+            f"network has {len(net.inputs)} input(s) [{_inputs_list(net)}] and "
+            f"{len(net.outputs)} output(s) {net.output_names}; chainrule predict works on it"
+            f"{how}; for scores use Python: net = cr.load(path); "
+            "net.evaluate({name: array, ...}, [y1, y2])"
         )
 
     @property
