@@ -236,3 +236,40 @@ def test_export_refusal_names_the_flag_and_the_flag_exports_the_network_alone(tw
     got = ort.InferenceSession(str(path)).run(None, {"num": X[:, :3], "extra": X[:, 3:]})
     for g, w in zip(got[:2], net([X[:, :3], X[:, 3:]])):  # net(...) alone: no scaling
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_summary_says_which_inputs_and_outputs_a_stored_scaling_covers(two_by_two, capsys):
+    net = cr.load(two_by_two / "two.safetensors")
+    net.preprocessing_ = {"mean": {"extra": [1.0, 2.0]}, "scale": {"extra": [2.0, 2.0]}}
+    net.save(two_by_two / "scaled.safetensors")
+    net.preprocessing_ = {"mean": [0.0, 0.0, 0.0], "scale": [2.0, 2.0, 2.0]}  # one, 2 inputs
+    net.save(two_by_two / "bad.safetensors")
+    code, out, err = _run(["summary", two_by_two / "scaled.safetensors"], capsys)
+    assert code == 0, err
+    assert "(x - mean) / scale stored for input(s) ['extra']" in out
+    assert "target_mean for output(s) none" in out
+    code, out, err = _run(["summary", two_by_two / "bad.safetensors"], capsys)
+    assert code == 0, err
+    assert "preprocessing: stored, but it cannot be applied: net.preprocessing_ holds one" in out
+
+
+def test_predict_help_shows_the_inputs_option_with_an_example(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["predict", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert 'chainrule predict graph.safetensors new.csv --inputs "num=a,b,c;extra=d,e"' in out
+    assert '"NAME=col,col;NAME=col"' in out
+
+
+def test_proba_on_outputs_without_probabilities_is_refused(two_by_two, capsys):
+    rng = np.random.default_rng(2)
+    a, b = cr.Input(3, name="num"), cr.Input(2, name="extra")
+    h = cr.Concatenate()(a, b)
+    net = cr.Network(inputs=[a, b], outputs=[cr.Dense(5, 1)(h), cr.Dense(5, 1)(h)], seed=0)
+    A, B = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
+    net.fit([A, B], [A[:, :1], B[:, :1]], loss=["mse", "mae"], epochs=1, verbose=0)
+    net.save(two_by_two / "reg.safetensors")
+    args = ["predict", two_by_two / "reg.safetensors", two_by_two / "two.csv"]
+    code, out, err = _run([*args, "--inputs", "num=a,b,c;extra=d,e", "--proba"], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "--proba needs an output trained with cross_entropy or binary_cross_entropy" in err

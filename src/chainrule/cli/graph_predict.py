@@ -188,3 +188,19 @@ def predictions(net, arrays: dict[str, np.ndarray], proba: bool, warn) -> dict:
         for k in range(p.shape[1]):
             result[f"proba_{k}" if single else f"{name}_p[{k}]"] = p[:, k]
     return result
+
+
+def describe_scaling(net) -> str:
+    """One line for ``chainrule summary``: the plain scaling stored by input and output name."""
+    from ..answers import input_scalings, output_scalings
+
+    try:
+        ins, outs = input_scalings(net), output_scalings(net)
+    except ValueError as exc:
+        return f"preprocessing: stored, but it cannot be applied: {exc}"
+    scaled = [n for n, s in zip(net.input_names, ins) if s is not None]
+    rescaled = [n for n, s in zip(net.output_names, outs) if s is not None]
+    return (
+        f"preprocessing: (x - mean) / scale stored for input(s) {scaled or 'none'}, "
+        f"y * target_scale + target_mean for output(s) {rescaled or 'none'}; predict applies it"
+    )

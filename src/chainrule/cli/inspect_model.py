@@ -75,6 +75,10 @@ def cmd_summary(args: argparse.Namespace, ui: UI) -> int:
             )
         )
         ui.out(_describe_preprocessing(pre))
+    elif getattr(net, "preprocessing_", None):  # a plain scaling, by input and output name
+        from .graph_predict import describe_scaling
+
+        ui.out(describe_scaling(net))
     else:
         ui.out("preprocessing: none stored (inputs go to the network as they are)")
     if last:
