@@ -13,17 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import CLIError
-from .tables import _columns_hint, _pandas, check_columns
-
-
-def inputs_spelling(net) -> str:
-    """The ``--inputs`` option to give, with each input's name and width."""
-    parts = [f"{name}=<{w} columns>" for name, w in zip(net.input_names, net.n_features_list)]
-    return f'--inputs "{";".join(parts)}"'
-
-
-def _inputs_list(net) -> str:
-    return ", ".join(f"{n!r} ({w} columns)" for n, w in zip(net.input_names, net.n_features_list))
+from .tables import _columns_hint, _inputs_list, _pandas, check_columns, inputs_spelling
 
 
 def parse_inputs(text: str | None, net, df) -> dict[str, list[str]]:

@@ -164,6 +164,16 @@ def load_model(path: str | os.PathLike):
         raise CLIError(str(exc)) from None
 
 
+def inputs_spelling(net) -> str:
+    """The ``--inputs`` option to give, with each input's name and width."""
+    parts = [f"{name}=<{w} columns>" for name, w in zip(net.input_names, net.n_features_list)]
+    return f'--inputs "{";".join(parts)}"'
+
+
+def _inputs_list(net) -> str:
+    return ", ".join(f"{n!r} ({w} columns)" for n, w in zip(net.input_names, net.n_features_list))
+
+
 class _ModelData:
     """A loaded network with the preprocessing it was trained with (if any)."""
 
@@ -190,8 +200,6 @@ class _ModelData:
         """evaluate and diagnose read one input and one target: say what works instead."""
         if not self.multi_io:
             return
-        from .graph_predict import _inputs_list, inputs_spelling
-
         net = self.net
         how = f" with {inputs_spelling(net)}" if len(net.inputs) > 1 else ""
         raise CLIError(
