@@ -273,3 +273,27 @@ def test_proba_on_outputs_without_probabilities_is_refused(two_by_two, capsys):
     code, out, err = _run([*args, "--inputs", "num=a,b,c;extra=d,e", "--proba"], capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "--proba needs an output trained with cross_entropy or binary_cross_entropy" in err
+
+
+def test_predict_feeds_an_embedded_category_column_and_refuses_unknown_codes(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    num, cat = cr.Input(2, name="num"), cr.Input(1, name="cat")
+    h = cr.Concatenate()(num, cr.Embedding(4, 3)(cat))
+    net = cr.Network(inputs=[num, cat], outputs=cr.Dense(5, 3)(h), seed=0)
+    N, C = rng.normal(size=(30, 2)), rng.integers(0, 4, size=(30, 1))
+    net.fit({"num": N, "cat": C}, C[:, 0] % 3, loss="cross_entropy", epochs=3, verbose=0)
+    net.save(tmp_path / "emb.safetensors")
+    table = pd.DataFrame({"k": C[:, 0], "a": N[:, 0], "b": N[:, 1]})
+    table.to_csv(tmp_path / "two.csv", index=False)
+    got = _predict(
+        tmp_path, capsys, "--inputs", "num=a,b;cat=k", "--proba", model="emb.safetensors"
+    )
+    assert list(got.columns) == ["prediction", "proba_0", "proba_1", "proba_2"]
+    assert got["prediction"].tolist() == net.predict({"num": N, "cat": C}).tolist()
+    np.testing.assert_allclose(got.iloc[:, 1:], net.predict_proba([N, C]), atol=1e-6)
+    table.loc[4, "k"] = 7
+    table.to_csv(tmp_path / "two.csv", index=False)
+    args = ["predict", tmp_path / "emb.safetensors", tmp_path / "two.csv", "--inputs"]
+    code, out, err = _run([*args, "num=a,b;cat=k"], capsys)
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
+    assert "Embedding code 7 is out of range" in err and "codes must lie in 0..3" in err
