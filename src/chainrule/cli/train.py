@@ -73,13 +73,7 @@ def _train(args: argparse.Namespace, ui: UI, stack) -> int:
             "target",
             code=2,
         )
-    unknown = [c for c in args.ignore if c not in df.columns]
-    if unknown:
-        raise CLIError(
-            f"--ignore names unknown column(s) {', '.join(map(repr, unknown))}; "
-            f"{_columns_hint(df)}",
-            code=2,
-        )
+    _check_ignored(args.ignore, df)
     for name in targets:
         if name in args.ignore:
             raise CLIError(f"the target {name!r} cannot also be in --ignore", code=2)
@@ -421,6 +415,17 @@ def _metric_units(pre) -> str:
     )
 
 
+def _check_ignored(ignore: list[str], df) -> None:
+    """``--ignore``: every named column must be in the table (a typo would keep it as an input)."""
+    unknown = [c for c in ignore if c not in df.columns]
+    if unknown:
+        raise CLIError(
+            f"--ignore names unknown column(s) {', '.join(map(repr, unknown))}; "
+            f"{_columns_hint(df)}",
+            code=2,
+        )
+
+
 def _penalty_note(task: str) -> str:
     """Why the progress lines' loss is above the table's: the recipe's L2 penalty."""
     from ..recipe import l2_for
@@ -534,13 +539,7 @@ def cmd_tune(args: argparse.Namespace, ui: UI) -> int:
             code=2,
         )
     target = targets[0]
-    unknown = [c for c in args.ignore if c not in df.columns]
-    if unknown:
-        raise CLIError(
-            f"--ignore names unknown column(s) {', '.join(map(repr, unknown))}; "
-            f"{_columns_hint(df)}",
-            code=2,
-        )
+    _check_ignored(args.ignore, df)
     df = df[df[target].notna()]
     pre = Preprocessor(target=target, task=args.task, impute=args.impute, ignore=args.ignore)
     if not pre.feature_columns(df):
