@@ -44,27 +44,21 @@ def test_summary_of_a_two_output_network_lists_its_connections(two_by_two, capsy
     assert info["n_inputs"] == [3, 2] and info["n_parameters"] == 75
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["evaluate", "two.safetensors", "two.csv", "--target", "e"],
-        ["diagnose", "two.safetensors", "two.csv", "--target", "e"],
-    ],
-)
-def test_evaluate_and_diagnose_refuse_several_inputs_and_point_to_predict(
-    two_by_two, capsys, command
+@pytest.mark.parametrize("target", ["e", "a,e"])
+def test_diagnose_refuses_several_inputs_and_points_to_predict_and_evaluate(
+    two_by_two, capsys, target
 ):
-    args = [two_by_two / c if c.endswith((".csv", ".safetensors")) else c for c in command]
+    args = ["diagnose", two_by_two / "two.safetensors", two_by_two / "two.csv", "--target", target]
     code, out, err = _run(args, capsys)
     assert code != 0 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err
+    assert "diagnose reads one table into one input and one target" in lines[0]
     assert "2 input(s) ['num' (3 columns), 'extra' (2 columns)]" in lines[0]
     assert (
-        'chainrule predict works on it with --inputs "num=<3 columns>;extra=<2 columns>"'
-        in (lines[0])
+        "chainrule predict and chainrule evaluate work on it with "
+        '--inputs "num=<3 columns>;extra=<2 columns>"' in lines[0]
     )
-    assert "net.evaluate({name: array, ...}, [y1, y2])" in lines[0]
 
 
 def _predict(folder, capsys, *extra, model="two.safetensors"):
@@ -297,3 +291,157 @@ def test_predict_feeds_an_embedded_category_column_and_refuses_unknown_codes(tmp
     code, out, err = _run([*args, "num=a,b;cat=k"], capsys)
     assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
     assert "Embedding code 7 is out of range" in err and "codes must lie in 0..3" in err
+
+
+def _labelled(folder, label=None, value=None):
+    """two.csv plus a label column (class 1 when a > 0.3: some answers are wrong) and b*2."""
+    table = pd.read_csv(folder / "two.csv")
+    table["label"] = (table["a"] > 0.3).astype(int) if label is None else label
+    table["value"] = table["b"] * 2 if value is None else value
+    table.to_csv(folder / "labelled.csv", index=False)
+    return table
+
+
+def _evaluate(folder, capsys, *extra, model="two.safetensors"):
+    return _run(["evaluate", folder / model, folder / "labelled.csv", *extra], capsys)
+
+
+def _one_line(code, out, err, want_code):
+    lines = err.strip().splitlines()
+    assert code == want_code and out == "" and len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_evaluate_scores_each_output_as_sklearn_does_on_net_predict(two_by_two, capsys):
+    from sklearn import metrics as sk
+
+    table = _labelled(two_by_two)
+    inputs = ["--inputs", "num=c,a,b;extra=e,d"]
+    code, out, err = _evaluate(two_by_two, capsys, *inputs, "--target", "label,value", "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    net, feeds = _by_hand(two_by_two, num="cab", extra="ed")
+    labels, values = net.predict(feeds)
+    y, v = table["label"].to_numpy(), table["value"].to_numpy()
+    assert 0 < sk.accuracy_score(y, labels) < 1  # neither trivially right nor wrong
+    want = {
+        "dense_1": {"accuracy": sk.accuracy_score(y, labels), "f1": sk.f1_score(y, labels)},
+        "dense_2": {
+            "mse": sk.mean_squared_error(v, values),
+            "rmse": np.sqrt(sk.mean_squared_error(v, values)),
+            "mae": sk.mean_absolute_error(v, values),
+            "r2": sk.r2_score(v, values),
+        },
+    }
+    assert got["metrics"].keys() == want.keys()
+    for output, scores in want.items():
+        assert got["metrics"][output].keys() == scores.keys()
+        for key, value in scores.items():
+            assert abs(got["metrics"][output][key] - value) <= 1e-9, (output, key)
+    assert got["target"] == {"dense_1": "label", "dense_2": "value"} and got["rows"] == 40
+    assert got["task"] == {"dense_1": "multiclass", "dense_2": "regression"}
+    # the table: one column per output, in outputs order
+    code, out, err = _evaluate(two_by_two, capsys, *inputs, "--target", "label,value")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].split() == ["metric", "dense_1", "dense_2"]
+    accuracy = next(line for line in lines if line.startswith("accuracy")).split()
+    assert accuracy[1] == f"{want['dense_1']['accuracy']:.4f}"
+
+
+def test_evaluate_undoes_the_stored_target_scaling_before_scoring(two_by_two, capsys):
+    from sklearn.metrics import mean_absolute_error
+
+    net = cr.load(two_by_two / "two.safetensors")
+    net.preprocessing_ = {"target_mean": {"dense_2": 10.0}, "target_scale": {"dense_2": 3.0}}
+    net.save(two_by_two / "scaled.safetensors")
+    table = _labelled(two_by_two)
+    args = ["--inputs", "num=a,b,c;extra=d,e", "--target", "label,value", "--json"]
+    code, out, err = _evaluate(two_by_two, capsys, *args, model="scaled.safetensors")
+    assert code == 0, err
+    _, feeds = _by_hand(two_by_two, num="abc", extra="de")
+    _, raw = cr.load(two_by_two / "two.safetensors")(feeds)
+    want = mean_absolute_error(table["value"], raw[:, 0] * 3.0 + 10.0)  # in the target's units
+    assert abs(json.loads(out)["metrics"]["dense_2"]["mae"] - want) <= 1e-6 * want
+
+
+def test_evaluate_one_output_scores_macro_f1_for_three_classes(tmp_path, capsys):
+    from sklearn import metrics as sk
+
+    rng = np.random.default_rng(1)
+    a, b = cr.Input(2, name="left"), cr.Input(1, name="right")
+    out = cr.Dense(3, 3)(cr.Concatenate()(a, b))
+    net = cr.Network(inputs=[a, b], outputs=out, seed=0)
+    X = rng.normal(size=(60, 3))
+    y = np.digitize(X[:, 0] + 0.5 * X[:, 2], [-0.5, 0.5])
+    net.fit({"left": X[:, :2], "right": X[:, 2:]}, y, loss="cross_entropy", epochs=3, verbose=0)
+    net.save(tmp_path / "three.safetensors")
+    pd.DataFrame({"p": X[:, 0], "q": X[:, 1], "r": X[:, 2], "y": y}).to_csv(
+        tmp_path / "three.csv", index=False
+    )
+    args = ["evaluate", tmp_path / "three.safetensors", tmp_path / "three.csv"]
+    code, text, err = _run(
+        [*args, "--inputs", "left=p,q;right=r", "--target", "y", "--json"], capsys
+    )
+    assert code == 0, err
+    got = json.loads(text)["metrics"][net.output_names[0]]
+    pred = net.predict({"left": X[:, :2], "right": X[:, 2:]})
+    assert len(set(pred.tolist())) > 1 and 0 < sk.accuracy_score(y, pred) < 1
+    assert abs(got["accuracy"] - sk.accuracy_score(y, pred)) <= 1e-9
+    assert abs(got["f1"] - sk.f1_score(y, pred, average="macro")) <= 1e-9
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            ["--target", "label"],
+            "--target names 1 column(s) but this network has 2 output(s) (dense_1, dense_2)",
+        ),
+        (["--target", "label,value,a"], "--target names 3 column(s) but this network has 2"),
+        ([], "give --target with one column per output, in this order: dense_1, dense_2"),
+        (["--target", "label,nope"], "nope"),
+    ],
+)
+def test_evaluate_refuses_a_wrong_number_of_targets_in_one_line(two_by_two, capsys, extra, message):
+    _labelled(two_by_two)
+    code, out, err = _evaluate(two_by_two, capsys, "--inputs", "num=a,b,c;extra=d,e", *extra)
+    assert message in _one_line(code, out, err, 1 if "nope" in message else 2)
+
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        (None, 'with --inputs "num=<3 columns>;extra=<2 columns>"'),
+        ("num=a,b;extra=d,e", "input 'num' takes 3 columns but --inputs gives 2 (a, b)"),
+        ("num=a,b,c;extra=d,zz", "unknown column 'zz'"),
+    ],
+)
+def test_evaluate_refuses_a_wrong_inputs_option_in_one_line(two_by_two, capsys, inputs, message):
+    _labelled(two_by_two)
+    extra = [] if inputs is None else ["--inputs", inputs]
+    code, out, err = _evaluate(two_by_two, capsys, *extra, "--target", "label,value")
+    assert message in _one_line(code, out, err, 2)
+
+
+@pytest.mark.parametrize(
+    "label, message",
+    [
+        (
+            0.5,
+            "target 'label' holds 0.5, but output 'dense_1' (multiclass) predicts the integer "
+            "labels 0..1",
+        ),
+        (2, "target 'label' holds 2, but output 'dense_1'"),
+        (-1, "target 'label' holds -1"),
+        ("yes", "target 'label' (output 'dense_1') is not numeric; it must hold integer labels"),
+    ],
+)
+def test_evaluate_refuses_labels_the_classifier_output_cannot_predict(
+    two_by_two, capsys, label, message
+):
+    labels = np.zeros(40, dtype=object)
+    labels[7] = label
+    _labelled(two_by_two, label=labels)
+    args = ["--inputs", "num=a,b,c;extra=d,e", "--target", "label,value"]
+    assert message in _one_line(*_evaluate(two_by_two, capsys, *args), 1)

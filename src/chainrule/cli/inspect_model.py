@@ -164,6 +164,7 @@ def cmd_diagnose(args: argparse.Namespace, ui: UI) -> int:
         raise CLIError(
             f"{args.model} was never trained (it stores no loss) so it cannot be diagnosed"
         )
+    model.refuse_multi_io()  # before --target is read as one column per target
     df = read_table(args.data)
     X, y, _ = _labelled(model, df, args.target, ui, args.data)
     # judged with the training history the model file keeps (net.history_), if any

@@ -515,17 +515,26 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "chainrule evaluate model.safetensors test.csv",
             "chainrule evaluate model.safetensors test.csv --target species --json",
+            'chainrule evaluate graph.safetensors test.csv --inputs "num=a,b,c;extra=d,e" '
+            "--target label,price",
         ),
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
+    p.add_argument(
+        "--inputs",
+        default=None,
+        metavar="SPEC",
+        help='graph networks with several inputs: "NAME=col,col;NAME=col", as for predict; '
+        "then --target gives one column per output, in the network's outputs order",
+    )
     p.add_argument(
         "--target",
         default=None,
         action=_Once,
         metavar="COL",
         help="the label column (default: the one the model was trained on); for a model with "
-        "several targets, one per target, comma separated",
+        "several targets, one per target, comma separated; for a graph network, one per output",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_evaluate)

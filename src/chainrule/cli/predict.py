@@ -182,6 +182,14 @@ def cmd_evaluate(args: argparse.Namespace, ui: UI) -> int:
     """``chainrule evaluate``: loss and metrics on labelled data."""
     model = _ModelData(load_model(args.model))
     df = read_table(args.data)
+    if model.multi_io:
+        return _evaluate_graph(model.net, df, args, ui)
+    if args.inputs is not None:
+        raise CLIError(
+            "--inputs is for graph networks with several inputs or outputs; this model reads "
+            "its table's columns directly: drop --inputs",
+            code=2,
+        )
     X, y, target = _labelled(model, df, args.target, ui, args.data)
     with blas_for(model.net, len(X)):  # one thread for a small network
         result = scores(model, X, y)
@@ -203,4 +211,23 @@ def cmd_evaluate(args: argparse.Namespace, ui: UI) -> int:
         ui.out(
             _table(["metric", "value"], [[k, v] for k, v in result.items()] + [["rows", len(X)]])
         )
+    return 0
+
+
+def _evaluate_graph(net, df, args: argparse.Namespace, ui: UI) -> int:
+    """``chainrule evaluate`` on named inputs (``--inputs``), one target per output."""
+    from .graph_evaluate import graph_scores
+
+    with blas_for(net, len(df)):  # one thread for a small network
+        found = graph_scores(net, df, args.inputs, args.target, args.data, ui.note)
+    if args.json:
+        info = {"model": str(args.model), "data": str(args.data), **found}
+        ui.out(json.dumps(info, indent=2))
+        return 0
+    outputs = list(found["metrics"])
+    keys = list(dict.fromkeys(k for scores_ in found["metrics"].values() for k in scores_))
+    rows = [[k] + [found["metrics"][o].get(k, "") for o in outputs] for k in keys]
+    rows.append(["target"] + [found["target"][o] for o in outputs])
+    rows.append(["rows"] + [found["rows"]] * len(outputs))
+    ui.out(_table(["metric", *outputs], rows))
     return 0

@@ -197,17 +197,16 @@ class _ModelData:
             self.task = TARGET_TASK[output_task(net.loss_, net.n_outputs)]
 
     def refuse_multi_io(self) -> None:
-        """evaluate and diagnose read one input and one target: say what works instead."""
+        """diagnose reads one input and one target: say what works instead."""
         if not self.multi_io:
             return
         net = self.net
         how = f" with {inputs_spelling(net)}" if len(net.inputs) > 1 else ""
         raise CLIError(
-            f"evaluate and diagnose read one table into one input and one target, but this "
+            f"diagnose reads one table into one input and one target, but this "
             f"network has {len(net.inputs)} input(s) [{_inputs_list(net)}] and "
-            f"{len(net.outputs)} output(s) {net.output_names}; chainrule predict works on it"
-            f"{how}; for scores use Python: net = cr.load(path); "
-            "net.evaluate({name: array, ...}, [y1, y2])"
+            f"{len(net.outputs)} output(s) {net.output_names}; chainrule predict and chainrule "
+            f"evaluate work on it{how} (evaluate: --target with one column per output)"
         )
 
     @property
