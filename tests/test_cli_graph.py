@@ -445,3 +445,21 @@ def test_evaluate_refuses_labels_the_classifier_output_cannot_predict(
     _labelled(two_by_two, label=labels)
     args = ["--inputs", "num=a,b,c;extra=d,e", "--target", "label,value"]
     assert message in _one_line(*_evaluate(two_by_two, capsys, *args), 1)
+
+
+def test_evaluate_leaves_out_rows_without_a_target_and_says_so(two_by_two, capsys):
+    from sklearn.metrics import r2_score
+
+    values = pd.read_csv(two_by_two / "two.csv")["b"].to_numpy() * 2
+    values[[3, 9]] = np.nan
+    _labelled(two_by_two, value=values)
+    args = ["--inputs", "num=a,b,c;extra=d,e", "--target", "label,value", "--json"]
+    code, out, err = _evaluate(two_by_two, capsys, *args)
+    assert code == 0, err
+    assert "ignored 2 row(s) with no value in label, value" in err
+    got = json.loads(out)
+    net, feeds = _by_hand(two_by_two, num="abc", extra="de")
+    keep = ~np.isnan(values)
+    _, pred = net.predict({k: v[keep] for k, v in feeds.items()})
+    assert got["rows"] == 38
+    assert abs(got["metrics"]["dense_2"]["r2"] - r2_score(values[keep], pred)) <= 1e-9
