@@ -104,13 +104,18 @@ def cmd_predict(args: argparse.Namespace, ui: UI) -> int:
         ui.warn(
             f"{int((~kept).sum())} row(s) with missing values were not predicted (empty prediction)"
         )
+    _write_predictions(result, out, ui)
+    return 0
+
+
+def _write_predictions(result, out, ui: UI) -> None:
+    """The predictions as CSV: on stdout, or written whole to ``out`` (never half a file)."""
     text = result.to_csv(index=False)
     if out is None:
         sys.stdout.write(text)
     else:
         _atomic_write_text(out, text)
         ui.note(f"wrote {len(result)} prediction(s) to {out}")
-    return 0
 
 
 def _predict_graph(model: _ModelData, df, args: argparse.Namespace, ui: UI, out) -> int:
@@ -128,12 +133,7 @@ def _predict_graph(model: _ModelData, df, args: argparse.Namespace, ui: UI, out)
     arrays = graph_predict.input_arrays(net, df, graph_predict.parse_inputs(args.inputs, net, df))
     with blas_for(net, len(df)):  # one thread for a small network
         result = graph_predict.predictions(net, arrays, args.proba, ui.warn)
-    text = result.to_csv(index=False)
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        _atomic_write_text(out, text)
-        ui.note(f"wrote {len(result)} prediction(s) to {out}")
+    _write_predictions(result, out, ui)
     return 0
 
 
