@@ -66,7 +66,7 @@ def test_regression_metric_units_are_named(capsys, tables):
     assert code == 0, err
     assert "mae and rmse are in the units of 'price', mse in its units squared" in err
     assert (
-        "progress lines' loss adds the recipe's L2 penalty alpha*sum(W^2)/(2n) (alpha 0.0001)"
+        "progress lines' loss adds the recipe's L2 penalty alpha*sum(W^2)/(2 batch rows) (alpha 0.0001)"
         in err
     )
     r2 = [line.split() for line in out.splitlines() if line.startswith("r2")][0]

@@ -431,7 +431,7 @@ def _penalty_note(task: str) -> str:
     from ..recipe import l2_for
 
     return (
-        f"note: the progress lines' loss adds the recipe's L2 penalty alpha*sum(W^2)/(2n) "
+        f"note: the progress lines' loss adds the recipe's L2 penalty alpha*sum(W^2)/(2 batch rows) "
         f"(alpha {l2_for(task):g}); the table's loss is the data loss alone"
     )
 
