@@ -10,7 +10,7 @@ import pytest
 import chainrule as cr
 from chainrule.answers import target_scaling
 from chainrule.losses import LOSSES
-from chainrule.tasks import TARGET_TASK, detect_task, output_task
+from chainrule.tasks import TARGET_TASK, detect_task, output_losses, output_task
 
 # What each loss's outputs answer, from the losses' definitions (DESIGN.md, "Losses"):
 # softmax over K logits picks one class; a sigmoid or a margin per column is yes/no per
@@ -178,3 +178,16 @@ def test_detect_task_reasons_name_what_the_column_holds():
 def test_detect_task_refuses_a_table():
     with pytest.raises(ValueError, match=r"a target column must be 1-D, got shape \(4, 2\)"):
         detect_task(np.zeros((4, 2)))
+
+
+def test_output_losses_gives_one_loss_per_output_in_outputs_order():
+    x = cr.Input(2, name="x")
+    h = cr.Dense(2, 3, activation="tanh")(x)
+    net = cr.Network(inputs=x, outputs=[cr.Dense(3, 2)(h), cr.Dense(3, 1)(h)], seed=0)
+    assert output_losses(net) == [None, None]  # never fitted
+    X = np.random.default_rng(0).normal(size=(8, 2))
+    net.fit(X, [np.arange(8) % 2, X[:, :1]], loss=["cross_entropy", "mse"], epochs=1, verbose=0)
+    assert output_losses(net) == ["cross_entropy", "mse"]
+    seq = cr.Sequential(cr.Dense(2, 1), seed=0)
+    seq.fit(X, X[:, 0], loss="huber", epochs=1, verbose=0)
+    assert output_losses(seq) == ["huber"]

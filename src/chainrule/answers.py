@@ -32,7 +32,7 @@ import numpy as np
 from . import training
 from .network import Sequential, provides
 from .preprocessing import MissingValuesError, Preprocessor, _label_key
-from .tasks import output_task
+from .tasks import output_losses, output_task
 
 __all__ = [
     "evaluate",
@@ -255,14 +255,13 @@ def output_scalings(net) -> list[tuple[float, float] | None]:
             f"net.preprocessing_ rescales an output {unknown[0]!r} the network does not have; "
             f"its outputs are {names}"
         )
-    spec_loss = net.loss_
-    losses = list(spec_loss) if isinstance(spec_loss, (list, tuple)) else [spec_loss] * len(names)
+    losses = output_losses(net)
     out = []
     for name, loss in zip(names, losses):
         if name not in means:
             out.append(None)
             continue
-        if loss in ("cross_entropy", "binary_cross_entropy", "hinge"):
+        if output_task(loss) != "regression":
             raise ValueError(
                 f"net.preprocessing_ rescales output {name!r}, a classifier ({loss}): its "
                 "labels are not values in a target's units"

@@ -40,9 +40,24 @@ __all__ = [
     "TARGET_TASKS",
     "answer",
     "detect_task",
+    "output_losses",
     "output_task",
     "probabilities",
 ]
+
+
+def output_losses(net) -> list:
+    """The loss each of ``net``'s outputs was fitted with, in ``outputs`` order (None: never).
+
+    ``net.loss_`` is one name for a one-output network, or a list with one per output.
+
+    Parameters
+    ----------
+    net : Network
+        A network; its ``loss_`` is what the last ``fit`` recorded.
+    """
+    spec = net.loss_
+    return list(spec) if isinstance(spec, (list, tuple)) else [spec] * len(net.outputs)
 
 
 def output_task(loss: str | Loss | None, width: int | None = 1) -> str:

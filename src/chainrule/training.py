@@ -29,7 +29,7 @@ from .metrics import METRICS, get_metric
 from .network import Network, Sequential, check_features, provides
 from .optimizers import Optimizer, get_optimizer
 from .tasks import answer as _answer
-from .tasks import output_task, probabilities
+from .tasks import output_losses, output_task, probabilities
 from .validation import all_finite, check_finite, check_int, check_number
 
 
@@ -304,12 +304,6 @@ def _widths(net: Network) -> list[int | None]:
     return [o.n_features for o in net.outputs]
 
 
-def _loss_names(net: Network) -> list[str | None]:
-    """The loss of each output that ``fit`` recorded (``None`` if never fitted)."""
-    spec = net.loss_
-    return list(spec) if isinstance(spec, (list, tuple)) else [spec] * len(net.outputs)
-
-
 class _GraphStep:
     """``fit``'s per-batch work for a graph network: gather the rows of every input and
     target, forward, the weighted sum of the output losses and each one's gradient,
@@ -500,7 +494,7 @@ def predict(net: Network, X, batch_size: int | None = None) -> np.ndarray | list
             net,
             [
                 _answer(out, output_task(name, width))
-                for out, name, width in zip(outs, _loss_names(net), _widths(net))
+                for out, name, width in zip(outs, output_losses(net), _widths(net))
             ],
         )
     task = output_task(net.loss_, net.n_outputs)
@@ -524,7 +518,7 @@ def predict_proba(net: Network, X, batch_size: int | None = None) -> np.ndarray 
         Rows per forward pass (None: all at once).
     """
     if not isinstance(net, Sequential) and not net._single_output:
-        names = _loss_names(net)
+        names = output_losses(net)
         if not any(name in ("cross_entropy", "binary_cross_entropy") for name in names):
             raise ValueError(
                 "predict_proba needs outputs trained with 'cross_entropy' or "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import CLIError
-from .tables import _columns_hint, _pandas, _regression_scores, target_columns
+from .tables import _pandas, _regression_scores, target_columns
 
 
 def graph_targets(text: str | None, net, df, data_name: str) -> list[str]:
@@ -44,9 +44,6 @@ def graph_targets(text: str | None, net, df, data_name: str) -> list[str]:
             f"output(s) ({', '.join(names)}); give one target column per output, in that order",
             code=2,
         )
-    for col in targets:
-        if col not in df.columns:
-            raise CLIError(f"unknown target column {col!r} in {data_name}; {_columns_hint(df)}")
     return targets
 
 
@@ -118,7 +115,7 @@ def graph_scores(net, df, inputs: str | None, target: str | None, data_name: str
     note : callable
         Prints a note (rows left out).
     """
-    from ..tasks import output_task
+    from ..tasks import output_losses, output_task
     from . import graph_predict
 
     targets = graph_targets(target, net, df, data_name)
@@ -130,7 +127,7 @@ def graph_scores(net, df, inputs: str | None, target: str | None, data_name: str
     if no_target.any():
         note(f"note: ignored {int(no_target.sum())} row(s) with no value in {', '.join(targets)}")
         df = df[~no_target].reset_index(drop=True)
-    losses = net.loss_ if isinstance(net.loss_, (list, tuple)) else [net.loss_] * len(targets)
+    losses = output_losses(net)
     widths = [o.n_features for o in net.outputs]
     tasks = [output_task(loss, w) for loss, w in zip(losses, widths)]
     trues = [

@@ -142,7 +142,7 @@ def predictions(net, arrays: dict[str, np.ndarray], proba: bool, warn) -> dict:
     Several: ``<output>`` or ``<output>[j]`` each, ``<output>_p[k]`` for each
     output with probabilities (cross_entropy, binary_cross_entropy).
     """
-    from ..tasks import output_task
+    from ..tasks import output_losses, output_task
 
     pd = _pandas()
     single = len(net.outputs) == 1
@@ -154,7 +154,7 @@ def predictions(net, arrays: dict[str, np.ndarray], proba: bool, warn) -> dict:
         _block(result, name, values)
     if not proba:
         return result
-    losses = net.loss_ if isinstance(net.loss_, (list, tuple)) else [net.loss_] * len(names)
+    losses = output_losses(net)
     has_proba = [loss in ("cross_entropy", "binary_cross_entropy") for loss in losses]
     if not any(has_proba):
         raise CLIError(

@@ -777,12 +777,11 @@ def _graph_heads(net: Network, out_names: list[str], include_probabilities) -> l
     (``"probabilities"``, ``"label"``, ``"class_name"``); with several outputs,
     after the output: ``"<output>_probabilities"``, ``"<output>_label"``.
     """
-    from ..tasks import output_task
+    from ..tasks import output_losses, output_task
 
     if include_probabilities is False:
         return []
-    spec = net.loss_
-    losses = list(spec) if isinstance(spec, (list, tuple)) else [spec] * len(out_names)
+    losses = output_losses(net)
     heads = []
     for name, node, loss in zip(out_names, net.outputs, losses):
         task = output_task(loss or None, node.n_features)
