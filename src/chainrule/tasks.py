@@ -31,11 +31,14 @@ from .losses import Loss, get_loss
 OUTPUT_TASKS = ("multiclass", "binary", "regression")
 #: What a target column can ask for.
 TARGET_TASKS = ("classify", "regress")
+#: The losses whose outputs have probabilities (``probabilities``): softmax, sigmoid.
+PROBABILITY_LOSSES = ("cross_entropy", "binary_cross_entropy")
 #: The target task an output's answer serves.
 TARGET_TASK = {"multiclass": "classify", "binary": "classify", "regression": "regress"}
 
 __all__ = [
     "OUTPUT_TASKS",
+    "PROBABILITY_LOSSES",
     "TARGET_TASK",
     "TARGET_TASKS",
     "answer",

@@ -28,8 +28,8 @@ from .losses import Loss, get_loss
 from .metrics import METRICS, get_metric
 from .network import Network, Sequential, check_features, provides
 from .optimizers import Optimizer, get_optimizer
+from .tasks import PROBABILITY_LOSSES, output_losses, output_task, probabilities
 from .tasks import answer as _answer
-from .tasks import output_losses, output_task, probabilities
 from .validation import all_finite, check_finite, check_int, check_number
 
 
@@ -519,7 +519,7 @@ def predict_proba(net: Network, X, batch_size: int | None = None) -> np.ndarray 
     """
     if not isinstance(net, Sequential) and not net._single_output:
         names = output_losses(net)
-        if not any(name in ("cross_entropy", "binary_cross_entropy") for name in names):
+        if not any(name in PROBABILITY_LOSSES for name in names):
             raise ValueError(
                 "predict_proba needs outputs trained with 'cross_entropy' or "
                 f"'binary_cross_entropy'; this network's losses are {names}"

@@ -142,7 +142,7 @@ def predictions(net, arrays: dict[str, np.ndarray], proba: bool, warn) -> dict:
     Several: ``<output>`` or ``<output>[j]`` each, ``<output>_p[k]`` for each
     output with probabilities (cross_entropy, binary_cross_entropy).
     """
-    from ..tasks import output_losses, output_task
+    from ..tasks import PROBABILITY_LOSSES, output_losses, output_task
 
     pd = _pandas()
     single = len(net.outputs) == 1
@@ -155,7 +155,7 @@ def predictions(net, arrays: dict[str, np.ndarray], proba: bool, warn) -> dict:
     if not proba:
         return result
     losses = output_losses(net)
-    has_proba = [loss in ("cross_entropy", "binary_cross_entropy") for loss in losses]
+    has_proba = [loss in PROBABILITY_LOSSES for loss in losses]
     if not any(has_proba):
         raise CLIError(
             f"--proba needs an output trained with cross_entropy or binary_cross_entropy; this "

@@ -86,6 +86,7 @@ from ..layers import BatchNorm, Dense, Dropout
 from ..merge import Add, Concatenate, Multiply
 from ..network import Network, Sequential
 from ..serialization import architecture
+from ..tasks import PROBABILITY_LOSSES, output_losses, output_task
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnx
@@ -439,8 +440,6 @@ def _json_props(spec) -> str:
 
 def _task(net: Sequential) -> str | None:
     """What ``net.predict`` answers: "multiclass", "binary", or None for values."""
-    from ..tasks import output_task  # the one vocabulary; a list of losses is not one task
-
     task = output_task(net.loss_ if isinstance(net.loss_, str) else None, net.n_outputs)
     return None if task == "regression" else task
 
@@ -470,7 +469,7 @@ def _classifier_outputs(
         g.nodes.append(helper.make_node("Softmax", [source], [prob], name=prob, axis=-1))
     elif loss == "binary_cross_entropy":
         g.nodes.append(helper.make_node("Sigmoid", [source], [prob], name=prob))
-    if loss in ("cross_entropy", "binary_cross_entropy"):
+    if loss in PROBABILITY_LOSSES:
         infos.append(tensor(prob, g.elem, [batch, cols]))
     if task == "multiclass":
         g.nodes.append(
@@ -777,8 +776,6 @@ def _graph_heads(net: Network, out_names: list[str], include_probabilities) -> l
     (``"probabilities"``, ``"label"``, ``"class_name"``); with several outputs,
     after the output: ``"<output>_probabilities"``, ``"<output>_label"``.
     """
-    from ..tasks import output_losses, output_task
-
     if include_probabilities is False:
         return []
     losses = output_losses(net)
